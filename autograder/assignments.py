@@ -1,0 +1,65 @@
+"""Load the specs directory into the database: one row per slug, one version per content hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from autograder.models import Assignment, SpecVersion, utcnow
+from autograder.specs.loader import LoadedSpec, SpecError, load_spec_text, load_specs_dir
+
+
+@dataclass
+class SyncReport:
+    loaded: list[str]
+    changed: list[str]
+    errors: list[SpecError]
+
+
+def sync_specs(session: Session, directory: Path) -> SyncReport:
+    specs, errors = load_specs_dir(directory)
+    changed: list[str] = []
+    for loaded in specs:
+        if upsert_assignment(session, loaded):
+            changed.append(loaded.slug)
+    return SyncReport([s.slug for s in specs], changed, errors)
+
+
+def upsert_assignment(session: Session, loaded: LoadedSpec) -> bool:
+    """Insert or update the assignment; return True when its spec content changed."""
+    row = session.scalar(select(Assignment).where(Assignment.slug == loaded.slug))
+    if row is None:
+        row = Assignment(slug=loaded.slug, title=loaded.spec.title, spec_hash="")
+        session.add(row)
+    changed = row.spec_hash != loaded.spec_hash
+    row.title = loaded.spec.title
+    row.deadline = loaded.spec.deadline
+    row.spec_hash = loaded.spec_hash
+    row.active = True
+    row.loaded_at = utcnow()
+    session.flush()
+    exists = session.scalar(
+        select(SpecVersion).where(
+            SpecVersion.assignment_id == row.id, SpecVersion.spec_hash == loaded.spec_hash
+        )
+    )
+    if exists is None:
+        session.add(SpecVersion(assignment_id=row.id, spec_hash=loaded.spec_hash,
+                                source=loaded.source))
+    return changed
+
+
+def spec_for(session: Session, assignment: Assignment, spec_hash: str | None = None) -> LoadedSpec:
+    """The spec of ``assignment`` at ``spec_hash`` (default: current), parsed from the stored text."""
+    wanted = spec_hash or assignment.spec_hash
+    version = session.scalar(
+        select(SpecVersion).where(
+            SpecVersion.assignment_id == assignment.id, SpecVersion.spec_hash == wanted
+        )
+    )
+    if version is None:
+        raise LookupError(f"no stored spec {wanted[:12]} for {assignment.slug}")
+    return load_spec_text(version.source, assignment.slug, f"{assignment.slug}.yaml@{wanted[:12]}")

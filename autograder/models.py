@@ -1,0 +1,172 @@
+"""Database models (SQLAlchemy 2). The database is the truth about every job.
+
+Job states of a grading run (see docs/architecture.md):
+
+    queued -> running -> graded | failed_student | failed_infra
+                 \\-> queued   (lease expired or infrastructure error, attempts left)
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Role(enum.StrEnum):
+    student = "student"
+    ta = "ta"
+    instructor = "instructor"
+
+
+class RunState(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    graded = "graded"
+    failed_student = "failed_student"
+    failed_infra = "failed_infra"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RunState.graded, RunState.failed_student, RunState.failed_infra)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, name="user_role"), default=Role.student)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SpecVersion(Base):
+    """Every spec content ever loaded, so a stored result can name the spec it was graded by."""
+
+    __tablename__ = "spec_versions"
+    __table_args__ = (UniqueConstraint("assignment_id", "spec_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    is_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    late_days: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"name": "numpy_basics.py", "sha256": "...", "size": 1234}]
+    files: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+    user: Mapped[User] = relationship()
+    assignment: Mapped[Assignment] = relationship()
+    runs: Mapped[list[GradingRun]] = relationship(
+        back_populates="submission", order_by="GradingRun.id"
+    )
+
+
+class GradingRun(Base):
+    """One grading of one submission by one spec version."""
+
+    __tablename__ = "grading_runs"
+    __table_args__ = (UniqueConstraint("submission_id", "spec_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(16), default="cpu")
+    state: Mapped[RunState] = mapped_column(
+        Enum(RunState, name="run_state"), default=RunState.queued, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # Secret per-job seed for generated inputs; never shown to students.
+    seed: Mapped[int] = mapped_column(BigInteger)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    phase: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    raw_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    late_penalty: Mapped[float] = mapped_column(Float, default=0.0)
+    # [{"question": "q1", "check": "softmax", "points": 2, "earned": 1.5, "passed": false,
+    #   "message": "...", "hidden": false, "details": {...}}]
+    outcomes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    log: Mapped[str] = mapped_column(Text, default="")
+    log_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    failure_kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    submission: Mapped[Submission] = relationship(back_populates="runs")

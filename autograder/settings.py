@@ -1,0 +1,112 @@
+"""The one settings class. Nothing else in the project reads the environment.
+
+Every field can be set with an environment variable prefixed ``AUTOGRADER_``
+(``AUTOGRADER_DATABASE_URL``, ``AUTOGRADER_REDIS_URL``, ``AUTOGRADER_SANDBOX`` ...).
+Empty values mean "use the embedded default": SQLite under the state directory and
+an embedded Redis started by ``autograder serve``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTOGRADER_", extra="ignore")
+
+    # --- where things live -------------------------------------------------------
+    home: Path = Field(
+        default=PROJECT_ROOT / ".autograder",
+        description="State directory: SQLite file, secret key, embedded Redis socket.",
+    )
+    storage_dir: Path | None = Field(
+        default=None, description="Content-addressed submission files (default HOME/storage)."
+    )
+    data_dir: Path | None = Field(
+        default=None, description="Datasets with recorded checksums (default HOME/data)."
+    )
+    jobs_dir: Path | None = Field(
+        default=None,
+        description="Per-job scratch directories. Must be traversable by the sandbox uids.",
+    )
+    specs_dir: Path = PROJECT_ROOT / "grading_specs"
+    reference_dir: Path = PROJECT_ROOT / "reference_solutions"
+    starters_dir: Path = PROJECT_ROOT / "starters"
+
+    # --- services ------------------------------------------------------------------
+    database_url: str = Field(default="", description="Empty: sqlite file under HOME.")
+    redis_url: str = Field(default="", description="Empty: the embedded Redis under HOME.")
+    secret_key: str = Field(
+        default="", description="Seeds per-job inputs. Empty: generated once under HOME."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+
+    # --- sandbox -------------------------------------------------------------------
+    sandbox: Literal["bwrap", "docker"] = "bwrap"
+    sandbox_python: Path = PROJECT_ROOT / ".venv-sandbox" / "bin" / "python"
+    sandbox_uid_base: int = 61000
+    sandbox_slots: int = 8
+    sandbox_tmp_mb: int = 64
+    sandbox_out_mb: int = 64
+    sandbox_max_open_files: int = 256
+    sandbox_max_file_mb: int = 64
+    log_cap_bytes: int = 64 * 1024
+
+    # --- uploads and jobs ------------------------------------------------------------
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_files: int = 32
+    lease_seconds: int = 120
+    max_attempts: int = 3
+    reconcile_seconds: int = 15
+    requeue_after_seconds: int = 60
+    worker_concurrency: int = 2
+
+    # --- derived ---------------------------------------------------------------------
+    def path(self, name: Literal["storage", "data", "jobs"]) -> Path:
+        explicit = {"storage": self.storage_dir, "data": self.data_dir, "jobs": self.jobs_dir}[
+            name
+        ]
+        return Path(explicit) if explicit else self.home / name
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'autograder.db'}"
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.home / "redis" / "redis.sock"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"redis+socket://{self.embedded_redis_socket}"
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The secret key, generated and kept under HOME when none is configured."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.home / "secret_key"
+        if not key_file.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,276 @@
+"""Load grading specs from YAML and report mistakes as ``file:line: key.path: message``.
+
+The one error formatter for specs: the CLI, the API and the worker all show these
+messages. Unknown keys and unknown values get a "did you mean" from difflib.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from autograder.specs.schema import Spec
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    file: str
+    line: int | None
+    key_path: str
+    message: str
+    code: str = "spec:invalid"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key_path}:" if self.key_path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[SpecProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    slug: str
+    path: Path
+    spec: Spec
+    source: str
+    spec_hash: str
+
+
+def spec_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_spec_file(path: Path) -> LoadedSpec:
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(str(path), None, "", f"cannot read: {exc}", "spec:io")])
+    return load_spec_text(source, path.stem, str(path))
+
+
+def load_spec_text(source: str, slug: str, filename: str) -> LoadedSpec:
+    if not SLUG_RE.match(slug):
+        raise SpecError(
+            [
+                SpecProblem(
+                    filename,
+                    None,
+                    "",
+                    f"file name {slug!r} is not a valid slug (lower-case letters, digits, - and _)",
+                    "spec:bad-slug",
+                )
+            ]
+        )
+    try:
+        root = yaml.compose(source, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecProblem(filename, line, "", f"YAML syntax error: {problem}", "spec:yaml")])
+    duplicates = list(_duplicate_keys(root, filename))
+    if duplicates:
+        raise SpecError(duplicates)
+    if not isinstance(data, dict):
+        raise SpecError(
+            [SpecProblem(filename, 1, "", "a spec must be a mapping of keys to values", "spec:yaml")]
+        )
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_problem(filename, root, err) for err in exc.errors()])
+    return LoadedSpec(slug=slug, path=Path(filename), spec=spec, source=source,
+                      spec_hash=spec_hash(source))
+
+
+def load_specs_dir(directory: Path) -> tuple[list[LoadedSpec], list[SpecError]]:
+    loaded: list[LoadedSpec] = []
+    errors: list[SpecError] = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        try:
+            loaded.append(load_spec_file(path))
+        except SpecError as exc:
+            errors.append(exc)
+    return loaded, errors
+
+
+# --------------------------------------------------------------------------- line numbers
+
+
+def _duplicate_keys(node: yaml.Node | None, filename: str):  # type: ignore[no-untyped-def]
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                yield SpecProblem(filename, key.start_mark.line + 1, str(key.value),
+                                  "key appears twice in the same mapping", "spec:duplicate-key")
+            seen.add(key.value)
+            yield from _duplicate_keys(value, filename)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(item, filename)
+
+
+def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest YAML node that ``loc`` reaches (keys' own line for keys)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                continue  # a discriminator tag or a model-level error: stay here
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The candidate types inside Annotated / Optional / Union / list / dict values."""
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for a in get_args(tp) for t in _unwrap(a)]
+    return [tp]
+
+
+def _model_at(loc: tuple[Any, ...]) -> tuple[type[BaseModel] | None, tuple[Any, ...]]:
+    """Walk the schema along ``loc``; return the model holding the last key, if any."""
+    current: list[Any] = [Spec]
+    for part in loc[:-1]:
+        tagged = [t for t in current if isinstance(t, type) and _kind_of(t) == part]
+        if tagged:  # pydantic's discriminator tag picks one member of the union
+            current = tagged
+            continue
+        nxt: list[Any] = []
+        for tp in current:
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                field = _field_by_name(tp, part)
+                if field is not None:
+                    nxt.extend(_unwrap(field))
+            elif get_origin(tp) in (list, tuple) and isinstance(part, int):
+                nxt.extend(_unwrap(get_args(tp)[0]))
+            elif get_origin(tp) is dict:
+                nxt.extend(_unwrap(get_args(tp)[1]))
+        current = nxt
+    models = [t for t in current if isinstance(t, type) and issubclass(t, BaseModel)]
+    return (models[0] if len(models) == 1 else None), loc
+
+
+def _field_by_name(model: type[BaseModel], name: Any) -> Any:
+    for fname, info in model.model_fields.items():
+        if name in (fname, info.alias):
+            return info.annotation
+    return None
+
+
+def _kind_of(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("kind")
+    if field is None or get_origin(field.annotation) is not Literal:
+        return None
+    return str(get_args(field.annotation)[0])
+
+
+def _public_keys(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's discriminator tags (``checks, 0, 'function', ...``): the author
+    never wrote them as keys."""
+    kinds = _all_kinds()
+    return tuple(
+        part
+        for i, part in enumerate(loc)
+        if not (i >= 2 and loc[i - 2] == "checks" and isinstance(loc[i - 1], int)
+                and part in kinds)
+    )
+
+
+def _path_text(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _all_kinds() -> set[str]:
+    from autograder.specs.schema import FunctionCheck, RegressionCheck
+
+    return {k for k in (_kind_of(FunctionCheck), _kind_of(RegressionCheck)) if k}
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _problem(filename: str, root: yaml.Node | None, err: Any) -> SpecProblem:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    line = _node_line(root, _without_tags(loc))
+    path = _path_text(_without_tags(loc))
+    if kind == "extra_forbidden":
+        model, _ = _model_at(loc)
+        key = str(loc[-1])
+        valid = _public_keys(model) if model else []
+        msg = f"unknown key {key!r}{_suggest(key, valid)}"
+        if valid:
+            msg += f" (valid keys: {', '.join(valid)})"
+        return SpecProblem(filename, line, path, msg, "spec:unknown-key")
+    if kind == "missing":
+        return SpecProblem(filename, line, path, "required key is missing", "spec:missing-key")
+    if kind == "union_tag_invalid":
+        got = str(err.get("ctx", {}).get("tag", ""))
+        kinds = sorted(_all_kinds())
+        msg = f"unknown check kind {got!r}{_suggest(got, kinds)} (kinds: {', '.join(kinds)})"
+        return SpecProblem(filename, line, path + ".kind", msg, "spec:unknown-kind")
+    if kind == "union_tag_not_found":
+        return SpecProblem(filename, line, path, "a check needs a 'kind' key", "spec:missing-key")
+    if kind == "literal_error":
+        expected = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+        got = str(err.get("input"))
+        msg = f"{got!r} is not one of {', '.join(expected)}{_suggest(got, expected)}"
+        return SpecProblem(filename, line, path, msg, "spec:bad-value")
+    message = str(err["msg"])
+    message = message.removeprefix("Value error, ")
+    if kind not in ("value_error", "assertion_error") and "input" in err:
+        message += f" (got {err['input']!r})"
+    return SpecProblem(filename, line, path, message, "spec:bad-value")
