@@ -47,8 +47,9 @@ def upsert_assignment(session: Session, loaded: LoadedSpec) -> bool:
         )
     )
     if exists is None:
-        session.add(SpecVersion(assignment_id=row.id, spec_hash=loaded.spec_hash,
-                                source=loaded.source))
+        session.add(
+            SpecVersion(assignment_id=row.id, spec_hash=loaded.spec_hash, source=loaded.source)
+        )
     return changed
 
 

@@ -73,9 +73,7 @@ class Settings(BaseSettings):
 
     # --- derived ---------------------------------------------------------------------
     def path(self, name: Literal["storage", "data", "jobs"]) -> Path:
-        explicit = {"storage": self.storage_dir, "data": self.data_dir, "jobs": self.jobs_dir}[
-            name
-        ]
+        explicit = {"storage": self.storage_dir, "data": self.data_dir, "jobs": self.jobs_dir}[name]
         return Path(explicit) if explicit else self.home / name
 
     @property

@@ -90,20 +90,27 @@ def load_spec_text(source: str, slug: str, filename: str) -> LoadedSpec:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([SpecProblem(filename, line, "", f"YAML syntax error: {problem}", "spec:yaml")])
+        raise SpecError(
+            [SpecProblem(filename, line, "", f"YAML syntax error: {problem}", "spec:yaml")]
+        )
     duplicates = list(_duplicate_keys(root, filename))
     if duplicates:
         raise SpecError(duplicates)
     if not isinstance(data, dict):
         raise SpecError(
-            [SpecProblem(filename, 1, "", "a spec must be a mapping of keys to values", "spec:yaml")]
+            [
+                SpecProblem(
+                    filename, 1, "", "a spec must be a mapping of keys to values", "spec:yaml"
+                )
+            ]
         )
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError([_problem(filename, root, err) for err in exc.errors()])
-    return LoadedSpec(slug=slug, path=Path(filename), spec=spec, source=source,
-                      spec_hash=spec_hash(source))
+    return LoadedSpec(
+        slug=slug, path=Path(filename), spec=spec, source=source, spec_hash=spec_hash(source)
+    )
 
 
 def load_specs_dir(directory: Path) -> tuple[list[LoadedSpec], list[SpecError]]:
@@ -125,8 +132,13 @@ def _duplicate_keys(node: yaml.Node | None, filename: str):  # type: ignore[no-u
         seen: set[Any] = set()
         for key, value in node.value:
             if key.value in seen:
-                yield SpecProblem(filename, key.start_mark.line + 1, str(key.value),
-                                  "key appears twice in the same mapping", "spec:duplicate-key")
+                yield SpecProblem(
+                    filename,
+                    key.start_mark.line + 1,
+                    str(key.value),
+                    "key appears twice in the same mapping",
+                    "spec:duplicate-key",
+                )
             seen.add(key.value)
             yield from _duplicate_keys(value, filename)
     elif isinstance(node, yaml.SequenceNode):
@@ -216,8 +228,7 @@ def _without_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(
         part
         for i, part in enumerate(loc)
-        if not (i >= 2 and loc[i - 2] == "checks" and isinstance(loc[i - 1], int)
-                and part in kinds)
+        if not (i >= 2 and loc[i - 2] == "checks" and isinstance(loc[i - 1], int) and part in kinds)
     )
 
 

@@ -62,17 +62,11 @@ class Arg(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Arg:
-        given = [
-            k
-            for k in ("array", "int_", "float_", "choice")
-            if getattr(self, k) is not None
-        ]
+        given = [k for k in ("array", "int_", "float_", "choice") if getattr(self, k) is not None]
         if "value" in self.model_fields_set:
             given.append("value")
         if len(given) != 1:
-            raise ValueError(
-                "an argument needs exactly one of: array, int, float, value, choice"
-            )
+            raise ValueError("an argument needs exactly one of: array, int, float, value, choice")
         return self
 
 
