@@ -1,0 +1,23 @@
+"""Sandbox backends behind one interface (worker/sandbox/base.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.sandbox.base import Backend, SandboxUnavailable
+
+
+def get_backend(settings: Any) -> Backend:
+    if settings.sandbox == "bwrap":
+        from worker.sandbox.bwrap import BwrapBackend
+
+        return BwrapBackend(
+            jobs_dir=settings.path("jobs"),
+            venv=settings.sandbox_python.parent.parent,
+            uid_base=settings.sandbox_uid_base,
+            slots=settings.sandbox_slots,
+        )
+    raise SandboxUnavailable(
+        f"sandbox backend {settings.sandbox!r} is not available in this build "
+        "(only 'bwrap' is implemented; the docker backend is planned)"
+    )

@@ -1,0 +1,79 @@
+"""Comparing a student's arrays with the reference's, outside the sandbox.
+
+Thresholds are checked positively (``err <= tol``) so NaN and inf never pass, and the
+student's value is checked for type, shape and finiteness before any arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+KIND_NAMES = {"b": "bool", "i": "int", "u": "int", "f": "float"}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    ok: bool
+    message: str
+    max_abs_error: float | None = None
+
+
+def compare_outputs(
+    got: list[np.ndarray], want: list[np.ndarray], rtol: float, atol: float, check_dtype: bool
+) -> Comparison:
+    if len(got) != len(want):
+        return Comparison(False, f"returned {_count(len(got))}, expected {_count(len(want))}")
+    worst = 0.0
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        label = f"output {k + 1}: " if len(want) > 1 else ""
+        result = compare_array(g, w, rtol, atol, check_dtype)
+        if not result.ok:
+            return Comparison(False, label + result.message, result.max_abs_error)
+        worst = max(worst, result.max_abs_error or 0.0)
+    return Comparison(True, "matches the reference", worst)
+
+
+def compare_array(
+    got: np.ndarray, want: np.ndarray, rtol: float, atol: float, check_dtype: bool
+) -> Comparison:
+    if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
+        return Comparison(False, "not a numeric array")
+    if got.shape != want.shape:
+        return Comparison(False, f"shape {_shape(got.shape)}, expected {_shape(want.shape)}")
+    if check_dtype and KIND_NAMES[got.dtype.kind] != KIND_NAMES[want.dtype.kind]:
+        return Comparison(
+            False,
+            f"dtype {got.dtype} ({KIND_NAMES[got.dtype.kind]}), expected "
+            f"{KIND_NAMES[want.dtype.kind]} values",
+        )
+    g = got.astype(np.float64)
+    w = want.astype(np.float64)
+    nonfinite = ~np.isfinite(g) & np.isfinite(w)
+    if nonfinite.any():
+        return Comparison(False, f"{int(nonfinite.sum())} value(s) are NaN or infinite")
+    same_special = ~np.isfinite(w) & ((g == w) | (np.isnan(g) & np.isnan(w)))
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(g - w)
+        tol = atol + rtol * np.abs(w)
+        good = (err <= tol) | same_special
+    finite_err = np.where(np.isfinite(err), err, 0.0)
+    max_err = float(finite_err.max()) if finite_err.size else 0.0
+    if not bool(good.all()):
+        bad = int((~good).sum())
+        return Comparison(
+            False,
+            f"{bad} of {good.size} values differ (largest difference {max_err:.3g}, "
+            f"tolerance {atol:g} + {rtol:g}*|expected|)",
+            max_err,
+        )
+    return Comparison(True, "ok", max_err)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _count(n: int) -> str:
+    return f"{n} value" + ("s" if n != 1 else "")

@@ -1,0 +1,75 @@
+"""Check kind ``function``: call a student function on generated inputs and compare
+its outputs with the reference solution's on the same inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograder.specs.schema import FunctionCheck
+from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Step
+from worker.checks.compare import compare_outputs
+from worker.checks.generators import draw_arg, draw_dims
+
+
+def plan(check: FunctionCheck, rng: np.random.Generator) -> CheckPlan:
+    calls = []
+    for _ in range(check.cases):
+        dims = draw_dims(check.dims, rng)
+        args = [draw_arg(a, dims, rng) for a in check.args]
+        kwargs = {k: draw_arg(a, dims, rng) for k, a in check.kwargs.items()}
+        calls.append(Call(check.module, [Step(check.function, args, kwargs, output=True)]))
+    return CheckPlan(calls)
+
+
+def describe_inputs(call: Call) -> str:
+    step = call.steps[0]
+    parts = [_describe(v) for v in step.args]
+    parts += [f"{k}={_describe(v)}" for k, v in step.kwargs.items()]
+    return f"{step.function}({', '.join(parts)})"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"<{value.dtype} array of shape {tuple(value.shape)}>"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def score(
+    check: FunctionCheck, plan_: CheckPlan, student: list[CallResult], reference: list[CallResult]
+) -> Outcome:
+    passed = 0
+    first_failure: dict[str, Any] | None = None
+    for case, (call, got, want) in enumerate(zip(plan_.calls, student, reference, strict=True)):
+        if want.status != "ok":
+            raise ReferenceFailed(f"{check.id} case {case + 1}: {want.error or want.status}")
+        if got.status != "ok":
+            problem = got.error or "no result: the program ended before this check ran"
+        else:
+            cmp = compare_outputs(
+                got.outputs, want.outputs, check.rtol, check.atol, check.check_dtype
+            )
+            if cmp.ok:
+                passed += 1
+                continue
+            problem = cmp.message
+        if first_failure is None:
+            first_failure = {"case": case + 1, "call": describe_inputs(call), "problem": problem}
+    cases = len(plan_.calls)
+    if check.scoring == "all_or_nothing":
+        earned = check.points if passed == cases else 0.0
+    else:
+        earned = check.points * passed / cases
+    details: dict[str, Any] = {"cases": cases, "passed": passed}
+    if first_failure is None:
+        return Outcome(earned, check.points, f"all {cases} cases match the reference", details)
+    details["first_failure"] = first_failure
+    message = (
+        f"{passed} of {cases} cases match the reference. Case {first_failure['case']}, "
+        f"{first_failure['call']}: {first_failure['problem']}"
+    )
+    if check.hint:
+        message += f"\nHint: {check.hint}"
+    return Outcome(earned, check.points, message, details)

@@ -1,0 +1,400 @@
+"""Grading one submission: stage -> run (sandbox) -> score (outside) -> report.
+
+Pure of the database: the task layer (worker/jobs.py) claims, stores and retries;
+``autograder grade`` calls this directly. The student's code and the reference solution
+each run in their own fresh sandbox on the same generated inputs; only plain data
+(.npy without pickle, JSON lines) comes back, and scores are computed here.
+
+Errors:
+    InfraError -- ours (sandbox unavailable, reference solution failed): retried,
+                  never a grade.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.specs.loader import LoadedSpec
+from autograder.specs.schema import Spec
+from worker.checks.base import Call, CallResult, CheckPlan, ReferenceFailed, Ref
+from worker.checks.registry import KINDS
+from worker.sandbox.base import (
+    IN,
+    PYTHON,
+    RUNNER,
+    SRC,
+    Backend,
+    Limits,
+    Request,
+    Result,
+    SandboxUnavailable,
+)
+
+MAX_RESULTS_BYTES = 4 * 1024 * 1024
+
+
+class InfraError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Report:
+    state: str  # graded | failed_student
+    raw_score: float
+    max_score: float
+    outcomes: list[dict[str, Any]]
+    log: str
+    log_truncated: bool
+    timings: dict[str, float]
+    resources: dict[str, Any]
+    failure_kind: str | None = None
+    failure_message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BoxRun:
+    result: Result
+    calls: dict[int, CallResult]
+    started: bool
+    finished: bool
+    import_seconds: float | None
+    student_seconds: float
+
+
+def limits_for(spec: Spec, settings: Any) -> Limits:
+    res = spec.resources
+    return Limits(
+        memory_mb=res.memory_mb,
+        wall_seconds=res.wall_seconds,
+        cpu_seconds=res.cpu_seconds,
+        processes=res.processes,
+        threads=res.threads,
+        open_files=settings.sandbox_max_open_files,
+        file_mb=settings.sandbox_max_file_mb,
+        tmp_mb=settings.sandbox_tmp_mb,
+        rw_mb=settings.sandbox_out_mb,
+        output_bytes=settings.log_cap_bytes,
+    )
+
+
+# ------------------------------------------------------------------------------ plan
+
+
+def build_plans(spec: Spec, seed: int) -> list[CheckPlan]:
+    rng = np.random.default_rng(seed)
+    return [KINDS[check.kind].plan(check, rng) for _, check in spec.checks()]
+
+
+def write_plan(plans: list[CheckPlan], in_dir: Path) -> list[list[int]]:
+    """Write plan.json and the input arrays; return, per check, its call indexes."""
+    in_dir.mkdir(parents=True, exist_ok=True)
+    calls_json: list[dict[str, Any]] = []
+    indexes: list[list[int]] = []
+    for check_plan in plans:
+        mine = []
+        for call in check_plan.calls:
+            index = len(calls_json)
+            calls_json.append(_call_json(call, index, in_dir))
+            mine.append(index)
+        indexes.append(mine)
+    (in_dir / "plan.json").write_text(json.dumps({"code_dir": SRC, "calls": calls_json}))
+    return indexes
+
+
+def _call_json(call: Call, index: int, in_dir: Path) -> dict[str, Any]:
+    counter = iter(range(1_000_000))
+
+    def encode(value: Any) -> dict[str, Any]:
+        if isinstance(value, Ref):
+            return {"ref": value.name}
+        if isinstance(value, np.ndarray):
+            name = f"c{index}_a{next(counter)}.npy"
+            np.save(in_dir / name, value, allow_pickle=False)
+            return {"npy": name}
+        return {"json": value}
+
+    steps = [
+        {
+            "function": s.function,
+            "args": [encode(a) for a in s.args],
+            "kwargs": {k: encode(v) for k, v in s.kwargs.items()},
+            "keep": s.keep,
+            "output": s.output,
+        }
+        for s in call.steps
+    ]
+    return {"index": index, "module": call.module, "steps": steps}
+
+
+# ------------------------------------------------------------------------------ run
+
+
+def stage_code(source_dir: Path, spec: Spec, target: Path) -> list[str]:
+    """Copy the spec's required files (only those) from ``source_dir``; return the missing."""
+    target.mkdir(parents=True, exist_ok=True)
+    missing = []
+    for f in spec.files:
+        src = source_dir / f.name
+        if src.is_file() and not src.is_symlink():
+            shutil.copyfile(src, target / f.name)
+        else:
+            missing.append(f.name)
+    return missing
+
+
+def run_box(backend: Backend, src: Path, in_dir: Path, limits: Limits, out: Path) -> BoxRun:
+    request = Request(argv=[PYTHON, "-B", RUNNER], src_dir=src, in_dir=in_dir, limits=limits)
+    result = backend.run(request, out)
+    return read_box(result)
+
+
+def read_box(result: Result) -> BoxRun:
+    """Read the untrusted artifacts of a finished box (all its processes are dead)."""
+    calls: dict[int, CallResult] = {}
+    started = finished = False
+    import_seconds = None
+    student_seconds = 0.0
+    for line in _result_lines(result.out_files.get("results.jsonl")):
+        index = line.get("index")
+        status = line.get("status")
+        if index == -1:
+            started |= status == "started"
+            finished |= status == "finished"
+            if isinstance(line.get("import_seconds"), int | float):
+                import_seconds = float(line["import_seconds"])
+            continue
+        if not isinstance(index, int) or index in calls or status not in ("ok", "error"):
+            continue
+        if isinstance(line.get("seconds"), int | float):
+            student_seconds += max(0.0, float(line["seconds"]))
+        error = str(line.get("error", ""))[:4000]
+        outputs = _load_outputs(result.out_files, index) if status == "ok" else []
+        if status == "ok" and isinstance(outputs, str):
+            calls[index] = CallResult("error", outputs)
+        else:
+            calls[index] = CallResult(status, error, outputs if isinstance(outputs, list) else [])
+    return BoxRun(result, calls, started, finished, import_seconds, student_seconds)
+
+
+def _result_lines(path: Path | None) -> list[dict[str, Any]]:
+    if path is None:
+        return []
+    raw = path.read_bytes()[:MAX_RESULTS_BYTES]
+    lines = []
+    for text in raw.decode("utf-8", errors="replace").splitlines():
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+    return lines
+
+
+def _load_outputs(files: dict[str, Path], index: int) -> list[np.ndarray] | str:
+    arrays = []
+    for k in range(64):
+        path = files.get(f"c{index}_o{k}.npy")
+        if path is None:
+            break
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception:
+            return "returned a value that could not be read back as a numeric array"
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+            return "returned a value that is not a numeric array"
+        arrays.append(arr)
+    if not arrays:
+        return "returned nothing the grader could read"
+    return arrays
+
+
+# ------------------------------------------------------------------------------ grade
+
+
+def grade(
+    loaded: LoadedSpec,
+    submission_dir: Path,
+    reference_dir: Path,
+    seed: int,
+    backend: Backend,
+    settings: Any,
+    work_dir: Path | None = None,
+) -> Report:
+    spec = loaded.spec
+    t0 = time.monotonic()
+    own_tmp = work_dir is None
+    if work_dir is None:
+        jobs = settings.path("jobs")
+        jobs.mkdir(parents=True, exist_ok=True)
+        work_dir = Path(tempfile.mkdtemp(prefix="job-", dir=jobs))
+    job = work_dir
+    job.chmod(0o711)  # the sandbox uid binds from here: traverse, never list
+    try:
+        try:
+            backend.check()
+        except SandboxUnavailable as exc:
+            raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
+        plans = build_plans(spec, seed)
+        indexes = write_plan(plans, job / "in")
+        missing = stage_code(submission_dir, spec, job / "student")
+        if stage_code(reference_dir, spec, job / "reference"):
+            raise InfraError(
+                "spec:reference-missing",
+                f"reference solution in {reference_dir} lacks required files",
+            )
+        t_stage = time.monotonic()
+        limits = limits_for(spec, settings)
+        with ThreadPoolExecutor(2) as pool:
+            ref_future = pool.submit(
+                run_box, backend, job / "reference", job / "in", limits, job / "out-reference"
+            )
+            student = run_box(backend, job / "student", job / "in", limits, job / "out-student")
+            try:
+                reference = ref_future.result()
+            except SandboxUnavailable as exc:
+                raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
+        t_run = time.monotonic()
+        _check_reference(reference)
+        outcomes, raw = score_all(spec, plans, indexes, student, reference)
+        t_score = time.monotonic()
+        return _report(
+            spec,
+            student,
+            outcomes,
+            raw,
+            missing,
+            {
+                "stage": t_stage - t0,
+                "sandbox_start": student.result.start_seconds,
+                "runtime_import": student.import_seconds or 0.0,
+                "student_code": student.student_seconds,
+                "sandbox": student.result.wall_seconds,
+                "run_total": t_run - t_stage,
+                "score": t_score - t_run,
+            },
+        )
+    except SandboxUnavailable as exc:
+        raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
+    except ReferenceFailed as exc:
+        raise InfraError("spec:reference-failed", f"the reference solution failed: {exc}") from exc
+    finally:
+        if own_tmp:
+            shutil.rmtree(job, ignore_errors=True)
+
+
+def _check_reference(reference: BoxRun) -> None:
+    if not reference.finished:
+        tail = reference.result.output.decode("utf-8", errors="replace")[-2000:]
+        why = reference.result.ended_by_limit or f"exit code {reference.result.exit_code}"
+        raise ReferenceFailed(f"the reference run did not finish ({why}):\n{tail}")
+
+
+def score_all(
+    spec: Spec,
+    plans: list[CheckPlan],
+    indexes: list[list[int]],
+    student: BoxRun,
+    reference: BoxRun,
+) -> tuple[list[dict[str, Any]], float]:
+    outcomes = []
+    total = 0.0
+    for (question, check), check_plan, idx in zip(spec.checks(), plans, indexes, strict=True):
+        got = [student.calls.get(i, CallResult("missing")) for i in idx]
+        want = [reference.calls.get(i, CallResult("missing")) for i in idx]
+        outcome = KINDS[check.kind].score(check, check_plan, got, want)
+        total += outcome.earned
+        outcomes.append(
+            {
+                "question": question.id,
+                "check": check.id,
+                "title": check.title or check.id,
+                "points": check.points,
+                "earned": round(outcome.earned, 6),
+                "passed": outcome.passed,
+                "message": outcome.message,
+                "hidden": check.hidden,
+                "details": outcome.details,
+            }
+        )
+    return outcomes, total
+
+
+def _report(
+    spec: Spec,
+    student: BoxRun,
+    outcomes: list[dict[str, Any]],
+    raw: float,
+    missing: list[str],
+    timings: dict[str, float],
+) -> Report:
+    res = student.result
+    log = res.output.decode("utf-8", errors="replace")
+    resources = {
+        "wall_seconds": round(res.wall_seconds, 4),
+        "cpu_seconds": res.cpu_seconds,
+        "peak_memory_bytes": res.peak_memory_bytes,
+        "output_bytes": res.output_total_bytes,
+        "exit_code": res.exit_code,
+        "rejected_outputs": res.out_rejected[:20],
+    }
+    kind, message = _student_failure(spec, student, outcomes, missing)
+    return Report(
+        state="failed_student" if kind else "graded",
+        raw_score=round(raw, 6),
+        max_score=spec.max_points,
+        outcomes=outcomes,
+        log=log,
+        log_truncated=res.output_truncated,
+        timings={k: round(v, 4) for k, v in timings.items()},
+        resources=resources,
+        failure_kind=kind,
+        failure_message=message,
+    )
+
+
+def _student_failure(
+    spec: Spec, student: BoxRun, outcomes: list[dict[str, Any]], missing: list[str]
+) -> tuple[str | None, str | None]:
+    """Why the student's run as a whole failed, in words they can act on (or None)."""
+    res = student.result
+    limit = spec.resources
+    if missing:
+        return "submission:missing-file", f"missing required file(s): {', '.join(missing)}"
+    if res.timed_out:
+        return (
+            "submission:timeout",
+            f"your program ran longer than the time limit ({limit.wall_seconds} s) and was "
+            "stopped; checks that had not finished earn nothing",
+        )
+    if res.oom_killed:
+        return (
+            "submission:memory",
+            f"your program used more than the memory limit ({limit.memory_mb} MB) and was stopped",
+        )
+    if res.output_truncated and not student.finished:
+        return "submission:output", "your program printed too much output"
+    import_errors = [
+        c.error for c in student.calls.values() if c.error.startswith("could not import")
+    ]
+    if import_errors and len(import_errors) == len(student.calls):
+        return "submission:import-error", import_errors[0]
+    if not student.finished:
+        return (
+            "submission:exited-early",
+            f"your program ended (exit code {res.exit_code}) before the grader had run all "
+            "checks; do not call exit() or quit() in your module, and do not end the process",
+        )
+    return None, None

@@ -1,0 +1,157 @@
+"""The in-sandbox runner: calls what the plan asks for and writes plain-data artifacts.
+
+Runs INSIDE the sandbox with the sandbox's Python (stdlib + numpy only here). It has
+no authority: the student's code runs in this same process and may replace any of it,
+so everything it writes is only data that trusted code outside checks again.
+
+Plan (``/job/in/plan.json``)::
+
+    {"code_dir": "/job/src",
+     "calls": [{"index": 0, "module": "numpy_basics",
+                "steps": [{"function": "softmax",
+                           "args": [{"npy": "c0_a0.npy"}, {"json": 3}, {"ref": "model"}],
+                           "kwargs": {"axis": {"json": -1}},
+                           "keep": "model",        # keep the value for later steps
+                           "output": true}]}]}     # write the value to out/
+
+Artifacts in ``/job/rw/out``: ``c<index>_o<k>.npy`` for each output value, and one
+line per call in ``results.jsonl``: {"index", "status": "ok"|"error", "error", "seconds"}.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+T0 = time.perf_counter()
+import numpy as np  # noqa: E402
+
+IMPORT_SECONDS = time.perf_counter() - T0
+IN_DIR = "/job/in"
+OUT_DIR = "/job/rw/out"
+MAX_ERROR_CHARS = 4000
+RUNNER_FILE = os.path.abspath(__file__)
+
+
+class StudentTypeError(Exception):
+    pass
+
+
+def load_arg(spec, kept):
+    if "npy" in spec:
+        return np.load(os.path.join(IN_DIR, spec["npy"]), allow_pickle=False)
+    if "json" in spec:
+        return spec["json"]
+    if "ref" in spec:
+        return kept[spec["ref"]]
+    raise ValueError("bad argument spec")
+
+
+def to_arrays(value):
+    """A return value as a list of numeric arrays (a tuple means several outputs)."""
+    items = list(value) if isinstance(value, tuple) else [value]
+    arrays = []
+    for item in items:
+        if isinstance(item, np.ndarray | np.generic | bool | int | float | list):
+            try:
+                arr = np.asarray(item)
+            except Exception as exc:  # ragged lists and the like
+                raise StudentTypeError(f"could not turn a returned list into an array: {exc}")
+        else:
+            raise StudentTypeError(
+                f"returned {type(item).__name__}; expected a numpy array, a number, "
+                "or a tuple of them"
+            )
+        if arr.dtype.kind not in "biuf":
+            raise StudentTypeError(
+                f"returned an array of dtype {arr.dtype}; expected numbers or booleans"
+            )
+        arrays.append(np.ascontiguousarray(arr))
+    return arrays
+
+
+def student_traceback(exc):
+    """The traceback without the runner's own frames: the student sees their code only."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != RUNNER_FILE]
+    lines = traceback.format_list(frames[-8:])
+    lines += traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines)
+    return text[-MAX_ERROR_CHARS:]
+
+
+def record(line):
+    data = (json.dumps(line) + "\n").encode()
+    fd = os.open(os.path.join(OUT_DIR, "results.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def run_call(call, code_dir):
+    started = time.perf_counter()
+    kept = {}
+    try:
+        module = importlib.import_module(call["module"])
+    except BaseException as exc:  # SyntaxError, ImportError, SystemExit at import...
+        return {
+            "status": "error",
+            "stage": "import",
+            "error": f"could not import {call['module']}.py:\n{student_traceback(exc)}",
+        }
+    value = None
+    for step in call["steps"]:
+        name = step["function"]
+        fn = getattr(module, name, None)
+        if not callable(fn):
+            return {
+                "status": "error",
+                "stage": "lookup",
+                "error": f"{call['module']}.py has no function {name}()",
+            }
+        try:
+            args = [load_arg(a, kept) for a in step.get("args", [])]
+            kwargs = {k: load_arg(a, kept) for k, a in step.get("kwargs", {}).items()}
+            value = fn(*args, **kwargs)
+        except BaseException as exc:
+            return {
+                "status": "error",
+                "stage": name,
+                "error": f"{name}() raised an exception:\n{student_traceback(exc)}",
+            }
+        if step.get("keep"):
+            kept[step["keep"]] = value
+        if step.get("output"):
+            try:
+                arrays = to_arrays(value)
+            except StudentTypeError as exc:
+                return {"status": "error", "stage": name, "error": f"{name}() {exc}"}
+            for k, arr in enumerate(arrays):
+                np.save(
+                    os.path.join(OUT_DIR, f"c{call['index']}_o{k}.npy"), arr, allow_pickle=False
+                )
+    return {"status": "ok", "seconds": time.perf_counter() - started}
+
+
+def main():
+    with open(os.path.join(IN_DIR, "plan.json")) as fh:
+        plan = json.load(fh)
+    code_dir = plan.get("code_dir", "/job/src")
+    sys.path.insert(0, code_dir)
+    sys.argv = ["student"]
+    record({"index": -1, "status": "started", "import_seconds": IMPORT_SECONDS})
+    for call in plan["calls"]:
+        started = time.perf_counter()
+        outcome = run_call(call, code_dir)
+        outcome.setdefault("seconds", time.perf_counter() - started)
+        outcome["index"] = call["index"]
+        record(outcome)
+    record({"index": -1, "status": "finished"})
+
+
+if __name__ == "__main__":
+    main()

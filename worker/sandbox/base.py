@@ -1,0 +1,88 @@
+"""The sandbox interface shared by every backend.
+
+A backend runs one command, once, in a fresh isolated box (see DESIGN.md "trust
+boundary"), and hands back only data: the captured output (capped), how the box ended,
+what it used, and the regular files it left in ``/job/out`` copied to a host folder
+after every process of the box is dead. Nothing a box produces is trusted.
+
+Errors:
+    SandboxUnavailable -- the box could not be started with its full isolation
+                          (infrastructure: the job is retried, never run unisolated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+# Paths inside every box.
+SRC = "/job/src"  # the code to run (read-only)
+IN = "/job/in"  # generated inputs (read-only)
+RW = "/job/rw"  # the only writable place besides /tmp: sized
+OUT = "/job/rw/out"  # artifacts to hand back
+HOME = "/job/rw/home"  # working directory
+PYTHON = "/opt/venv/bin/python"  # the sandbox's own Python environment
+RUNNER = "/opt/runner/sandbox_runner.py"
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot start with its full isolation: an infrastructure error."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 1024
+    wall_seconds: float = 60
+    cpu_seconds: int | None = None
+    processes: int = 64
+    threads: int = 1
+    open_files: int = 256
+    file_mb: int = 64
+    tmp_mb: int = 64
+    rw_mb: int = 64
+    output_bytes: int = 64 * 1024
+    max_out_files: int = 2000
+
+
+@dataclass(frozen=True)
+class Request:
+    argv: list[str]
+    src_dir: Path
+    in_dir: Path
+    limits: Limits
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    exit_code: int | None
+    timed_out: bool
+    oom_killed: bool
+    output: bytes
+    output_truncated: bool
+    output_total_bytes: int
+    wall_seconds: float
+    start_seconds: float
+    cpu_seconds: float | None
+    peak_memory_bytes: int | None
+    out_files: dict[str, Path]
+    out_rejected: list[str]
+
+    @property
+    def ended_by_limit(self) -> str | None:
+        if self.timed_out:
+            return "timeout"
+        if self.oom_killed:
+            return "memory"
+        return None
+
+
+class Backend(Protocol):
+    name: str
+
+    def check(self) -> None:
+        """Raise SandboxUnavailable with the reason when this host cannot run boxes."""
+
+    def run(self, request: Request, out_dir: Path) -> Result:
+        """Run ``request`` in a fresh box; copy its regular output files into ``out_dir``."""

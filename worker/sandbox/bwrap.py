@@ -1,0 +1,375 @@
+"""The bubblewrap backend: one box = setpriv (drop to the slot uid) -> bwrap -> python.
+
+Layers, each enforced from outside the box:
+- a distinct unprivileged uid per concurrent slot (RLIMIT_NPROC counts per uid), no
+  capabilities (bounding set emptied), no_new_privs;
+- bwrap: new user, pid, net, ipc, uts and cgroup namespaces (loopback only), no nested
+  user namespaces, a root made only of read-only binds (/usr, the sandbox venv, the
+  runner, the code, the inputs), fresh /proc and /dev, a sized /tmp, dies with its parent;
+- cgroups: memory (= memory + swap), pids, cpu accounting; the box is killed as a
+  whole by SIGKILL of every pid in its cgroup;
+- rlimits: CPU time, file size, open files, core dumps;
+- the only host-visible writable space is a tmpfs of fixed size mounted by the worker,
+  noexec/nosuid/nodev, read back after every process of the box is dead;
+- environment cleared, stdin /dev/null, only fds 0-2, output captured with a byte cap.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import resource
+import shutil
+import stat
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from worker.sandbox import cgroups
+from worker.sandbox.base import (
+    HOME,
+    IN,
+    OUT,
+    PYTHON,
+    RUNNER,
+    RW,
+    SRC,
+    Limits,
+    Request,
+    Result,
+    SandboxUnavailable,
+)
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+RUNNER_FILE = Path(__file__).resolve().parent.parent / "runner" / "sandbox_runner.py"
+
+
+class BwrapBackend:
+    name = "bwrap"
+
+    def __init__(self, jobs_dir: Path, venv: Path, uid_base: int, slots: int):
+        self.jobs_dir = Path(jobs_dir)
+        self.venv = Path(venv)
+        self.uid_base = uid_base
+        self.slots = slots
+
+    # ------------------------------------------------------------------ health
+
+    def check(self) -> None:
+        for tool in ("bwrap", "setpriv", "mount", "umount"):
+            if shutil.which(tool) is None:
+                raise SandboxUnavailable(f"{tool} is not installed (make setup installs it)")
+        if os.geteuid() != 0:
+            raise SandboxUnavailable(
+                "the bwrap backend needs a root worker (uids, cgroups, mounts)"
+            )
+        if not (self.venv / "bin" / "python").exists():
+            raise SandboxUnavailable(f"the sandbox Python {self.venv}/bin/python does not exist")
+        cgroups.check_available()
+        self._prepare_jobs_dir()
+
+    def _prepare_jobs_dir(self) -> None:
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.jobs_dir.chmod(0o711)  # the slot uid must traverse, not list
+        (self.jobs_dir / ".slots").mkdir(exist_ok=True)
+
+    # ------------------------------------------------------------------ slots
+
+    @contextmanager
+    def slot(self) -> Iterator[int]:
+        """Hold one slot (a uid) for the duration of a box, across worker processes."""
+        self._prepare_jobs_dir()
+        deadline = time.monotonic() + 600
+        while True:
+            for index in range(self.slots):
+                fh = open(self.jobs_dir / ".slots" / f"{index}.lock", "w")  # noqa: SIM115
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    fh.close()
+                    continue
+                try:
+                    yield self.uid_base + index
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+                    fh.close()
+                return
+            if time.monotonic() > deadline:
+                raise SandboxUnavailable("no free sandbox slot for 600 s")
+            time.sleep(0.05)
+
+    # ------------------------------------------------------------------ run
+
+    def run(self, request: Request, out_dir: Path) -> Result:
+        self.check()
+        with self.slot() as uid:
+            box = self.jobs_dir / f"box-{uuid.uuid4().hex[:12]}"
+            rw = box / "rw"
+            rw.mkdir(parents=True)
+            box.chmod(0o711)
+            group = cgroups.BoxCgroup(box.name)
+            mounted = False
+            try:
+                _mount_tmpfs(rw, request.limits.rw_mb, uid)
+                mounted = True
+                for sub in ("out", "home"):
+                    (rw / sub).mkdir()
+                    os.chown(rw / sub, uid, uid)
+                _make_readable(request.src_dir)
+                _make_readable(request.in_dir)
+                group.create(request.limits.memory_mb * 1024 * 1024, request.limits.processes + 16)
+                result = self._run_box(request, uid, rw, group)
+                if not group.kill_all():
+                    raise SandboxUnavailable("sandbox processes survived SIGKILL")
+                result.peak_memory_bytes = group.peak_memory()
+                result.cpu_seconds = group.cpu_seconds()
+                result.oom_killed = result.oom_killed or (
+                    group.oom_killed() and result.exit_code != 0
+                )
+                out_dir.mkdir(parents=True, exist_ok=True)
+                result.out_files, result.out_rejected = collect_outputs(
+                    rw / "out", out_dir, request.limits
+                )
+                return result
+            finally:
+                group.kill_all()
+                group.remove()
+                if mounted:
+                    subprocess.run(["umount", str(rw)], check=False, capture_output=True)
+                shutil.rmtree(box, ignore_errors=True)
+
+    def _argv(self, request: Request, uid: int, rw: Path) -> list[str]:
+        lim = request.limits
+        threads = str(lim.threads)
+        env = {
+            "PATH": "/opt/venv/bin:/usr/bin:/bin",
+            "HOME": HOME,
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONHASHSEED": "0",
+            "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+            "NUMEXPR_NUM_THREADS": threads,
+            "TORCH_NUM_THREADS": threads,
+            **request.env,
+        }
+        argv = [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "bwrap",
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/sbin",
+            "/sbin",
+            "--ro-bind-try",
+            "/etc/ld.so.cache",
+            "/etc/ld.so.cache",
+            "--ro-bind-try",
+            "/etc/ld.so.conf",
+            "/etc/ld.so.conf",
+            "--ro-bind-try",
+            "/etc/ld.so.conf.d",
+            "/etc/ld.so.conf.d",
+            "--ro-bind",
+            str(self.venv),
+            "/opt/venv",
+            "--ro-bind",
+            str(RUNNER_FILE),
+            RUNNER,
+            "--ro-bind",
+            str(request.src_dir),
+            SRC,
+            "--ro-bind",
+            str(request.in_dir),
+            IN,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--size",
+            str(lim.tmp_mb * 1024 * 1024),
+            "--tmpfs",
+            "/tmp",
+            "--bind",
+            str(rw),
+            RW,
+            "--remount-ro",
+            "/",
+            "--chdir",
+            HOME,
+            "--clearenv",
+        ]
+        for key, value in env.items():
+            argv += ["--setenv", key, value]
+        return argv + ["--", *request.argv]
+
+    def _run_box(self, request: Request, uid: int, rw: Path, group: cgroups.BoxCgroup) -> Result:
+        lim = request.limits
+        argv = self._argv(request, uid, rw)
+
+        def preexec() -> None:
+            group.enter()
+            cpu = lim.cpu_seconds or int(lim.wall_seconds * max(1, lim.threads) + 5)
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            fsize = lim.file_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (lim.open_files, lim.open_files))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            nproc = lim.processes + 16
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+                env={"PATH": "/usr/bin:/bin"},
+                preexec_fn=preexec,  # noqa: PLW1509 - only cgroup writes and setrlimit
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start bwrap: {exc}") from exc
+        start_seconds = time.monotonic() - started
+        capture = _OutputCapture(proc.stdout, lim.output_bytes)  # type: ignore[arg-type]
+        timed_out = False
+        try:
+            exit_code: int | None = proc.wait(timeout=lim.wall_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            group.kill_all()
+            proc.kill()
+            proc.wait()
+            exit_code = None
+        wall = time.monotonic() - started
+        group.kill_all()
+        capture.join(5)
+        if exit_code is not None and exit_code < 0:
+            exit_code = 128 - exit_code
+        return Result(
+            exit_code=exit_code,
+            timed_out=timed_out,
+            oom_killed=False,
+            output=capture.data,
+            output_truncated=capture.total > len(capture.data),
+            output_total_bytes=capture.total,
+            wall_seconds=wall,
+            start_seconds=start_seconds,
+            cpu_seconds=None,
+            peak_memory_bytes=None,
+            out_files={},
+            out_rejected=[],
+        )
+
+
+class _OutputCapture(threading.Thread):
+    """Read the box's stdout+stderr to the end, keeping only the first ``cap`` bytes."""
+
+    def __init__(self, stream, cap: int):  # type: ignore[no-untyped-def]
+        super().__init__(daemon=True)
+        self.stream, self.cap = stream, cap
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+        self.start()
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            self.total += len(chunk)
+            if self.kept < self.cap:
+                piece = chunk[: self.cap - self.kept]
+                self.chunks.append(piece)
+                self.kept += len(piece)
+        self.stream.close()
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _mount_tmpfs(path: Path, size_mb: int, uid: int) -> None:
+    opts = f"size={size_mb}m,nr_inodes=4096,uid={uid},gid={uid},mode=0700,noexec,nosuid,nodev"
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "agbox", str(path)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SandboxUnavailable(f"cannot mount the sandbox's sized tmpfs: {done.stderr.strip()}")
+
+
+def _make_readable(directory: Path) -> None:
+    """Staged code and inputs are readable (not writable) by the slot uid."""
+    directory.chmod(0o755)
+    for root, dirs, files in os.walk(directory):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+
+
+def collect_outputs(
+    box_out: Path, out_dir: Path, limits: Limits
+) -> tuple[dict[str, Path], list[str]]:
+    """Copy the regular files of ``box_out`` (flat, safe names, size-capped) to ``out_dir``.
+
+    Called only after every process of the box is dead. Symlinks, FIFOs, devices,
+    folders and odd names are refused and listed, never followed.
+    """
+    kept: dict[str, Path] = {}
+    rejected: list[str] = []
+    cap = limits.file_mb * 1024 * 1024
+    try:
+        entries = list(os.scandir(box_out))
+    except OSError:
+        return kept, ["out/ is missing"]
+    for entry in entries[: limits.max_out_files]:
+        name = entry.name
+        st = entry.stat(follow_symlinks=False)
+        if not SAFE_NAME.match(name) or not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+            rejected.append(name[:100])
+            continue
+        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                rejected.append(name)
+                continue
+            target = out_dir / name
+            with os.fdopen(os.dup(fd), "rb") as src, open(target, "xb") as dst:
+                shutil.copyfileobj(src, dst, length=1 << 20)
+            kept[name] = target
+        finally:
+            os.close(fd)
+    if len(entries) > limits.max_out_files:
+        rejected.append(f"... {len(entries) - limits.max_out_files} more files")
+    return kept, rejected
