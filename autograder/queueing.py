@@ -45,12 +45,13 @@ def client() -> Celery:
     return configure(Celery("autograder-client"))
 
 
-def send_grade(run_id: int, queue: str) -> bool:
+def send_grade(run_id: int, queue: str, countdown: float | None = None) -> bool:
     """Ask a worker on ``queue`` to grade run ``run_id``. Returns False if the broker is down."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
     try:
-        client().send_task(GRADE_TASK, args=[run_id], queue=queue, retry=False)
+        client().send_task(GRADE_TASK, args=[run_id], queue=queue, retry=False,
+                           countdown=countdown)
         return True
     except Exception as exc:  # broker down: the reconciler re-sends later
         log.warning("could not enqueue run %s: %s", run_id, exc)

@@ -7,6 +7,8 @@ Fixture map (use these names in every test module):
   session Redis (a fresh db number is not needed: queues are drained per test) and a
   fresh state directory under tmp_path; migrated with Alembic; returns the Settings.
 - ``db`` (function): a SQLAlchemy session on that database.
+- ``worker`` (function): a real Celery worker process (prefork, 2 children) on that
+  database and Redis, with a fast reconciler; stopped (SIGKILL of its group) afterwards.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def configured(
     monkeypatch.setenv("AUTOGRADER_JOBS_DIR", str(jobs))
     monkeypatch.setenv("AUTOGRADER_SECRET_KEY", "test-secret-" + uuid.uuid4().hex)
     reset_caches()
+    import redis
+
+    redis.Redis.from_url(redis_server.url).flushdb()
     upgrade()
     yield get_settings()
     reset_caches()
@@ -91,3 +96,17 @@ def db(configured):  # type: ignore[no-untyped-def]
     session = session_factory()()
     yield session
     session.close()
+
+
+@pytest.fixture
+def worker(configured, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from tests.processes import WorkerProcess
+
+    proc = WorkerProcess(tmp_path / "worker.log", {
+        "AUTOGRADER_RECONCILE_SECONDS": "1",
+        "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3",
+        "AUTOGRADER_LEASE_SECONDS": "15",
+    })
+    proc.start()
+    yield proc
+    proc.stop()

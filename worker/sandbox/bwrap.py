@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from worker import housekeeping
 from worker.sandbox import cgroups
 from worker.sandbox.base import (
     HOME,
@@ -108,7 +109,7 @@ class BwrapBackend:
     def run(self, request: Request, out_dir: Path) -> Result:
         self.check()
         with self.slot() as uid:
-            box = self.jobs_dir / f"box-{uuid.uuid4().hex[:12]}"
+            box = self.jobs_dir / f"box-{housekeeping.OWNER_PID}-{uuid.uuid4().hex[:12]}"
             rw = box / "rw"
             rw.mkdir(parents=True)
             box.chmod(0o711)

@@ -117,25 +117,17 @@ class BoxCgroup:
                     pass
 
 
-def remove_stale(prefix: str = "") -> int:
-    """Kill and remove groups left by a dead worker (only those whose name starts with prefix)."""
-    removed = 0
-    try:
-        names = {
-            p.name
-            for c in CONTROLLERS
-            if (base := base_dir(c)).is_dir()
-            for p in base.iterdir()
-            if p.is_dir() and p.name.startswith(prefix)
-        }
-    except SandboxUnavailable:
-        return 0
-    for name in names:
-        group = BoxCgroup(name)
-        group.kill_all(timeout=5)
-        group.remove()
-        removed += 1
-    return removed
+def box_names() -> set[str]:
+    """Names of the box groups that exist now, in any controller."""
+    names: set[str] = set()
+    for c in CONTROLLERS:
+        try:
+            base = base_dir(c)
+        except SandboxUnavailable:
+            continue
+        if base.is_dir():
+            names.update(p.name for p in base.iterdir() if p.is_dir())
+    return names
 
 
 def check_available() -> None:

@@ -1,0 +1,49 @@
+"""The Celery app of the grading workers (``celery -A worker.celery_app:app worker``).
+
+Policy lives here and in autograder/queueing.py: JSON only, ack late, reject on worker
+loss, prefetch 1, a visibility timeout well above the longest job, ids as arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import Celery, signals
+from kombu import Queue
+
+from autograder.queueing import configure
+
+app = configure(Celery("autograder"))
+app.conf.task_queues = (Queue("cpu"), Queue("gpu"))
+app.conf.include = ["worker.tasks"]
+
+log = logging.getLogger(__name__)
+
+
+@signals.worker_init.connect
+def _on_worker_init(**_: object) -> None:
+    """The main worker process starts: note our pid as the owner of our sandboxes and
+    clean up what a dead worker left behind (its cgroups and mounts)."""
+    from autograder.settings import get_settings
+    from worker import housekeeping
+
+    housekeeping.OWNER_PID = os.getpid()
+    removed = housekeeping.remove_stale_boxes(get_settings())
+    if removed:
+        log.warning("removed %d sandbox(es) left by a dead worker", removed)
+
+
+@signals.worker_process_init.connect
+def _on_child_init(**_: object) -> None:
+    """A forked pool child must not share the parent's database connections."""
+    from autograder import db
+
+    db.engine_for.cache_clear()
+
+
+@signals.worker_ready.connect
+def _on_worker_ready(**_: object) -> None:
+    from worker.reconciler import start_reconciler
+
+    start_reconciler()

@@ -1,0 +1,46 @@
+"""Cleaning up sandboxes whose worker died (kill -9 leaves cgroups and tmpfs mounts).
+
+Box folders and cgroups are named ``box-<owner pid>-<random>``; a box whose owner pid
+is no longer alive is stale.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from worker.sandbox import cgroups
+
+OWNER_PID = os.getpid()
+
+
+def owner_alive(name: str) -> bool:
+    parts = name.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_boxes(settings: Any) -> int:
+    removed = 0
+    jobs: Path = settings.path("jobs")
+    for name in cgroups.box_names():
+        if not owner_alive(name):
+            group = cgroups.BoxCgroup(name)
+            group.kill_all(timeout=5)
+            group.remove()
+            removed += 1
+    if jobs.is_dir():
+        for box in jobs.glob("box-*"):
+            if not owner_alive(box.name):
+                subprocess.run(["umount", "-l", str(box / "rw")], capture_output=True, check=False)
+                subprocess.run(["rm", "-rf", "--one-file-system", str(box)], check=False)
+    return removed

@@ -1,0 +1,194 @@
+"""The job lifecycle around the pipeline: claim with a lease, grade, store, or retry.
+
+The database is the truth and the broker only a hint:
+- ``claim`` is a compare-and-set: only a queued run, or a running one whose lease has
+  expired, with attempts left, can be taken; a duplicate delivery finds nothing to take.
+- a heartbeat renews the lease while the sandbox runs;
+- ``store`` is fenced by the lease owner: a worker that lost its lease cannot overwrite;
+- a student failure is a grade with a message; an infrastructure failure puts the run
+  back in the queue (or, with no attempts left, marks it ``failed_infra``: never a zero).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from autograder.assignments import spec_for
+from autograder.db import session_scope
+from autograder.late_policy import assess
+from autograder.models import GradingRun, RunState, Submission, utcnow
+from autograder.queueing import send_grade
+from autograder.settings import get_settings
+from autograder.storage import path_for
+from worker.pipeline import InfraError, Report, grade
+from worker.sandbox import get_backend
+
+log = logging.getLogger(__name__)
+LOG_CAP_CHARS = 64 * 1024
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process(run_id: int) -> str:
+    """Grade run ``run_id`` if it can be claimed; return what happened (for logs and tests)."""
+    settings = get_settings()
+    owner = worker_id()
+    if not claim(run_id, owner, settings.lease_seconds, settings.max_attempts):
+        return "skipped"
+    heartbeat = Heartbeat(run_id, owner, settings.lease_seconds)
+    heartbeat.start()
+    try:
+        report = execute(run_id, settings, lambda phase: set_phase(run_id, owner, phase))
+    except InfraError as exc:
+        log.warning("run %s: infrastructure error %s: %s", run_id, exc.code, exc)
+        return release(run_id, owner, exc.code, str(exc), settings.max_attempts)
+    except Exception as exc:  # a bug of ours: retried, never charged to the student
+        log.exception("run %s: internal error", run_id)
+        return release(run_id, owner, "infra:internal", f"{type(exc).__name__}: {exc}",
+                       settings.max_attempts)
+    finally:
+        heartbeat.stop()
+    return "stored" if store(run_id, owner, report) else "lost-lease"
+
+
+def claim(run_id: int, owner: str, lease_seconds: int, max_attempts: int) -> bool:
+    now = utcnow()
+    with session_scope() as session:
+        result = session.execute(
+            update(GradingRun)
+            .where(
+                GradingRun.id == run_id,
+                GradingRun.attempts < max_attempts,
+                or_(
+                    GradingRun.state == RunState.queued,
+                    (GradingRun.state == RunState.running)
+                    & (GradingRun.lease_expires_at < now),
+                ),
+            )
+            .values(state=RunState.running, lease_owner=owner, attempts=GradingRun.attempts + 1,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds), started_at=now,
+                    phase="staging")
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def _owned(run_id: int, owner: str) -> Any:
+    return (GradingRun.id == run_id) & (GradingRun.lease_owner == owner) & (
+        GradingRun.state == RunState.running)
+
+
+def set_phase(run_id: int, owner: str, phase: str) -> None:
+    with session_scope() as session:
+        session.execute(update(GradingRun).where(_owned(run_id, owner)).values(phase=phase)
+                        .execution_options(synchronize_session=False))
+
+
+def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
+    with session_scope() as session:
+        run = session.get(GradingRun, run_id)
+        assert run is not None
+        submission: Submission = run.submission
+        loaded = spec_for(session, submission.assignment, run.spec_hash)
+        files = list(submission.files)
+        seed = run.seed
+        slug = submission.assignment.slug
+        received_at = submission.received_at
+    jobs = settings.path("jobs")
+    jobs.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"run{run_id}-", dir=jobs))
+    try:
+        upload = work / "upload"
+        upload.mkdir()
+        for f in files:
+            blob = path_for(f["sha256"])
+            if not blob.is_file():
+                raise InfraError("infra:file-lost", f"stored file {f['name']} is missing")
+            shutil.copyfile(blob, upload / f["name"])
+        on_phase("running")
+        report = grade(loaded, upload, settings.reference_dir / slug, seed,
+                       get_backend(settings), settings, work_dir=work / "job")
+        lateness = assess(_aware(received_at), loaded.spec.deadline, loaded.spec.late_policy)
+        report.extra["late_penalty"] = lateness.penalty_fraction
+        return report
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def store(run_id: int, owner: str, report: Report) -> bool:
+    penalty = float(report.extra.get("late_penalty", 0.0))
+    log_text = report.log[:LOG_CAP_CHARS]
+    with session_scope() as session:
+        result = session.execute(
+            update(GradingRun)
+            .where(_owned(run_id, owner))
+            .values(
+                state=RunState(report.state), finished_at=utcnow(), phase=None,
+                lease_expires_at=None, raw_score=report.raw_score,
+                score=round(report.raw_score * (1 - penalty), 6), max_score=report.max_score,
+                late_penalty=penalty, outcomes=report.outcomes, log=log_text,
+                log_truncated=report.log_truncated or len(report.log) > LOG_CAP_CHARS,
+                timings=report.timings, resources=report.resources,
+                failure_kind=report.failure_kind, failure_message=report.failure_message,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+def release(run_id: int, owner: str, code: str, message: str, max_attempts: int) -> str:
+    """Give the run back after an infrastructure error: retry, or fail it as ours."""
+    with session_scope() as session:
+        run = session.scalar(select(GradingRun).where(_owned(run_id, owner)))
+        if run is None:
+            return "lost-lease"
+        run.failure_kind, run.failure_message = code, message[:4000]
+        run.lease_owner = run.lease_expires_at = run.phase = None
+        if run.attempts >= max_attempts:
+            run.state = RunState.failed_infra
+            run.finished_at = utcnow()
+            return "failed-infra"
+        run.state = RunState.queued
+        run.enqueued_at = utcnow()
+        queue, attempts = run.queue, run.attempts
+    send_grade(run_id, queue, countdown=min(60, 5 * 2 ** (attempts - 1)))
+    return "retry"
+
+
+class Heartbeat(threading.Thread):
+    """Renews the lease every third of its length while the run is graded."""
+
+    def __init__(self, run_id: int, owner: str, lease_seconds: int):
+        super().__init__(daemon=True)
+        self.run_id, self.owner, self.lease = run_id, owner, lease_seconds
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.lease / 3):
+            try:
+                with session_scope() as session:
+                    session.execute(
+                        update(GradingRun).where(_owned(self.run_id, self.owner))
+                        .values(lease_expires_at=utcnow() + timedelta(seconds=self.lease))
+                        .execution_options(synchronize_session=False))
+            except Exception:  # the database may be briefly down: try again next beat
+                log.warning("run %s: lease renewal failed", self.run_id, exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()

@@ -1,0 +1,82 @@
+"""The reconciler: finds jobs the broker lost and leases that expired, in every worker.
+
+Runs as a thread in each worker's main process. Idempotent: a run sent twice is
+claimed once (worker/jobs.py), so several reconcilers side by side are harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from autograder.db import session_scope
+from autograder.models import GradingRun, RunState, utcnow
+from autograder.queueing import send_grade
+from autograder.settings import get_settings
+
+log = logging.getLogger(__name__)
+BATCH = 200
+
+
+def reconcile_once() -> dict[str, int]:
+    settings = get_settings()
+    now = utcnow()
+    counts = {"expired": 0, "failed": 0, "resent": 0}
+    with session_scope() as session:
+        expired = session.scalars(
+            select(GradingRun)
+            .where(GradingRun.state == RunState.running, GradingRun.lease_expires_at < now)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for run in expired:
+            run.lease_owner = run.lease_expires_at = run.phase = None
+            run.failure_kind = "infra:worker-lost"
+            run.failure_message = "the worker grading this submission stopped; it is retried"
+            if run.attempts >= settings.max_attempts:
+                run.state, run.finished_at = RunState.failed_infra, now
+                counts["failed"] += 1
+            else:
+                run.state, run.enqueued_at = RunState.queued, None
+                counts["expired"] += 1
+    stale_before = now - timedelta(seconds=settings.requeue_after_seconds)
+    with session_scope() as session:
+        stale = session.scalars(
+            select(GradingRun)
+            .where(
+                GradingRun.state == RunState.queued,
+                or_(GradingRun.enqueued_at.is_(None), GradingRun.enqueued_at < stale_before),
+            )
+            .order_by(GradingRun.queued_at)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for run in stale:
+            if run.attempts >= settings.max_attempts:
+                run.state, run.finished_at = RunState.failed_infra, now
+                counts["failed"] += 1
+            elif send_grade(run.id, run.queue):
+                run.enqueued_at = now
+                counts["resent"] += 1
+    return counts
+
+
+def start_reconciler() -> threading.Thread:
+    interval = get_settings().reconcile_seconds
+
+    def loop() -> None:
+        while True:
+            try:
+                counts = reconcile_once()
+                if any(counts.values()):
+                    log.info("reconciler: %s", counts)
+            except Exception:
+                log.warning("reconciler pass failed", exc_info=True)
+            threading.Event().wait(interval)
+
+    thread = threading.Thread(target=loop, name="reconciler", daemon=True)
+    thread.start()
+    return thread
