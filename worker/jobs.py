@@ -109,6 +109,7 @@ def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
     jobs = settings.path("jobs")
     jobs.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"run{run_id}-", dir=jobs))
+    work.chmod(0o711)  # the sandbox uid binds the staged job from inside: traverse only
     try:
         upload = work / "upload"
         upload.mkdir()

@@ -241,6 +241,7 @@ def grade(
         jobs.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix="job-", dir=jobs))
     job = work_dir
+    job.mkdir(parents=True, exist_ok=True)
     job.chmod(0o711)  # the sandbox uid binds from here: traverse, never list
     try:
         try:

@@ -1,0 +1,159 @@
+"""The job lifecycle with real parts: Postgres, Redis, a Celery worker process, the sandbox."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from autograder.models import GradingRun, RunState
+from autograder.queueing import send_grade
+from autograder.settings import PROJECT_ROOT
+from tests.factories import submit_folder, wait_final
+from tests.sandboxed import MINI_REFERENCE, MINI_SPEC, require_sandbox
+from worker.sandbox import cgroups
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def mini_env(configured, monkeypatch):
+    """Point the service at the test fixtures' reference solutions."""
+    require_sandbox(configured)
+    monkeypatch.setenv("AUTOGRADER_REFERENCE_DIR", str(MINI_REFERENCE.parent))
+    from tests.conftest import reset_caches
+
+    reset_caches()
+    return configured
+
+
+def _folder(tmp_path, source: str):
+    folder = tmp_path / "sub"
+    folder.mkdir(exist_ok=True)
+    (folder / "mini.py").write_text(source)
+    return folder
+
+
+GOOD = (MINI_REFERENCE / "mini.py").read_text()
+
+
+def test_reference_graded_by_worker(mini_env, db, worker, tmp_path):
+    run = submit_folder(db, MINI_SPEC, MINI_REFERENCE)
+    assert send_grade(run.id, run.queue)
+    final = wait_final(run.id)
+    assert final.state == RunState.graded
+    assert final.score == final.max_score == 8
+    assert final.attempts == 1
+    assert final.spec_hash == run.spec_hash
+    assert {"stage", "sandbox", "student_code", "score"} <= set(final.timings)
+    assert final.resources["peak_memory_bytes"] > 0
+
+
+def test_student_failure_is_a_grade_with_a_message(mini_env, db, worker, tmp_path):
+    run = submit_folder(db, MINI_SPEC, _folder(tmp_path, "def add(:\n"))
+    send_grade(run.id, run.queue)
+    final = wait_final(run.id)
+    assert final.state == RunState.failed_student
+    assert final.score == 0
+    assert final.failure_kind == "submission:import-error"
+    assert "SyntaxError" in final.failure_message
+
+
+def test_duplicate_delivery_grades_once(mini_env, db, worker):
+    run = submit_folder(db, MINI_SPEC, MINI_REFERENCE)
+    for _ in range(3):
+        send_grade(run.id, run.queue)
+    final = wait_final(run.id)
+    time.sleep(2)  # let the duplicates arrive and find nothing to claim
+    db.expire_all()
+    again = db.get(GradingRun, run.id)
+    assert again.attempts == 1
+    assert again.state == RunState.graded
+    assert again.finished_at == final.finished_at
+    assert "skipped" in worker.log()
+
+
+def test_lost_message_is_found_by_the_reconciler(mini_env, db, worker):
+    run = submit_folder(db, MINI_SPEC, MINI_REFERENCE)  # never sent to the broker
+    final = wait_final(run.id, timeout=60)
+    assert final.state == RunState.graded
+    assert final.score == 8
+
+
+def test_infrastructure_failure_is_retried_never_a_zero(mini_env, db, worker, tmp_path,
+                                                         monkeypatch):
+    # The reference solution disappears: ours, not the student's.
+    broken_refs = tmp_path / "refs"
+    (broken_refs / "mini").mkdir(parents=True)
+    monkeypatch.setenv("AUTOGRADER_REFERENCE_DIR", str(broken_refs))
+    worker.stop()
+    from tests.processes import WorkerProcess
+
+    other = WorkerProcess(tmp_path / "w2.log", {"AUTOGRADER_RECONCILE_SECONDS": "1",
+                                                "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3"})
+    other.start()
+    try:
+        run = submit_folder(db, MINI_SPEC, MINI_REFERENCE)
+        send_grade(run.id, run.queue)
+        final = wait_final(run.id, timeout=120)
+    finally:
+        other.stop()
+    assert final.state == RunState.failed_infra
+    assert final.score is None
+    assert final.attempts == 3
+    assert final.failure_kind == "spec:reference-missing"
+
+
+def test_worker_killed_mid_run_loses_nothing(mini_env, db, tmp_path):
+    """kill -9 of the whole worker while a sandbox runs; a new worker finishes the job."""
+    from tests.processes import WorkerProcess
+
+    slow = GOOD.replace("def add(a, b):\n", "def add(a, b):\n    import time; time.sleep(1)\n")
+    env = {"AUTOGRADER_RECONCILE_SECONDS": "1", "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3",
+           "AUTOGRADER_LEASE_SECONDS": "6"}
+    first = WorkerProcess(tmp_path / "w1.log", env)
+    first.start()
+    run = submit_folder(db, MINI_SPEC, _folder(tmp_path, slow))
+    send_grade(run.id, run.queue)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        db.expire_all()
+        if db.get(GradingRun, run.id).phase == "running":
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    first.kill()
+    killed_state = db.get(GradingRun, run.id)
+    db.expire_all()
+    assert killed_state.state == RunState.running
+    second = WorkerProcess(tmp_path / "w2.log", env)
+    second.start()
+    try:
+        final = wait_final(run.id, timeout=120)
+    finally:
+        second.stop()
+    assert final.state == RunState.graded
+    assert final.score == 8
+    assert final.attempts == 2
+    runs = db.scalars(select(GradingRun).where(GradingRun.submission_id == run.submission_id))
+    assert len(list(runs)) == 1
+    assert not [n for n in cgroups.box_names() if cgroups.BoxCgroup(n).pids()]
+
+
+def test_hw1_reference_through_the_worker(configured, db, worker):
+    """The shipped homework: a reference solution earns its full score through the worker."""
+    require_sandbox(configured)
+    spec = PROJECT_ROOT / "grading_specs" / "hw1-1.yaml"
+    run = submit_folder(db, spec, PROJECT_ROOT / "reference_solutions" / "hw1-1")
+    send_grade(run.id, run.queue)
+    final = wait_final(run.id)
+    assert final.state == RunState.graded
+    assert final.score == final.max_score
+    starter = submit_folder(db, spec, PROJECT_ROOT / "starters" / "hw1-1", user="bob")
+    send_grade(starter.id, starter.queue)
+    final = wait_final(starter.id)
+    assert final.score == 0
+    assert any("NotImplementedError" in o["message"] for o in final.outcomes)
+
+
