@@ -66,7 +66,9 @@ def load_spec_file(path: Path) -> LoadedSpec:
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([SpecProblem(str(path), None, "", f"cannot read: {exc}", "spec:io")])
+        raise SpecError(
+            [SpecProblem(str(path), None, "", f"cannot read: {exc}", "spec:io")]
+        ) from None
     return load_spec_text(source, path.stem, str(path))
 
 
@@ -92,7 +94,7 @@ def load_spec_text(source: str, slug: str, filename: str) -> LoadedSpec:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(
             [SpecProblem(filename, line, "", f"YAML syntax error: {problem}", "spec:yaml")]
-        )
+        ) from None
     duplicates = list(_duplicate_keys(root, filename))
     if duplicates:
         raise SpecError(duplicates)
@@ -107,7 +109,11 @@ def load_spec_text(source: str, slug: str, filename: str) -> LoadedSpec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_problem(filename, root, err) for err in exc.errors()])
+        problems = [_problem(filename, root, err) for err in exc.errors()]
+        raise SpecError(sorted(problems, key=lambda p: p.line or 0)) from None
+    problems = list(_cross_references(spec, root, filename))
+    if problems:
+        raise SpecError(problems)
     return LoadedSpec(
         slug=slug, path=Path(filename), spec=spec, source=source, spec_hash=spec_hash(source)
     )
@@ -124,26 +130,46 @@ def load_specs_dir(directory: Path) -> tuple[list[LoadedSpec], list[SpecError]]:
     return loaded, errors
 
 
+def _cross_references(spec: Spec, root: yaml.Node | None, filename: str):  # type: ignore[no-untyped-def]
+    """Mistakes between keys: a check using a module that is not among the files."""
+    modules = spec.modules()
+    for qi, question in enumerate(spec.questions):
+        for ci, check in enumerate(question.checks):
+            if check.module not in modules:
+                loc = ("questions", qi, "checks", ci, "module")
+                files = ", ".join(f.name for f in spec.files)
+                yield SpecProblem(
+                    filename,
+                    _node_line(root, loc),
+                    _path_text(loc),
+                    f"module {check.module!r} is not among the required files ({files})"
+                    f"{_suggest(check.module, sorted(modules))}",
+                    "spec:unknown-module",
+                )
+
+
 # --------------------------------------------------------------------------- line numbers
 
 
-def _duplicate_keys(node: yaml.Node | None, filename: str):  # type: ignore[no-untyped-def]
+def _duplicate_keys(node: yaml.Node | None, filename: str, loc: tuple[Any, ...] = ()):  # type: ignore[no-untyped-def]
+    """yaml.safe_load keeps the last of two equal keys silently; we refuse both."""
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key, value in node.value:
+            here = (*loc, key.value)
             if key.value in seen:
                 yield SpecProblem(
                     filename,
                     key.start_mark.line + 1,
-                    str(key.value),
+                    _path_text(here),
                     "key appears twice in the same mapping",
                     "spec:duplicate-key",
                 )
             seen.add(key.value)
-            yield from _duplicate_keys(value, filename)
+            yield from _duplicate_keys(value, filename, here)
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            yield from _duplicate_keys(item, filename)
+        for i, item in enumerate(node.value):
+            yield from _duplicate_keys(item, filename, (*loc, i))
 
 
 def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
