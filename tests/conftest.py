@@ -7,6 +7,7 @@ Fixture map (use these names in every test module):
   session Redis (a fresh db number is not needed: queues are drained per test) and a
   fresh state directory under tmp_path; migrated with Alembic; returns the Settings.
 - ``db`` (function): a SQLAlchemy session on that database.
+- ``api_server`` (function): uvicorn serving the real app over HTTP on a free port.
 - ``worker`` (function): a real Celery worker process (prefork, 2 children) on that
   database and Redis, with a fast reconciler; stopped (SIGKILL of its group) afterwards.
 """
@@ -110,3 +111,14 @@ def worker(configured, tmp_path: Path):  # type: ignore[no-untyped-def]
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def api_server(configured, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from tests.processes import ApiServer
+    from tests.services import free_port
+
+    server = ApiServer(tmp_path / "api.log", free_port())
+    server.start()
+    yield server
+    server.stop()

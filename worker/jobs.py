@@ -17,6 +17,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
     jobs.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"run{run_id}-", dir=jobs))
     work.chmod(0o711)  # the sandbox uid binds the staged job from inside: traverse only
+    fetch_started = time.monotonic()
     try:
         upload = work / "upload"
         upload.mkdir()
@@ -119,8 +121,10 @@ def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
                 raise InfraError("infra:file-lost", f"stored file {f['name']} is missing")
             shutil.copyfile(blob, upload / f["name"])
         on_phase("running")
+        fetch = time.monotonic() - fetch_started
         report = grade(loaded, upload, settings.reference_dir / slug, seed,
                        get_backend(settings), settings, work_dir=work / "job")
+        report.timings["fetch"] = round(fetch, 4)
         lateness = assess(_aware(received_at), loaded.spec.deadline, loaded.spec.late_policy)
         report.extra["late_penalty"] = lateness.penalty_fraction
         return report
