@@ -1,0 +1,37 @@
+"""Independently written submissions (tests/submissions/<slug>/<case>/) through the real
+sandbox: each must score within its expected range, fail the checks its bug breaks and
+pass the rest. Several seeds, since inputs are random per job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.sandboxed import by_check, grade_folder
+
+CORPUS = Path(__file__).resolve().parent / "submissions"
+CASES = sorted(p for p in CORPUS.glob("*/*") if (p / "expected.json").is_file())
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("seed", [11, 2024])
+def test_corpus_case(tmp_path, case, seed):
+    expected = json.loads((case / "expected.json").read_text())
+    report = grade_folder(tmp_path, case.parent.name, case, seed=seed)
+    checks = by_check(report)
+    assert expected["min_score"] <= report.raw_score <= expected["max_score"], (
+        f"{report.raw_score} not in [{expected['min_score']}, {expected['max_score']}]"
+    )
+    for name in expected.get("failing_checks", []):
+        assert checks[name]["earned"] < checks[name]["points"], name
+        assert checks[name]["message"], name
+    for name in expected.get("passing_checks", []):
+        assert checks[name]["passed"], (name, checks[name]["message"])
+
+
+def test_corpus_is_not_empty():
+    slugs = {c.parent.name for c in CASES}
+    assert {"hw1-1", "hw1-2", "hw1-3"} <= slugs
+    assert all(sum(1 for c in CASES if c.parent.name == s) >= 4 for s in slugs)
