@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     reconcile_seconds: int = 15
     requeue_after_seconds: int = 60
     worker_concurrency: int = 2
+    worker_queues: str = Field(
+        default="", description="Queues of the embedded worker; empty: cpu, plus gpu with a GPU."
+    )
 
     # --- derived ---------------------------------------------------------------------
     def path(self, name: Literal["storage", "data", "jobs"]) -> Path:

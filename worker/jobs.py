@@ -57,8 +57,9 @@ def process(run_id: int) -> str:
         return release(run_id, owner, exc.code, str(exc), settings.max_attempts)
     except Exception as exc:  # a bug of ours: retried, never charged to the student
         log.exception("run %s: internal error", run_id)
-        return release(run_id, owner, "infra:internal", f"{type(exc).__name__}: {exc}",
-                       settings.max_attempts)
+        return release(
+            run_id, owner, "infra:internal", f"{type(exc).__name__}: {exc}", settings.max_attempts
+        )
     finally:
         heartbeat.stop()
     return "stored" if store(run_id, owner, report) else "lost-lease"
@@ -74,27 +75,38 @@ def claim(run_id: int, owner: str, lease_seconds: int, max_attempts: int) -> boo
                 GradingRun.attempts < max_attempts,
                 or_(
                     GradingRun.state == RunState.queued,
-                    (GradingRun.state == RunState.running)
-                    & (GradingRun.lease_expires_at < now),
+                    (GradingRun.state == RunState.running) & (GradingRun.lease_expires_at < now),
                 ),
             )
-            .values(state=RunState.running, lease_owner=owner, attempts=GradingRun.attempts + 1,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds), started_at=now,
-                    phase="staging")
+            .values(
+                state=RunState.running,
+                lease_owner=owner,
+                attempts=GradingRun.attempts + 1,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                started_at=now,
+                phase="staging",
+            )
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
 
 
 def _owned(run_id: int, owner: str) -> Any:
-    return (GradingRun.id == run_id) & (GradingRun.lease_owner == owner) & (
-        GradingRun.state == RunState.running)
+    return (
+        (GradingRun.id == run_id)
+        & (GradingRun.lease_owner == owner)
+        & (GradingRun.state == RunState.running)
+    )
 
 
 def set_phase(run_id: int, owner: str, phase: str) -> None:
     with session_scope() as session:
-        session.execute(update(GradingRun).where(_owned(run_id, owner)).values(phase=phase)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(GradingRun)
+            .where(_owned(run_id, owner))
+            .values(phase=phase)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
@@ -122,8 +134,15 @@ def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
             shutil.copyfile(blob, upload / f["name"])
         on_phase("running")
         fetch = time.monotonic() - fetch_started
-        report = grade(loaded, upload, settings.reference_dir / slug, seed,
-                       get_backend(settings), settings, work_dir=work / "job")
+        report = grade(
+            loaded,
+            upload,
+            settings.reference_dir / slug,
+            seed,
+            get_backend(settings),
+            settings,
+            work_dir=work / "job",
+        )
         report.timings["fetch"] = round(fetch, 4)
         lateness = assess(_aware(received_at), loaded.spec.deadline, loaded.spec.late_policy)
         report.extra["late_penalty"] = lateness.penalty_fraction
@@ -144,13 +163,21 @@ def store(run_id: int, owner: str, report: Report) -> bool:
             update(GradingRun)
             .where(_owned(run_id, owner))
             .values(
-                state=RunState(report.state), finished_at=utcnow(), phase=None,
-                lease_expires_at=None, raw_score=report.raw_score,
-                score=round(report.raw_score * (1 - penalty), 6), max_score=report.max_score,
-                late_penalty=penalty, outcomes=report.outcomes, log=log_text,
+                state=RunState(report.state),
+                finished_at=utcnow(),
+                phase=None,
+                lease_expires_at=None,
+                raw_score=report.raw_score,
+                score=round(report.raw_score * (1 - penalty), 6),
+                max_score=report.max_score,
+                late_penalty=penalty,
+                outcomes=report.outcomes,
+                log=log_text,
                 log_truncated=report.log_truncated or len(report.log) > LOG_CAP_CHARS,
-                timings=report.timings, resources=report.resources,
-                failure_kind=report.failure_kind, failure_message=report.failure_message,
+                timings=report.timings,
+                resources=report.resources,
+                failure_kind=report.failure_kind,
+                failure_message=report.failure_message,
             )
             .execution_options(synchronize_session=False)
         )
@@ -189,9 +216,11 @@ class Heartbeat(threading.Thread):
             try:
                 with session_scope() as session:
                     session.execute(
-                        update(GradingRun).where(_owned(self.run_id, self.owner))
+                        update(GradingRun)
+                        .where(_owned(self.run_id, self.owner))
                         .values(lease_expires_at=utcnow() + timedelta(seconds=self.lease))
-                        .execution_options(synchronize_session=False))
+                        .execution_options(synchronize_session=False)
+                    )
             except Exception:  # the database may be briefly down: try again next beat
                 log.warning("run %s: lease renewal failed", self.run_id, exc_info=True)
 

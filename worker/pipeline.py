@@ -25,10 +25,9 @@ import numpy as np
 
 from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
-from worker.checks.base import Call, CallResult, CheckPlan, ReferenceFailed, Ref
+from worker.checks.base import Call, CallResult, CheckPlan, Ref, ReferenceFailed
 from worker.checks.registry import KINDS
 from worker.sandbox.base import (
-    IN,
     PYTHON,
     RUNNER,
     SRC,
@@ -350,6 +349,7 @@ def _report(
         "output_bytes": res.output_total_bytes,
         "exit_code": res.exit_code,
         "rejected_outputs": res.out_rejected[:20],
+        "process_limit_hit": res.process_limit_hit,
     }
     kind, message = _student_failure(spec, student, outcomes, missing)
     return Report(
@@ -374,6 +374,12 @@ def _student_failure(
     limit = spec.resources
     if missing:
         return "submission:missing-file", f"missing required file(s): {', '.join(missing)}"
+    if res.process_limit_hit and not student.finished:
+        return (
+            "submission:processes",
+            f"your program tried to start more than {limit.processes} processes or threads "
+            "and was stopped; do not fork or start threads in a loop",
+        )
     if res.timed_out:
         return (
             "submission:timeout",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder.specs.schema import RegressionCheck, RegressionData
-from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Ref, Step
+from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed, Step
 from worker.checks.credit import credit_fraction, thresholds
 from worker.checks.generators import draw_arg
 

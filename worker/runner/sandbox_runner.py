@@ -60,7 +60,9 @@ def to_arrays(value):
             try:
                 arr = np.asarray(item)
             except Exception as exc:  # ragged lists and the like
-                raise StudentTypeError(f"could not turn a returned list into an array: {exc}")
+                raise StudentTypeError(
+                    f"could not turn a returned list into an array: {exc}"
+                ) from None
         else:
             raise StudentTypeError(
                 f"returned {type(item).__name__}; expected a numpy array, a number, "

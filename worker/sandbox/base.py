@@ -68,6 +68,7 @@ class Result:
     peak_memory_bytes: int | None
     out_files: dict[str, Path]
     out_rejected: list[str]
+    process_limit_hit: bool = False
 
     @property
     def ended_by_limit(self) -> str | None:

@@ -35,8 +35,6 @@ from worker.sandbox import cgroups
 from worker.sandbox.base import (
     HOME,
     IN,
-    OUT,
-    PYTHON,
     RUNNER,
     RW,
     SRC,
@@ -129,6 +127,7 @@ class BwrapBackend:
                     raise SandboxUnavailable("sandbox processes survived SIGKILL")
                 result.peak_memory_bytes = group.peak_memory()
                 result.cpu_seconds = group.cpu_seconds()
+                result.process_limit_hit = group.pids_limit_hit()
                 result.oom_killed = result.oom_killed or (
                     group.oom_killed() and result.exit_code != 0
                 )
@@ -247,7 +246,8 @@ class BwrapBackend:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
             resource.setrlimit(resource.RLIMIT_NOFILE, (lim.open_files, lim.open_files))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            nproc = lim.processes + 16
+            # A backstop above the cgroup's pids.max, which is the limit that reports.
+            nproc = lim.processes + 64
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
         started = time.monotonic()

