@@ -18,7 +18,7 @@ import socket
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -144,15 +144,11 @@ def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
             work_dir=work / "job",
         )
         report.timings["fetch"] = round(fetch, 4)
-        lateness = assess(_aware(received_at), loaded.spec.deadline, loaded.spec.late_policy)
+        lateness = assess(received_at, loaded.spec.deadline, loaded.spec.late_policy)
         report.extra["late_penalty"] = lateness.penalty_fraction
         return report
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def store(run_id: int, owner: str, report: Report) -> bool:
