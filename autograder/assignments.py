@@ -54,7 +54,7 @@ def upsert_assignment(session: Session, loaded: LoadedSpec) -> bool:
 
 
 def spec_for(session: Session, assignment: Assignment, spec_hash: str | None = None) -> LoadedSpec:
-    """The spec of ``assignment`` at ``spec_hash`` (default: current), parsed from the stored text."""
+    """The spec of ``assignment`` at ``spec_hash`` (default: current), from the stored text."""
     wanted = spec_hash or assignment.spec_hash
     version = session.scalar(
         select(SpecVersion).where(

@@ -50,8 +50,7 @@ def send_grade(run_id: int, queue: str, countdown: float | None = None) -> bool:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
     try:
-        client().send_task(GRADE_TASK, args=[run_id], queue=queue, retry=False,
-                           countdown=countdown)
+        client().send_task(GRADE_TASK, args=[run_id], queue=queue, retry=False, countdown=countdown)
         return True
     except Exception as exc:  # broker down: the reconciler re-sends later
         log.warning("could not enqueue run %s: %s", run_id, exc)

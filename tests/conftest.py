@@ -103,11 +103,14 @@ def db(configured):  # type: ignore[no-untyped-def]
 def worker(configured, tmp_path: Path):  # type: ignore[no-untyped-def]
     from tests.processes import WorkerProcess
 
-    proc = WorkerProcess(tmp_path / "worker.log", {
-        "AUTOGRADER_RECONCILE_SECONDS": "1",
-        "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3",
-        "AUTOGRADER_LEASE_SECONDS": "15",
-    })
+    proc = WorkerProcess(
+        tmp_path / "worker.log",
+        {
+            "AUTOGRADER_RECONCILE_SECONDS": "1",
+            "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3",
+            "AUTOGRADER_LEASE_SECONDS": "15",
+        },
+    )
     proc.start()
     yield proc
     proc.stop()

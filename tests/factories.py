@@ -35,8 +35,9 @@ def submit_folder(
     submission = Submission(user=student, assignment=assignment, files=files)
     session.add(submission)
     session.flush()
-    run = GradingRun(submission=submission, spec_hash=loaded.spec_hash, queue="cpu",
-                     seed=secrets.randbits(62))
+    run = GradingRun(
+        submission=submission, spec_hash=loaded.spec_hash, queue="cpu", seed=secrets.randbits(62)
+    )
     session.add(run)
     session.commit()
     return run

@@ -34,8 +34,12 @@ def require_sandbox(settings: Settings) -> None:
 
 
 def grade_source(
-    tmp_path: Path, source: str, spec: LoadedSpec | None = None, seed: int = 1234,
-    reference: Path = MINI_REFERENCE, filename: str = "mini.py",
+    tmp_path: Path,
+    source: str,
+    spec: LoadedSpec | None = None,
+    seed: int = 1234,
+    reference: Path = MINI_REFERENCE,
+    filename: str = "mini.py",
 ) -> Report:
     settings = sandbox_settings(tmp_path)
     require_sandbox(settings)
@@ -51,8 +55,14 @@ def grade_folder(tmp_path: Path, slug: str, folder: Path, seed: int = 99) -> Rep
     settings = sandbox_settings(tmp_path)
     require_sandbox(settings)
     loaded = load_spec_file(PROJECT_ROOT / "grading_specs" / f"{slug}.yaml")
-    return grade(loaded, folder, PROJECT_ROOT / "reference_solutions" / slug, seed,
-                 get_backend(settings), settings)
+    return grade(
+        loaded,
+        folder,
+        PROJECT_ROOT / "reference_solutions" / slug,
+        seed,
+        get_backend(settings),
+        settings,
+    )
 
 
 def by_check(report: Report) -> dict[str, dict]:

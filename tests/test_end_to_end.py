@@ -29,17 +29,22 @@ def service(configured, db, api_server, worker):
 
 
 def upload(base, headers, slug, folder, names=None):
-    files = [("files", (p.name, p.read_bytes(), "text/x-python"))
-             for p in sorted(folder.glob("*.py")) if names is None or p.name in names]
-    return httpx.post(f"{base}/api/v1/assignments/{slug}/submissions", files=files,
-                      headers=headers, timeout=30)
+    files = [
+        ("files", (p.name, p.read_bytes(), "text/x-python"))
+        for p in sorted(folder.glob("*.py"))
+        if names is None or p.name in names
+    ]
+    return httpx.post(
+        f"{base}/api/v1/assignments/{slug}/submissions", files=files, headers=headers, timeout=30
+    )
 
 
 def wait_result(base, headers, url, timeout=180):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = httpx.get(url if url.startswith("http") else base + url, headers=headers,
-                         timeout=10).json()
+        body = httpx.get(
+            url if url.startswith("http") else base + url, headers=headers, timeout=10
+        ).json()
         if body["state"] in ("graded", "failed_student", "failed_infra"):
             return body
         time.sleep(0.3)
@@ -79,7 +84,8 @@ def test_program_output_is_returned_as_text(service, tmp_path):
     base, headers = service
     source = (PROJECT_ROOT / "reference_solutions" / "hw1-1" / "numpy_basics.py").read_text()
     (tmp_path / "numpy_basics.py").write_text(
-        source + "\nprint('<script>alert(1)</script> hello from the student')\n")
+        source + "\nprint('<script>alert(1)</script> hello from the student')\n"
+    )
     response = upload(base, headers, "hw1-1", tmp_path)
     result = wait_result(base, headers, response.json()["url"])
     assert result["score"] == result["max_score"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from autograder.specs.schema import ArrayGen, Arg, Credit, FunctionCheck
+from autograder.specs.schema import Arg, ArrayGen, Credit, FunctionCheck
 from worker.checks import function_check
 from worker.checks.base import CallResult
 from worker.checks.compare import compare_array, compare_outputs
@@ -44,8 +44,7 @@ def test_dtype_kind_checked_only_when_asked():
 
 
 def test_tolerance_is_positive_and_counts_bad_values():
-    result = compare_array(np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), 1e-3, 1e-3,
-                           False)
+    result = compare_array(np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), 1e-3, 1e-3, False)
     assert not result.ok and result.message.startswith("1 of 3 values differ")
 
 
@@ -56,8 +55,15 @@ def test_output_count_must_match():
 
 @pytest.mark.parametrize(
     "err,expected",
-    [(0.5, 1.0), (1.0, 1.0), (10.0, 0.0), (20.0, 0.0), (math.nan, 0.0), (math.inf, 0.0),
-     (-1.0, 0.0)],
+    [
+        (0.5, 1.0),
+        (1.0, 1.0),
+        (10.0, 0.0),
+        (20.0, 0.0),
+        (math.nan, 0.0),
+        (math.inf, 0.0),
+        (-1.0, 0.0),
+    ],
 )
 def test_credit_curve_ends(err, expected):
     assert credit_fraction(err, 1.0, 10.0, "log") == expected
@@ -93,8 +99,15 @@ def test_scalar_generators():
 
 
 def _check(**kw):
-    base = dict(id="c", kind="function", module="m", function="f", points=4, cases=4,
-                args=[{"array": {"shape": [3]}}])
+    base = dict(
+        id="c",
+        kind="function",
+        module="m",
+        function="f",
+        points=4,
+        cases=4,
+        args=[{"array": {"shape": [3]}}],
+    )
     return FunctionCheck.model_validate({**base, **kw})
 
 

@@ -32,8 +32,7 @@ GOLDEN = {
         "(got -1)",
     ],
     "syntax.yaml": [
-        "syntax.yaml:4: YAML syntax error: expected <block end>, but found "
-        "'<block mapping start>'",
+        "syntax.yaml:4: YAML syntax error: expected <block end>, but found '<block mapping start>'",
     ],
     "duplicate-key.yaml": [
         "duplicate-key.yaml:13: questions[0].checks[0].points: key appears twice in the same "

@@ -81,8 +81,9 @@ def test_lost_message_is_found_by_the_reconciler(mini_env, db, worker):
     assert final.score == 8
 
 
-def test_infrastructure_failure_is_retried_never_a_zero(mini_env, db, worker, tmp_path,
-                                                         monkeypatch):
+def test_infrastructure_failure_is_retried_never_a_zero(
+    mini_env, db, worker, tmp_path, monkeypatch
+):
     # The reference solution disappears: ours, not the student's.
     broken_refs = tmp_path / "refs"
     (broken_refs / "mini").mkdir(parents=True)
@@ -90,8 +91,10 @@ def test_infrastructure_failure_is_retried_never_a_zero(mini_env, db, worker, tm
     worker.stop()
     from tests.processes import WorkerProcess
 
-    other = WorkerProcess(tmp_path / "w2.log", {"AUTOGRADER_RECONCILE_SECONDS": "1",
-                                                "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3"})
+    other = WorkerProcess(
+        tmp_path / "w2.log",
+        {"AUTOGRADER_RECONCILE_SECONDS": "1", "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3"},
+    )
     other.start()
     try:
         run = submit_folder(db, MINI_SPEC, MINI_REFERENCE)
@@ -110,8 +113,11 @@ def test_worker_killed_mid_run_loses_nothing(mini_env, db, tmp_path):
     from tests.processes import WorkerProcess
 
     slow = GOOD.replace("def add(a, b):\n", "def add(a, b):\n    import time; time.sleep(1)\n")
-    env = {"AUTOGRADER_RECONCILE_SECONDS": "1", "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3",
-           "AUTOGRADER_LEASE_SECONDS": "6"}
+    env = {
+        "AUTOGRADER_RECONCILE_SECONDS": "1",
+        "AUTOGRADER_REQUEUE_AFTER_SECONDS": "3",
+        "AUTOGRADER_LEASE_SECONDS": "6",
+    }
     first = WorkerProcess(tmp_path / "w1.log", env)
     first.start()
     run = submit_folder(db, MINI_SPEC, _folder(tmp_path, slow))
@@ -155,5 +161,3 @@ def test_hw1_reference_through_the_worker(configured, db, worker):
     final = wait_final(starter.id)
     assert final.score == 0
     assert any("NotImplementedError" in o["message"] for o in final.outcomes)
-
-

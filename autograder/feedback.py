@@ -1,0 +1,122 @@
+"""What a student may see of a grading run.
+
+Visible checks (``hidden: false``) always show every field. What hidden checks show is the
+spec's feedback level: ``before_deadline`` while ``now`` is before the deadline, else
+``after_deadline`` (no deadline: ``after_deadline``). Withheld fields are None.
+
+============  ===================================================  =========================
+level         a hidden check's outcome shows                       score shown
+============  ===================================================  =========================
+full          everything: title, passed, message, details too      the run's score
+summary       question, check, title, points, earned, passed       the run's score
+score_only    question, check, points, earned                      the run's score
+none          nothing: hidden checks are left out of the list      visible checks only:
+                                                                   score = their earned sum,
+                                                                   max_score = their points,
+                                                                   raw_score withheld
+============  ===================================================  =========================
+
+Failures: a student's own failure (their exception, timeout, wrong output) is shown with
+its kind and message. Ours (``failed_infra``, or a run re-queued after an ``infra:*``
+failure) shows only that the grading system had a problem that is not their fault. The
+student's own program output (``run.log``, capped by the worker) is always shown. Never
+shown: the seed, the lease, attempts, resources.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from autograder.models import GradingRun, RunState
+from autograder.specs.schema import FeedbackLevel, Spec
+
+OUTCOME_KEYS = (
+    "question",
+    "check",
+    "title",
+    "points",
+    "earned",
+    "passed",
+    "message",
+    "hidden",
+    "details",
+)
+_SHOWN: dict[str, frozenset[str]] = {
+    "full": frozenset(OUTCOME_KEYS),
+    "summary": frozenset({"question", "check", "title", "points", "earned", "passed", "hidden"}),
+    "score_only": frozenset({"question", "check", "points", "earned", "hidden"}),
+}
+INFRA_KIND = "infra"
+INFRA_RETRYING = (
+    "The grading system had a problem (not your fault); your submission is being retried. "
+    "评分系统出现问题（不是你的错），正在重试。"
+)
+INFRA_FAILED = (
+    "The grading system had a problem (not your fault, and not counted against your quota); "
+    "the course staff will re-grade it. "
+    "评分系统出现问题（不是你的错，不计入提交次数），助教会重新评分。"
+)
+
+
+def feedback_level(spec: Spec, now: datetime) -> FeedbackLevel:
+    if spec.deadline is not None and now < spec.deadline:
+        return spec.feedback.before_deadline
+    return spec.feedback.after_deadline
+
+
+def student_view(
+    run: GradingRun, spec: Spec, now: datetime, *, reveal_all: bool = False
+) -> dict[str, Any]:
+    """The run as its student may see it now; ``reveal_all`` (staff) shows hidden checks fully."""
+    level: FeedbackLevel = "full" if reveal_all else feedback_level(spec, now)
+    outcomes = [_outcome_view(o, level) for o in run.outcomes or []]
+    view: dict[str, Any] = {
+        "state": str(run.state) if run.state is not None else RunState.queued.value,
+        "phase": run.phase,
+        "score": run.score,
+        "max_score": run.max_score,
+        "raw_score": run.raw_score,
+        "late_penalty": run.late_penalty or 0.0,
+        "feedback_level": level,
+        "outcomes": [o for o in outcomes if o is not None],
+        "log": run.log or "",
+        "log_truncated": bool(run.log_truncated),
+        "queued_at": run.queued_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        **_failure_view(run),
+    }
+    if level == "none":
+        view.update(_visible_only_score(view["score"], spec, view["outcomes"]))
+    return view
+
+
+def _outcome_view(outcome: dict[str, Any], level: FeedbackLevel) -> dict[str, Any] | None:
+    if not outcome.get("hidden"):
+        return {key: outcome.get(key) for key in OUTCOME_KEYS} | {"hidden": False}
+    if level == "none":
+        return None
+    shown = _SHOWN[level]
+    return {key: (outcome.get(key) if key in shown else None) for key in OUTCOME_KEYS} | {
+        "hidden": True
+    }
+
+
+def _failure_view(run: GradingRun) -> dict[str, Any]:
+    kind = run.failure_kind or ""
+    if run.state == RunState.failed_infra:
+        return {"failure_kind": INFRA_KIND, "failure_message": INFRA_FAILED, "score": None}
+    if kind.startswith(INFRA_KIND):
+        return {"failure_kind": INFRA_KIND, "failure_message": INFRA_RETRYING}
+    return {"failure_kind": run.failure_kind, "failure_message": run.failure_message}
+
+
+def _visible_only_score(
+    score: float | None, spec: Spec, visible: list[dict[str, Any]]
+) -> dict[str, Any]:
+    visible_max = sum(check.points for _, check in spec.checks() if not check.hidden)
+    if score is None:
+        return {"score": None, "max_score": visible_max, "raw_score": None}
+    earned = sum(float(o.get("earned") or 0.0) for o in visible)
+    return {"score": earned, "max_score": visible_max, "raw_score": None}

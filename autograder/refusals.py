@@ -1,0 +1,76 @@
+"""Why a request is refused, as the student should read it. The API maps each class to an
+HTTP status in one place (``api/errors.py``); nothing here knows about HTTP.
+
+Every refusal has a stable ``code`` and a message that names the problem::
+
+    Refused
+    ├── Unauthorized        auth:unauthorized        no, bad or revoked token
+    ├── NotFound            not-found                unknown assignment / submission
+    ├── BadUpload           upload:bad-request       malformed request
+    │   ├── UnexpectedFile  upload:unexpected-file   a file the spec does not ask for
+    │   ├── DuplicateFile   upload:duplicate-file    the same required file twice
+    │   ├── NotUtf8         upload:not-utf8          a .py file that is not UTF-8 text
+    │   └── BadArchive      upload:bad-archive       corrupt, encrypted or unsafe zip
+    ├── MissingFile         upload:missing-file      a required file is absent
+    ├── TooLarge            upload:too-large         a file, the request or the file count
+    ├── UploadsClosed       upload:closed            past the hard cut-off
+    └── QuotaExceeded       upload:quota             too many submissions (retry_after s)
+"""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    code = "refused"
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class Unauthorized(Refused):
+    code = "auth:unauthorized"
+
+
+class NotFound(Refused):
+    code = "not-found"
+
+
+class BadUpload(Refused):
+    code = "upload:bad-request"
+
+
+class UnexpectedFile(BadUpload):
+    code = "upload:unexpected-file"
+
+
+class DuplicateFile(BadUpload):
+    code = "upload:duplicate-file"
+
+
+class NotUtf8(BadUpload):
+    code = "upload:not-utf8"
+
+
+class BadArchive(BadUpload):
+    code = "upload:bad-archive"
+
+
+class MissingFile(Refused):
+    code = "upload:missing-file"
+
+
+class TooLarge(Refused):
+    code = "upload:too-large"
+
+
+class UploadsClosed(Refused):
+    code = "upload:closed"
+
+
+class QuotaExceeded(Refused):
+    code = "upload:quota"
+
+    def __init__(self, message: str, retry_after: int | None):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,144 @@
+"""Accepting a submission: the cut-off and quota rules, the Submission row with its first
+GradingRun, and the hint to the broker. The database is the truth: a run whose message
+could not be sent stays ``queued`` with ``enqueued_at`` NULL and the worker's reconciler
+sends it again.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session
+
+from autograder import late_policy, queueing
+from autograder.models import Assignment, GradingRun, RunState, Submission, User, new_id, utcnow
+from autograder.refusals import QuotaExceeded, UploadsClosed
+from autograder.settings import get_settings
+from autograder.specs.loader import LoadedSpec
+from autograder.specs.schema import Spec
+
+QUOTA_WINDOW = timedelta(days=1)
+
+
+def job_seed(submission_id: str, spec_hash: str, secret_key: str | None = None) -> int:
+    """The secret per-job seed for generated inputs; 63 bits, so it fits a signed BigInteger."""
+    key = secret_key if secret_key is not None else get_settings().effective_secret_key
+    digest = hmac.new(key.encode(), f"{submission_id}:{spec_hash}".encode(), "sha256").digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def queue_for(spec: Spec) -> str:
+    return "gpu" if spec.resources.device == "gpu" else "cpu"
+
+
+def check_accepting(
+    session: Session,
+    user: User,
+    assignment: Assignment,
+    spec: Spec,
+    received_at: datetime,
+) -> late_policy.Lateness:
+    """Refuse past the hard cut-off or over quota; otherwise say how late this upload is."""
+    lateness = late_policy.assess(received_at, spec.deadline, spec.late_policy)
+    if lateness.refused and spec.deadline is not None and lateness.closes_at is not None:
+        zone = spec.deadline.tzinfo
+        raise UploadsClosed(
+            f"uploads for {assignment.slug} are closed: the deadline was "
+            f"{spec.deadline.isoformat(timespec='minutes')} and the late cut-off was "
+            f"{lateness.closes_at.astimezone(zone).isoformat(timespec='minutes')}"
+        )
+    _check_quota(session, user, assignment, spec, received_at)
+    return lateness
+
+
+def _charged(user: User, assignment: Assignment) -> tuple[ColumnElement[bool], ...]:
+    """Submissions charged to the quota: all but those whose every run failed on our side."""
+    charged = exists().where(
+        GradingRun.submission_id == Submission.id, GradingRun.state != RunState.failed_infra
+    )
+    return (
+        Submission.user_id == user.id,
+        Submission.assignment_id == assignment.id,
+        charged,
+    )
+
+
+def _check_quota(
+    session: Session, user: User, assignment: Assignment, spec: Spec, now: datetime
+) -> None:
+    conditions = _charged(user, assignment)
+    quota = spec.quota
+    if quota.total is not None:
+        used = session.scalar(select(func.count()).select_from(Submission).where(*conditions))
+        if (used or 0) >= quota.total:
+            raise QuotaExceeded(
+                f"submission quota reached: you have used {used} of {quota.total} "
+                f"submissions for {assignment.slug}",
+                retry_after=None,
+            )
+    if quota.per_day is not None:
+        window_start = now - QUOTA_WINDOW
+        times = sorted(
+            session.scalars(
+                select(Submission.received_at).where(
+                    *conditions, Submission.received_at > window_start
+                )
+            )
+        )
+        if len(times) >= quota.per_day:
+            frees_at = times[len(times) - quota.per_day] + QUOTA_WINDOW
+            retry_after = max(1, math.ceil((frees_at - now).total_seconds()))
+            raise QuotaExceeded(
+                f"daily quota reached: {len(times)} of {quota.per_day} submissions for "
+                f"{assignment.slug} in the last 24 hours; try again in {retry_after} seconds",
+                retry_after=retry_after,
+            )
+
+
+def create_submission(
+    session: Session,
+    user: User,
+    assignment: Assignment,
+    loaded_spec: LoadedSpec,
+    files: list[dict[str, Any]],
+    received_at: datetime,
+) -> Submission:
+    """Add the submission and its queued run (not committed). The rules are checked again
+    with the user's row locked, so two concurrent uploads cannot both take the last slot."""
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    lateness = check_accepting(session, user, assignment, loaded_spec.spec, received_at)
+    submission = Submission(
+        id=new_id(),
+        user_id=user.id,
+        assignment_id=assignment.id,
+        received_at=received_at,
+        is_late=lateness.is_late,
+        late_days=lateness.late_days,
+        files=[{"name": f["name"], "sha256": f["sha256"], "size": f["size"]} for f in files],
+    )
+    run = GradingRun(
+        submission=submission,
+        spec_hash=assignment.spec_hash,
+        queue=queue_for(loaded_spec.spec),
+        state=RunState.queued,
+        seed=job_seed(submission.id, assignment.spec_hash),
+        queued_at=utcnow(),
+    )
+    session.add_all([submission, run])
+    session.flush()
+    return submission
+
+
+def enqueue_run(session: Session, run: GradingRun) -> bool:
+    """Send ``run`` to its queue (call after the commit that made it); record when it went.
+
+    A broker outage returns False and leaves ``enqueued_at`` NULL for the reconciler."""
+    if not queueing.send_grade(run.id, run.queue):
+        return False
+    run.enqueued_at = utcnow()
+    session.commit()
+    return True

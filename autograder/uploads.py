@@ -1,0 +1,242 @@
+"""Turn the parts of an upload (files, or one zip) into stored files the spec asks for.
+
+Client file names are never used as paths: only their last component (the basename) is
+looked at, and it must equal one of the spec's required file names. Sizes are enforced
+while streaming (per file ``max_bytes`` and the request-wide ``max_total_bytes``), never
+from declared sizes alone. Python files must be UTF-8 text.
+
+Zip archives: only regular members whose basename is a required name are taken, from any
+folder depth; members with absolute paths or ``..`` refuse the whole archive, as do
+encrypted, corrupt or exotic (not stored/deflated) archives.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import re
+import stat
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from autograder import storage
+from autograder.refusals import (
+    BadArchive,
+    BadUpload,
+    DuplicateFile,
+    MissingFile,
+    NotUtf8,
+    TooLarge,
+    UnexpectedFile,
+)
+from autograder.specs.schema import RequiredFile, Spec
+
+MAX_ARCHIVE_MEMBERS = 1000
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+
+
+@dataclass(frozen=True)
+class UploadPart:
+    """One file of a request: the name the client gave and its content."""
+
+    filename: str
+    fileobj: BinaryIO
+
+
+Opener = Callable[[], IO[bytes]]
+
+
+def basename(client_name: str) -> str:
+    """The last component of a client path, whichever separator the client used."""
+    return re.split(r"[\\/]", client_name)[-1]
+
+
+def collect_files(
+    parts: list[UploadPart],
+    spec: Spec,
+    *,
+    max_total_bytes: int,
+    max_files: int,
+    root: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Store the required files; return ``[{"name", "sha256", "size"}]`` in spec order."""
+    if len(parts) > max_files:
+        raise TooLarge(f"too many files: {len(parts)} sent, at most {max_files} per upload")
+    required = {f.name: f for f in spec.files}
+    if _is_archive(parts, required):
+        with _open_zip(parts[0]) as archive:
+            openers = _archive_members(archive, basename(parts[0].filename), required)
+            _check_missing(openers, required)
+            try:
+                return _store_all(openers, required, max_total_bytes, root)
+            except _ARCHIVE_ERRORS as exc:
+                raise BadArchive(_archive_problem(parts[0], exc)) from exc
+    openers = _named_parts(parts, required)
+    _check_missing(openers, required)
+    return _store_all(openers, required, max_total_bytes, root)
+
+
+def expected_list(required: dict[str, RequiredFile]) -> str:
+    return ", ".join(required)
+
+
+# --------------------------------------------------------------------------- plain files
+
+
+def _is_archive(parts: list[UploadPart], required: dict[str, RequiredFile]) -> bool:
+    name = basename(parts[0].filename) if len(parts) == 1 else ""
+    return name.lower().endswith(".zip") and name not in required
+
+
+def _named_parts(parts: list[UploadPart], required: dict[str, RequiredFile]) -> dict[str, Opener]:
+    openers: dict[str, Opener] = {}
+    for part in parts:
+        name = basename(part.filename)
+        if not name:
+            raise BadUpload("a file part has no file name")
+        if name not in required:
+            hint = " (a zip archive must be sent alone)" if name.lower().endswith(".zip") else ""
+            raise UnexpectedFile(
+                f"unexpected file {name!r}{hint}; this assignment expects: "
+                f"{expected_list(required)}"
+            )
+        if name in openers:
+            raise DuplicateFile(f"file {name!r} was sent more than once")
+        openers[name] = _given(part.fileobj)
+    return openers
+
+
+def _given(fileobj: IO[bytes]) -> Opener:
+    return lambda: fileobj
+
+
+def _check_missing(openers: dict[str, Opener], required: dict[str, RequiredFile]) -> None:
+    missing = [name for name in required if name not in openers]
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        raise MissingFile(
+            f"missing required file {names}; this assignment expects: {expected_list(required)}"
+        )
+
+
+# --------------------------------------------------------------------------- zip archives
+
+
+@contextmanager
+def _open_zip(part: UploadPart) -> Iterator[zipfile.ZipFile]:
+    try:
+        archive = zipfile.ZipFile(part.fileobj)
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
+        raise BadArchive(_archive_problem(part, exc)) from exc
+    with archive:
+        yield archive
+
+
+def _archive_problem(part: UploadPart, exc: BaseException) -> str:
+    return f"{basename(part.filename)!r} is not a readable zip archive ({exc})"
+
+
+def _archive_members(
+    archive: zipfile.ZipFile, zip_name: str, required: dict[str, RequiredFile]
+) -> dict[str, Opener]:
+    members = archive.infolist()
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise BadArchive(f"{zip_name!r} has {len(members)} members, at most {MAX_ARCHIVE_MEMBERS}")
+    chosen: dict[str, zipfile.ZipInfo] = {}
+    for info in members:
+        _check_member(info, zip_name)
+        name = basename(info.filename)
+        if info.is_dir() or not _is_regular(info) or name not in required:
+            continue
+        if name in chosen:
+            raise DuplicateFile(
+                f"{zip_name!r} contains {name!r} twice "
+                f"({chosen[name].filename} and {info.filename})"
+            )
+        if info.compress_type not in _ZIP_METHODS:
+            raise BadArchive(
+                f"{zip_name!r}: {info.filename} uses an unsupported compression method; "
+                "use ordinary (deflate) zip compression"
+            )
+        chosen[name] = info
+    return {name: functools.partial(archive.open, info) for name, info in chosen.items()}
+
+
+def _check_member(info: zipfile.ZipInfo, zip_name: str) -> None:
+    path = info.filename
+    if (
+        path.startswith(("/", "\\"))
+        or re.match(r"^[A-Za-z]:", path)
+        or ".." in re.split(r"[\\/]", path)
+    ):
+        raise BadArchive(
+            f"{zip_name!r} contains an unsafe path {path!r}: "
+            "member paths must be relative and must not contain '..'"
+        )
+    if info.flag_bits & 0x1:
+        raise BadArchive(f"{zip_name!r} is encrypted; upload an archive without a password")
+
+
+def _is_regular(info: zipfile.ZipInfo) -> bool:
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    return kind == 0 or stat.S_ISREG(kind)  # 0: no Unix file type recorded
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def _store_all(
+    openers: dict[str, Opener],
+    required: dict[str, RequiredFile],
+    max_total_bytes: int,
+    root: Path | None,
+) -> list[dict[str, Any]]:
+    stored: list[dict[str, Any]] = []
+    remaining = max_total_bytes
+    for name, spec_file in required.items():
+        cap = min(spec_file.max_bytes, remaining)
+        raw = openers[name]()
+        reader: storage.Readable = _Utf8Reader(raw, name) if name.endswith(".py") else raw
+        try:
+            blob = storage.store_stream(reader, cap, root)
+        except storage.BlobTooLarge as exc:
+            if cap < spec_file.max_bytes:
+                raise TooLarge(
+                    f"the files together are larger than the upload limit of "
+                    f"{max_total_bytes} bytes (reached while reading {name!r})"
+                ) from exc
+            raise TooLarge(
+                f"file {name!r} is larger than its limit of {spec_file.max_bytes} bytes"
+            ) from exc
+        remaining -= blob.size
+        stored.append({"name": name, "sha256": blob.sha256, "size": blob.size})
+    return stored
+
+
+class _Utf8Reader:
+    """Passes bytes through, refusing the stream as soon as it is not valid UTF-8."""
+
+    def __init__(self, raw: IO[bytes], name: str):
+        self._raw = raw
+        self._name = name
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._raw.read(size)
+        pending = len(self._decoder.getstate()[0])  # bytes of a character cut by a chunk
+        try:
+            self._decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise NotUtf8(
+                f"{self._name!r} is not UTF-8 text (invalid byte at offset "
+                f"{self._offset - pending + exc.start}); save Python files as UTF-8"
+            ) from exc
+        self._offset += len(chunk)
+        return chunk

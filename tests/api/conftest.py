@@ -1,0 +1,144 @@
+"""Fixtures for the API tests: a small spec written here (not grading_specs/), users with
+tokens, the app behind TestClient, and the same app behind a real uvicorn server."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+import redis
+import uvicorn
+import yaml
+from fastapi.testclient import TestClient
+
+from tests import services
+
+HW = b"def add(a, b):\n    return a + b  # \xe4\xbd\xa0\xe5\xa5\xbd\n"
+WEIGHTS = b"\x93NUMPY fake weights \x00\x01\x02" * 10
+
+
+def base_spec() -> dict[str, Any]:
+    return {
+        "title": "Test homework",
+        "title_zh": "测试作业",
+        "late_policy": {"grace_minutes": 10, "penalty_per_day": 0.25, "cutoff_days": 2},
+        "files": [
+            {"name": "hw.py", "max_bytes": 2000},
+            {"name": "weights.npy", "max_bytes": 4000},
+        ],
+        "feedback": {"before_deadline": "summary", "after_deadline": "full"},
+        "questions": [
+            {
+                "id": "q1",
+                "title": "Adding",
+                "checks": [
+                    {
+                        "id": "add",
+                        "kind": "function",
+                        "title": "adds two numbers",
+                        "module": "hw",
+                        "function": "add",
+                        "points": 2,
+                        "args": [{"value": 1}, {"value": 2}],
+                    },
+                    {
+                        "id": "secret",
+                        "kind": "function",
+                        "title": "secret cases",
+                        "module": "hw",
+                        "function": "add",
+                        "points": 3,
+                        "hidden": True,
+                        "args": [{"int": {"low": 0, "high": 9}}, {"int": {"low": 0, "high": 9}}],
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def spec_source(deadline: datetime | None = None, **changes: Any) -> str:
+    """YAML text of the test spec; ``changes`` replace top-level keys."""
+    data = copy.deepcopy(base_spec())
+    if deadline is not None:
+        data["deadline"] = deadline.isoformat()
+    data.update(changes)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+@pytest.fixture
+def make_assignment(db):  # type: ignore[no-untyped-def]
+    from autograder.assignments import upsert_assignment
+    from autograder.specs.loader import load_spec_text
+
+    def make(slug: str = "hw-test", deadline: datetime | None = None, **changes: Any):  # type: ignore[no-untyped-def]
+        loaded = load_spec_text(spec_source(deadline, **changes), slug, f"{slug}.yaml")
+        upsert_assignment(db, loaded)
+        db.commit()
+        return loaded
+
+    return make
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., tuple[Any, str]]:  # type: ignore[no-untyped-def]
+    from autograder.models import Role
+    from autograder.tokens import create_user
+
+    def make(name: str = "alice", role: Role = Role.student) -> tuple[Any, str]:
+        user, token = create_user(db, name, role)
+        db.commit()
+        return user, token
+
+    return make
+
+
+@pytest.fixture
+def client(configured) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    from api.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(configured) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app served by a real uvicorn on a free port, in a thread of this process."""
+    from api.app import create_app
+
+    port = services.free_port()
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    services.wait_port(port)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def broker(configured) -> Iterator[redis.Redis]:  # type: ignore[no-untyped-def]
+    connection = redis.Redis.from_url(configured.redis_url)
+    yield connection
+    connection.close()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+Parts = list[tuple[str, tuple[str, bytes, str]]]
+
+
+def parts(*files: tuple[str, bytes]) -> Parts:
+    """Multipart parts for httpx: one ``files`` part per (client file name, content)."""
+    return [("files", (name, content, "application/octet-stream")) for name, content in files]
+
+
+def good_files() -> Parts:
+    return parts(("hw.py", HW), ("weights.npy", WEIGHTS))
