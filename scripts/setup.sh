@@ -2,6 +2,9 @@
 # Set up everything the autograder needs on a Debian 12 machine, idempotently:
 #   - system packages, only those missing: bubblewrap, redis-server, util-linux (setpriv,
 #     runuser), python3-venv, and postgresql-15 when its binaries are not there;
+#     Debian's chromium (+ a CJK font, the pages are bilingual) for the browser tests in
+#     tests/browser, which drive /usr/bin/chromium through Playwright: no browser is ever
+#     downloaded (`playwright install` is never run);
 #   - .venv          the service (API, worker, CLI, tests), Python 3.11, pinned by
 #                    requirements/main.lock;
 #   - .venv-sandbox  the Python that runs student code, made from Debian's /usr/bin/python3
@@ -19,6 +22,7 @@ VENV="$ROOT/.venv"
 SANDBOX_VENV="$ROOT/.venv-sandbox"
 SANDBOX_PYTHON=/usr/bin/python3
 PG_BIN=/usr/lib/postgresql/15/bin
+CHROMIUM=/usr/bin/chromium
 NOBODY=65534
 STAMP_NAME=.autograder-setup-stamp
 
@@ -37,6 +41,14 @@ missing_packages() {
     [[ -x "$PG_BIN/initdb" ]] || echo postgresql-15
     [[ -x "$SANDBOX_PYTHON" ]] || echo python3
     "$SANDBOX_PYTHON" -c 'import ensurepip' 2>/dev/null || echo python3-venv
+    [[ -x "$CHROMIUM" ]] || echo chromium
+    has_cjk_font || echo fonts-wqy-microhei
+}
+
+# Without a CJK font the Chinese half of every page renders as boxes in screenshots.
+has_cjk_font() {
+    [[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] && return 0
+    command -v fc-list >/dev/null && [[ -n "$(fc-list :lang=zh family 2>/dev/null)" ]]
 }
 
 install_system_packages() {
