@@ -264,5 +264,71 @@ def db_upgrade() -> None:
     click.echo("database is at the latest revision")
 
 
+# ------------------------------------------------------------------------- data
+
+
+@main.group()
+def data() -> None:
+    """Datasets under the data directory: fetch, status, verify."""
+
+
+def _dataset_names() -> list[str]:
+    from autograder.datasets import REGISTRY
+
+    return sorted(REGISTRY)
+
+
+@data.command("fetch")
+@click.argument("name", type=click.Choice(_dataset_names()))
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A local copy (gz or uncompressed files, or torchvision's ROOT/MNIST/raw/). "
+    "Without it: the public mirrors.",
+)
+def data_fetch(name: str, source: Path | None) -> None:
+    """Fetch a dataset, check its checksums and prepare it for grading."""
+    from autograder.datasets import DatasetError, fetch
+
+    settings = get_settings()
+    click.echo(
+        f"fetching {name} from {source or 'the public mirrors'} into {settings.path('data')}"
+    )
+    try:
+        report = fetch(name, source, data_dir=settings.path("data"), progress=click.echo)
+    except (DatasetError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report.status.describe())
+    click.echo(f"done in {report.seconds:.1f}s")
+
+
+@data.command("status")
+@click.argument("name", required=False, type=click.Choice(_dataset_names()))
+def data_status(name: str | None) -> None:
+    """Quick check (manifests, sizes, modes) of one dataset or all; exit 1 unless present."""
+    from autograder.datasets import status
+
+    data_dir = get_settings().path("data")
+    results = [status(n, data_dir) for n in ([name] if name else _dataset_names())]
+    for result in results:
+        click.echo(result.describe())
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+@data.command("verify")
+@click.argument("name", type=click.Choice(_dataset_names()))
+def data_verify(name: str) -> None:
+    """Recompute every checksum of a dataset (raw MD5s, prepared sha256s); exit 1 if any differ."""
+    from autograder.datasets import verify
+
+    result = verify(name, get_settings().path("data"))
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy.engine import make_url
 
+from autograder.datasets import ensure_datasets
 from autograder.embedded import EmbeddedRedis, die_with_parent, start_embedded_redis
 from autograder.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -49,6 +50,7 @@ def run_service() -> None:
         broker = start_broker(settings)
         migrate_database(settings)
         load_specs(settings)
+        ensure_datasets(settings)
         worker = WorkerProcess(worker_command(settings), dict(os.environ))
         worker.start()
         serve_http(settings, broker)

@@ -19,6 +19,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _default_mnist_source() -> Path | None:
+    """The shared copy beside the checkout (``../shared/data/mnist``), when there is one."""
+    candidate = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
+    return candidate if candidate.is_dir() else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOGRADER_", extra="ignore")
 
@@ -40,6 +46,10 @@ class Settings(BaseSettings):
     specs_dir: Path = PROJECT_ROOT / "grading_specs"
     reference_dir: Path = PROJECT_ROOT / "reference_solutions"
     starters_dir: Path = PROJECT_ROOT / "starters"
+    mnist_source: Path | None = Field(
+        default_factory=_default_mnist_source,
+        description="Local MNIST copy `serve` fills the data dir from when MNIST is missing.",
+    )
 
     # --- services ------------------------------------------------------------------
     database_url: str = Field(default="", description="Empty: sqlite file under HOME.")
@@ -56,6 +66,11 @@ class Settings(BaseSettings):
     sandbox_python: Path = PROJECT_ROOT / ".venv-sandbox" / "bin" / "python"
     sandbox_uid_base: int = 61000
     sandbox_slots: int = 8
+    sandbox_slot_dir: Path = Field(
+        default=Path("/run/autograder-slots"),
+        description="Lock files of the sandbox uids: one folder per host, shared by every "
+        "worker and state directory on it, since the uids are the host's.",
+    )
     sandbox_tmp_mb: int = 64
     sandbox_out_mb: int = 64
     sandbox_max_open_files: int = 256

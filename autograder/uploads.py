@@ -117,7 +117,7 @@ def _given(fileobj: IO[bytes]) -> Opener:
 
 
 def _check_missing(openers: dict[str, Opener], required: dict[str, RequiredFile]) -> None:
-    missing = [name for name in required if name not in openers]
+    missing = [name for name, f in required.items() if f.required and name not in openers]
     if missing:
         names = ", ".join(repr(m) for m in missing)
         raise MissingFile(

@@ -67,3 +67,43 @@ def grade_folder(tmp_path: Path, slug: str, folder: Path, seed: int = 99) -> Rep
 
 def by_check(report: Report) -> dict[str, dict]:
     return {f"{o['question']}/{o['check']}": o for o in report.outcomes}
+
+
+MINI_MNIST_SPEC = FIXTURES / "specs" / "mini-mnist.yaml"
+MINI_MNIST = FIXTURES / "reference" / "mini-mnist"
+SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
+
+
+def prepared_mnist() -> Path:
+    """A data folder holding the real MNIST, prepared once per test process.
+
+    It lives directly under /tmp (mode 0711) because the sandbox uids must traverse it.
+    """
+    global _MNIST_DIR
+    if _MNIST_DIR is None:
+        from autograder import datasets
+
+        if not SHARED_MNIST.is_dir():
+            if REQUIRE:
+                pytest.fail(f"MNIST not found at {SHARED_MNIST}")
+            pytest.skip(f"MNIST not found at {SHARED_MNIST}")
+        folder = Path(f"/tmp/ag-test-data-{os.getpid()}")
+        folder.mkdir(mode=0o711, exist_ok=True)
+        folder.chmod(0o711)
+        datasets.fetch("mnist", SHARED_MNIST, data_dir=folder)
+        _MNIST_DIR = folder
+    return _MNIST_DIR
+
+
+_MNIST_DIR: Path | None = None
+
+
+def grade_mnist(
+    tmp_path: Path, folder: Path, spec: LoadedSpec | None = None, on_progress=None
+) -> Report:  # type: ignore[no-untyped-def]
+    settings = sandbox_settings(tmp_path).model_copy(update={"data_dir": prepared_mnist()})
+    require_sandbox(settings)
+    loaded = spec or load_spec_file(MINI_MNIST_SPEC)
+    return grade(
+        loaded, folder, MINI_MNIST, 5, get_backend(settings), settings, on_progress=on_progress
+    )

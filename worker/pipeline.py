@@ -16,6 +16,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,9 @@ import numpy as np
 
 from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
-from worker.checks.base import Call, CallResult, CheckPlan, Ref, ReferenceFailed
-from worker.checks.registry import KINDS
+from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed
+from worker.checks.classifier_check import PhaseContext, PhaseLog
+from worker.checks.registry import KINDS, PHASED
 from worker.sandbox.base import (
     PYTHON,
     RUNNER,
@@ -91,9 +93,9 @@ def limits_for(spec: Spec, settings: Any) -> Limits:
 # ------------------------------------------------------------------------------ plan
 
 
-def build_plans(spec: Spec, seed: int) -> list[CheckPlan]:
+def build_plans(checks: list[Any], seed: int) -> list[CheckPlan]:
     rng = np.random.default_rng(seed)
-    return [KINDS[check.kind].plan(check, rng) for _, check in spec.checks()]
+    return [KINDS[check.kind].plan(check, rng) for check in checks]
 
 
 def write_plan(plans: list[CheckPlan], in_dir: Path) -> list[list[int]]:
@@ -141,14 +143,14 @@ def _call_json(call: Call, index: int, in_dir: Path) -> dict[str, Any]:
 
 
 def stage_code(source_dir: Path, spec: Spec, target: Path) -> list[str]:
-    """Copy the spec's required files (only those) from ``source_dir``; return the missing."""
+    """Copy the spec's files (only those) from ``source_dir``; return the required missing."""
     target.mkdir(parents=True, exist_ok=True)
     missing = []
     for f in spec.files:
         src = source_dir / f.name
         if src.is_file() and not src.is_symlink():
             shutil.copyfile(src, target / f.name)
-        else:
+        elif f.required:
             missing.append(f.name)
     return missing
 
@@ -231,7 +233,11 @@ def grade(
     backend: Backend,
     settings: Any,
     work_dir: Path | None = None,
+    on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None,
 ) -> Report:
+    """Grade one submission folder. Call-based checks (``function``, ``regression``) run in
+    one sandbox beside the reference solution's; phased checks (``classifier``) run their
+    train and predict sandboxes one after the other."""
     spec = loaded.spec
     t0 = time.monotonic()
     own_tmp = work_dir is None
@@ -243,49 +249,14 @@ def grade(
     job.mkdir(parents=True, exist_ok=True)
     job.chmod(0o711)  # the sandbox uid binds from here: traverse, never list
     try:
-        try:
-            backend.check()
-        except SandboxUnavailable as exc:
-            raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
-        plans = build_plans(spec, seed)
-        indexes = write_plan(plans, job / "in")
+        backend.check()
         missing = stage_code(submission_dir, spec, job / "student")
-        if stage_code(reference_dir, spec, job / "reference"):
-            raise InfraError(
-                "spec:reference-missing",
-                f"reference solution in {reference_dir} lacks required files",
-            )
-        t_stage = time.monotonic()
         limits = limits_for(spec, settings)
-        with ThreadPoolExecutor(2) as pool:
-            ref_future = pool.submit(
-                run_box, backend, job / "reference", job / "in", limits, job / "out-reference"
-            )
-            student = run_box(backend, job / "student", job / "in", limits, job / "out-student")
-            try:
-                reference = ref_future.result()
-            except SandboxUnavailable as exc:
-                raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
-        t_run = time.monotonic()
-        _check_reference(reference)
-        outcomes, raw = score_all(spec, plans, indexes, student, reference)
-        t_score = time.monotonic()
-        return _report(
-            spec,
-            student,
-            outcomes,
-            raw,
-            missing,
-            {
-                "stage": t_stage - t0,
-                "sandbox_start": student.result.start_seconds,
-                "runtime_import": student.import_seconds or 0.0,
-                "student_code": student.student_seconds,
-                "sandbox": student.result.wall_seconds,
-                "run_total": t_run - t_stage,
-                "score": t_score - t_run,
-            },
-        )
+        timings: dict[str, float] = {"stage": time.monotonic() - t0}
+        results: dict[int, Outcome] = {}
+        calls = _grade_calls(spec, seed, backend, job, reference_dir, limits, results, timings)
+        phases = _grade_phases(spec, backend, job, settings, limits, results, timings, on_progress)
+        return _report(spec, calls, phases, results, missing, timings)
     except SandboxUnavailable as exc:
         raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
     except ReferenceFailed as exc:
@@ -295,6 +266,107 @@ def grade(
             shutil.rmtree(job, ignore_errors=True)
 
 
+def _grade_calls(
+    spec: Spec,
+    seed: int,
+    backend: Backend,
+    job: Path,
+    reference_dir: Path,
+    limits: Limits,
+    results: dict[int, Outcome],
+    timings: dict[str, float],
+) -> BoxRun | None:
+    """The call-based checks: the student's box and the reference's box on the same inputs."""
+    checks = [(i, c) for i, (_, c) in enumerate(spec.checks()) if c.kind in KINDS]
+    if not checks:
+        return None
+    t0 = time.monotonic()
+    plans = build_plans([c for _, c in checks], seed)
+    indexes = write_plan(plans, job / "in")
+    if stage_code(reference_dir, spec, job / "reference"):
+        raise InfraError(
+            "spec:reference-missing", f"reference solution in {reference_dir} lacks required files"
+        )
+    t_stage = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        ref_future = pool.submit(
+            run_box, backend, job / "reference", job / "in", limits, job / "out-reference"
+        )
+        student = run_box(backend, job / "student", job / "in", limits, job / "out-student")
+        reference = ref_future.result()
+    t_run = time.monotonic()
+    for box, who in ((student, "student code"), (reference, "reference solution")):
+        if not box.result.runner_started:  # no student code ran yet: the failure is ours
+            tail = box.result.output.decode("utf-8", errors="replace")[-1000:]
+            raise InfraError(
+                "infra:sandbox-start", f"the sandbox for the {who} did not start its runner: {tail}"
+            )
+    _check_reference(reference)
+    for (i, check), plan, idx in zip(checks, plans, indexes, strict=True):
+        got = [student.calls.get(k, CallResult("missing")) for k in idx]
+        want = [reference.calls.get(k, CallResult("missing")) for k in idx]
+        results[i] = KINDS[check.kind].score(check, plan, got, want)
+    timings.update(
+        {
+            "stage": timings["stage"] + t_stage - t0,
+            "sandbox_start": student.result.start_seconds,
+            "runtime_import": student.import_seconds or 0.0,
+            "student_code": student.student_seconds,
+            "sandbox": student.result.wall_seconds,
+            "run_total": t_run - t_stage,
+            "score": time.monotonic() - t_run,
+        }
+    )
+    return student
+
+
+def _grade_phases(
+    spec: Spec,
+    backend: Backend,
+    job: Path,
+    settings: Any,
+    limits: Limits,
+    results: dict[int, Outcome],
+    timings: dict[str, float],
+    on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None,
+) -> list[PhaseLog]:
+    """The phased checks (train, predict), one after the other."""
+    checks = [(i, c) for i, (_, c) in enumerate(spec.checks()) if c.kind in PHASED]
+    logs: list[PhaseLog] = []
+    for i, check in checks:
+        t0 = time.monotonic()
+        visible, labels = dataset_for(check.dataset, settings)
+        ctx = PhaseContext(
+            backend=backend,
+            spec=spec,
+            limits=limits,
+            code_dir=job / "student",
+            job_dir=job,
+            visible_data=visible,
+            test_labels=labels,
+            on_progress=on_progress,
+        )
+        results[i], log = PHASED[check.kind](check, ctx)
+        logs.append(log)
+        for name, result in log.boxes:
+            key = name.split(" ")[0]
+            timings[f"{key}_seconds"] = timings.get(f"{key}_seconds", 0.0) + result.wall_seconds
+        timings["phases_total"] = timings.get("phases_total", 0.0) + time.monotonic() - t0
+    return logs
+
+
+def dataset_for(name: str, settings: Any) -> tuple[dict[str, Path], np.ndarray]:
+    """Files a phase may see (by their name inside the box), and the hidden test labels,
+    which stay here, outside every sandbox."""
+    from autograder import datasets
+
+    try:
+        prepared = datasets.load_prepared(name, data_dir=settings.path("data"))
+    except datasets.DatasetError as exc:
+        raise InfraError("infra:dataset-unavailable", str(exc)) from exc
+    return {f"{key}.npy": path for key, path in prepared.files.items()}, prepared.test_labels
+
+
 def _check_reference(reference: BoxRun) -> None:
     if not reference.finished:
         tail = reference.result.output.decode("utf-8", errors="replace")[-2000:]
@@ -302,21 +374,11 @@ def _check_reference(reference: BoxRun) -> None:
         raise ReferenceFailed(f"the reference run did not finish ({why}):\n{tail}")
 
 
-def score_all(
-    spec: Spec,
-    plans: list[CheckPlan],
-    indexes: list[list[int]],
-    student: BoxRun,
-    reference: BoxRun,
-) -> tuple[list[dict[str, Any]], float]:
-    outcomes = []
-    total = 0.0
-    for (question, check), check_plan, idx in zip(spec.checks(), plans, indexes, strict=True):
-        got = [student.calls.get(i, CallResult("missing")) for i in idx]
-        want = [reference.calls.get(i, CallResult("missing")) for i in idx]
-        outcome = KINDS[check.kind].score(check, check_plan, got, want)
-        total += outcome.earned
-        outcomes.append(
+def _outcome_rows(spec: Spec, results: dict[int, Outcome]) -> list[dict[str, Any]]:
+    rows = []
+    for i, (question, check) in enumerate(spec.checks()):
+        outcome = results[i]
+        rows.append(
             {
                 "question": question.id,
                 "check": check.id,
@@ -329,36 +391,51 @@ def score_all(
                 "details": outcome.details,
             }
         )
-    return outcomes, total
+    return rows
 
 
 def _report(
     spec: Spec,
-    student: BoxRun,
-    outcomes: list[dict[str, Any]],
-    raw: float,
+    calls: BoxRun | None,
+    phases: list[PhaseLog],
+    results: dict[int, Outcome],
     missing: list[str],
     timings: dict[str, float],
 ) -> Report:
-    res = student.result
-    log = res.output.decode("utf-8", errors="replace")
-    resources = {
-        "wall_seconds": round(res.wall_seconds, 4),
-        "cpu_seconds": res.cpu_seconds,
-        "peak_memory_bytes": res.peak_memory_bytes,
-        "output_bytes": res.output_total_bytes,
-        "exit_code": res.exit_code,
-        "rejected_outputs": res.out_rejected[:20],
-        "process_limit_hit": res.process_limit_hit,
-    }
-    kind, message = _student_failure(spec, student, outcomes, missing)
+    outcomes = _outcome_rows(spec, results)
+    logs, truncated, resources = [], False, {}
+    if calls is not None:
+        res = calls.result
+        logs.append(res.student_output)
+        truncated = res.output_truncated
+        resources = {
+            "wall_seconds": round(res.wall_seconds, 4),
+            "cpu_seconds": res.cpu_seconds,
+            "peak_memory_bytes": res.peak_memory_bytes,
+            "output_bytes": res.output_total_bytes,
+            "exit_code": res.exit_code,
+            "rejected_outputs": res.out_rejected[:20],
+            "process_limit_hit": res.process_limit_hit,
+        }
+    for log in phases:
+        logs.append(log.text())
+        for name, res in log.boxes:
+            truncated |= res.output_truncated
+            resources[name] = {
+                "wall_seconds": round(res.wall_seconds, 4),
+                "cpu_seconds": res.cpu_seconds,
+                "peak_memory_bytes": res.peak_memory_bytes,
+                "exit_code": res.exit_code,
+            }
+    kind, message = _student_failure(spec, calls, phases, missing)
+    raw = sum(o.earned for o in results.values())
     return Report(
         state="failed_student" if kind else "graded",
         raw_score=round(raw, 6),
         max_score=spec.max_points,
         outcomes=outcomes,
-        log=log,
-        log_truncated=res.output_truncated,
+        log="\n".join(x for x in logs if x),
+        log_truncated=truncated,
         timings={k: round(v, 4) for k, v in timings.items()},
         resources=resources,
         failure_kind=kind,
@@ -367,13 +444,24 @@ def _report(
 
 
 def _student_failure(
-    spec: Spec, student: BoxRun, outcomes: list[dict[str, Any]], missing: list[str]
+    spec: Spec, calls: BoxRun | None, phases: list[PhaseLog], missing: list[str]
 ) -> tuple[str | None, str | None]:
     """Why the student's run as a whole failed, in words they can act on (or None)."""
-    res = student.result
-    limit = spec.resources
     if missing:
         return "submission:missing-file", f"missing required file(s): {', '.join(missing)}"
+    if calls is not None:
+        found = _calls_failure(spec, calls)
+        if found[0]:
+            return found
+    for log in phases:
+        if log.failure:
+            return log.failure
+    return None, None
+
+
+def _calls_failure(spec: Spec, student: BoxRun) -> tuple[str | None, str | None]:
+    res = student.result
+    limit = spec.resources
     if res.process_limit_hit and not student.finished:
         return (
             "submission:processes",

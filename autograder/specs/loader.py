@@ -131,10 +131,21 @@ def load_specs_dir(directory: Path) -> tuple[list[LoadedSpec], list[SpecError]]:
 
 
 def _cross_references(spec: Spec, root: yaml.Node | None, filename: str):  # type: ignore[no-untyped-def]
-    """Mistakes between keys: a check using a module that is not among the files."""
+    """Mistakes between keys: a check using a module or weights file not among the files."""
     modules = spec.modules()
+    names = {f.name for f in spec.files}
     for qi, question in enumerate(spec.questions):
         for ci, check in enumerate(question.checks):
+            for wi, weights in enumerate(getattr(check, "weights_files", [])):
+                if weights not in names:
+                    loc = ("questions", qi, "checks", ci, "weights_files", wi)
+                    yield SpecProblem(
+                        filename,
+                        _node_line(root, loc),
+                        _path_text(loc),
+                        f"weights file {weights!r} is not among files",
+                        "spec:unknown-file",
+                    )
             if check.module not in modules:
                 loc = ("questions", qi, "checks", ci, "module")
                 files = ", ".join(f.name for f in spec.files)
@@ -269,9 +280,10 @@ def _path_text(loc: tuple[Any, ...]) -> str:
 
 
 def _all_kinds() -> set[str]:
-    from autograder.specs.schema import FunctionCheck, RegressionCheck
+    from autograder.specs.schema import ClassifierCheck, FunctionCheck, RegressionCheck
 
-    return {k for k in (_kind_of(FunctionCheck), _kind_of(RegressionCheck)) if k}
+    kinds = (FunctionCheck, RegressionCheck, ClassifierCheck)
+    return {k for k in (_kind_of(m) for m in kinds) if k}
 
 
 def _suggest(word: str, options: list[str]) -> str:

@@ -145,7 +145,84 @@ class RegressionCheck(CheckBase):
     credit: Credit
 
 
-Check = Annotated[FunctionCheck | RegressionCheck, Field(discriminator="kind")]
+class TrainPhase(Strict):
+    """Training inside the sandbox, on the training split only, within a time budget."""
+
+    loop: Literal["grader", "student"] = Field(
+        default="grader",
+        description="grader: the grader's own loop (optimizer, lr, epochs below); student: "
+        "the student's train() function is called.",
+    )
+    function: Annotated[str, Field(pattern=IDENT)] = "train"
+    epochs: Annotated[int, Field(ge=1, le=1000)] = 1
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: Annotated[float, Field(gt=0, le=10)] = 1e-3
+    seed: int = 0
+    wall_seconds: Annotated[int, Field(ge=1, le=36000)] = 300
+
+
+class Constraints(Strict):
+    max_params: Annotated[int, Field(ge=1)] | None = None
+    max_weights_mb: Annotated[float, Field(gt=0)] | None = None
+    forbidden_imports: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]] = Field(
+        default_factory=list
+    )
+
+
+class AccuracyCredit(Strict):
+    """Linear partial credit between a floor (no points) and a target (full points)."""
+
+    floor: Annotated[float, Field(ge=0, le=1)]
+    target: Annotated[float, Field(gt=0, le=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AccuracyCredit:
+        if not self.target > self.floor:
+            raise ValueError("target must be greater than floor")
+        return self
+
+
+class ClassifierCheck(CheckBase):
+    """Train (or take uploaded weights), predict the hidden test split, score accuracy.
+
+    Each phase runs in its own fresh sandbox; artifacts flow forward only: the train
+    phase sees the training split and writes weights (safetensors) and per-epoch
+    metrics; the predict phase sees the weights and the test *images* and writes
+    predictions; labels of the test split never enter a sandbox.
+    """
+
+    kind: Literal["classifier"]
+    module: Annotated[str, Field(pattern=IDENT)]
+    dataset: Literal["mnist"] = "mnist"
+    model: Annotated[str, Field(pattern=IDENT)] = Field(
+        default="build_model", description="A function of the module returning an nn.Module."
+    )
+    train: TrainPhase | None = Field(
+        default=None, description="Absent: the student uploads trained weights instead."
+    )
+    weights_files: list[Annotated[str, Field(pattern=FILE_NAME)]] = Field(
+        default_factory=list,
+        description="Uploaded weights: one of these files (.safetensors, or .pt/.pth state_dict).",
+    )
+    train_subset: Annotated[int, Field(ge=10)] | None = None
+    test_subset: Annotated[int, Field(ge=10)] | None = None
+    predict_wall_seconds: Annotated[int, Field(ge=1, le=3600)] = 120
+    credit: AccuracyCredit
+    constraints: Constraints = Constraints()
+    show_misclassified: Annotated[int, Field(ge=0, le=64)] = 8
+
+    @model_validator(mode="after")
+    def _weights_or_training(self) -> ClassifierCheck:
+        if (self.train is None) == (not self.weights_files):
+            raise ValueError("a classifier check needs exactly one of: train, weights_files")
+        for name in self.weights_files:
+            if not name.endswith((".safetensors", ".pt", ".pth")):
+                raise ValueError(f"weights file {name!r} must end in .safetensors, .pt or .pth")
+        return self
+
+
+Check = Annotated[FunctionCheck | RegressionCheck | ClassifierCheck, Field(discriminator="kind")]
 
 
 class Question(Strict):
@@ -179,11 +256,18 @@ class LatePolicy(Strict):
 
 class RequiredFile(Strict):
     name: Annotated[str, Field(pattern=FILE_NAME, max_length=100)]
-    max_bytes: Annotated[int, Field(gt=0, le=50 * 1024 * 1024)] = 200_000
+    max_bytes: Annotated[int, Field(gt=0, le=200 * 1024 * 1024)] = 200_000
+    required: bool = Field(
+        default=True, description="False: accepted but optional (e.g. one of two weight formats)."
+    )
 
 
 class Resources(Strict):
     device: Literal["cpu", "gpu"] = "cpu"
+    gpu_memory_mb: Annotated[int, Field(ge=64, le=262144)] = 4096
+    cpu_fallback: bool = Field(
+        default=False, description="A GPU job may run on a CPU worker when no GPU worker exists."
+    )
     memory_mb: Annotated[int, Field(ge=64, le=65536)] = 1024
     wall_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     cpu_seconds: Annotated[int, Field(ge=1, le=36000)] | None = None
@@ -248,5 +332,5 @@ class Spec(Strict):
         """Python modules a submission provides (its required ``.py`` files)."""
         return {re.sub(r"\.py$", "", f.name) for f in self.files if f.name.endswith(".py")}
 
-    def checks(self) -> list[tuple[Question, FunctionCheck | RegressionCheck]]:
+    def checks(self) -> list[tuple[Question, FunctionCheck | RegressionCheck | ClassifierCheck]]:
         return [(q, c) for q in self.questions for c in q.checks]

@@ -16,6 +16,7 @@ def get_backend(settings: Any) -> Backend:
             venv=settings.sandbox_python.parent.parent,
             uid_base=settings.sandbox_uid_base,
             slots=settings.sandbox_slots,
+            slot_dir=settings.sandbox_slot_dir,
         )
     raise SandboxUnavailable(
         f"sandbox backend {settings.sandbox!r} is not available in this build "

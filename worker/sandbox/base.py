@@ -12,9 +12,10 @@ Errors:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 # Paths inside every box.
 SRC = "/job/src"  # the code to run (read-only)
@@ -23,7 +24,14 @@ RW = "/job/rw"  # the only writable place besides /tmp: sized
 OUT = "/job/rw/out"  # artifacts to hand back
 HOME = "/job/rw/home"  # working directory
 PYTHON = "/opt/venv/bin/python"  # the sandbox's own Python environment
-RUNNER = "/opt/runner/sandbox_runner.py"
+RUNNER_DIR = "/opt/runner"
+RUNNER = "/opt/runner/sandbox_runner.py"  # calls of functions (numpy only)
+TORCH_RUNNER = "/opt/runner/torch_runner.py"  # train and predict phases
+DATA = "/data"  # read-only data files a phase may see (never labels it is scored on)
+# The first bytes a runner writes to stdout, before any student code runs. Output is a
+# pipe read outside, so nothing the student does later can take them back: a box whose
+# output does not start with them never ran student code, and its failure is ours.
+STARTED_MARKER = b"\x1e[autograder runner started]\n"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -52,6 +60,11 @@ class Request:
     in_dir: Path
     limits: Limits
     env: dict[str, str] = field(default_factory=dict)
+    # Extra read-only files, host path -> path inside (under DATA).
+    data_files: dict[str, Path] = field(default_factory=dict)
+    # Called about once a second with the lines of out/<progress_file> (untrusted JSON).
+    progress_file: str | None = None
+    on_progress: Callable[[list[dict[str, Any]]], None] | None = None
 
 
 @dataclass
@@ -69,6 +82,15 @@ class Result:
     out_files: dict[str, Path]
     out_rejected: list[str]
     process_limit_hit: bool = False
+
+    @property
+    def runner_started(self) -> bool:
+        return self.output.startswith(STARTED_MARKER)
+
+    @property
+    def student_output(self) -> str:
+        """What the program printed, without the runner's marker."""
+        return self.output.removeprefix(STARTED_MARKER).decode("utf-8", errors="replace")
 
     @property
     def ended_by_limit(self) -> str | None:

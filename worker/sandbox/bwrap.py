@@ -17,6 +17,7 @@ Layers, each enforced from outside the box:
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import resource
@@ -33,9 +34,10 @@ from pathlib import Path
 from worker import housekeeping
 from worker.sandbox import cgroups
 from worker.sandbox.base import (
+    DATA,
     HOME,
     IN,
-    RUNNER,
+    RUNNER_DIR,
     RW,
     SRC,
     Limits,
@@ -45,17 +47,18 @@ from worker.sandbox.base import (
 )
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
-RUNNER_FILE = Path(__file__).resolve().parent.parent / "runner" / "sandbox_runner.py"
+RUNNER_DIR_HOST = Path(__file__).resolve().parent.parent / "runner"
 
 
 class BwrapBackend:
     name = "bwrap"
 
-    def __init__(self, jobs_dir: Path, venv: Path, uid_base: int, slots: int):
+    def __init__(self, jobs_dir: Path, venv: Path, uid_base: int, slots: int, slot_dir: Path):
         self.jobs_dir = Path(jobs_dir)
         self.venv = Path(venv)
         self.uid_base = uid_base
         self.slots = slots
+        self.slot_dir = Path(slot_dir)
 
     # ------------------------------------------------------------------ health
 
@@ -75,18 +78,18 @@ class BwrapBackend:
     def _prepare_jobs_dir(self) -> None:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.jobs_dir.chmod(0o711)  # the slot uid must traverse, not list
-        (self.jobs_dir / ".slots").mkdir(exist_ok=True)
+        self.slot_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ slots
 
     @contextmanager
     def slot(self) -> Iterator[int]:
-        """Hold one slot (a uid) for the duration of a box, across worker processes."""
+        """Hold one slot (a uid) for the duration of a box, across every process on the host."""
         self._prepare_jobs_dir()
         deadline = time.monotonic() + 600
         while True:
             for index in range(self.slots):
-                fh = open(self.jobs_dir / ".slots" / f"{index}.lock", "w")  # noqa: SIM115
+                fh = open(self.slot_dir / f"{self.uid_base + index}.lock", "w")  # noqa: SIM115
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -140,7 +143,7 @@ class BwrapBackend:
                 group.kill_all()
                 group.remove()
                 if mounted:
-                    subprocess.run(["umount", str(rw)], check=False, capture_output=True)
+                    _unmount(rw)
                 shutil.rmtree(box, ignore_errors=True)
 
     def _argv(self, request: Request, uid: int, rw: Path) -> list[str]:
@@ -205,8 +208,8 @@ class BwrapBackend:
             str(self.venv),
             "/opt/venv",
             "--ro-bind",
-            str(RUNNER_FILE),
-            RUNNER,
+            str(RUNNER_DIR_HOST),
+            RUNNER_DIR,
             "--ro-bind",
             str(request.src_dir),
             SRC,
@@ -224,6 +227,11 @@ class BwrapBackend:
             "--bind",
             str(rw),
             RW,
+            *[
+                arg
+                for target, host in request.data_files.items()
+                for arg in ("--ro-bind", str(host), f"{DATA}/{target}")
+            ],
             "--remount-ro",
             "/",
             "--chdir",
@@ -265,15 +273,11 @@ class BwrapBackend:
             raise SandboxUnavailable(f"cannot start bwrap: {exc}") from exc
         start_seconds = time.monotonic() - started
         capture = _OutputCapture(proc.stdout, lim.output_bytes)  # type: ignore[arg-type]
-        timed_out = False
-        try:
-            exit_code: int | None = proc.wait(timeout=lim.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        exit_code, timed_out = _wait(proc, started + lim.wall_seconds, request, rw / "out")
+        if timed_out:
             group.kill_all()
             proc.kill()
             proc.wait()
-            exit_code = None
         wall = time.monotonic() - started
         group.kill_all()
         capture.join(5)
@@ -293,6 +297,49 @@ class BwrapBackend:
             out_files={},
             out_rejected=[],
         )
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], deadline: float, request: Request, out: Path
+) -> tuple[int | None, bool]:
+    """Wait for the box until the deadline, reporting progress about once a second."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None, True
+        try:
+            return proc.wait(timeout=min(left, 1.0)), False
+        except subprocess.TimeoutExpired:
+            if request.on_progress and request.progress_file:
+                lines = read_progress(out / request.progress_file)
+                if lines:
+                    request.on_progress(lines)
+
+
+def read_progress(path: Path, cap: int = 256 * 1024) -> list[dict]:
+    """The JSON lines of a progress file the box is still writing: regular file only,
+    never followed through a symlink, the last ``cap`` bytes at most."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return []
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return []
+        os.lseek(fd, max(0, st.st_size - cap), os.SEEK_SET)
+        raw = os.read(fd, cap)
+    finally:
+        os.close(fd)
+    lines = []
+    for text in raw.decode("utf-8", errors="replace").splitlines():
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+    return lines
 
 
 class _OutputCapture(threading.Thread):
@@ -327,6 +374,16 @@ def _mount_tmpfs(path: Path, size_mb: int, uid: int) -> None:
     )
     if done.returncode != 0:
         raise SandboxUnavailable(f"cannot mount the sandbox's sized tmpfs: {done.stderr.strip()}")
+
+
+def _unmount(path: Path) -> None:
+    """Unmount a box's tmpfs; a dying box can keep it busy for a moment, so retry, and
+    detach it lazily as the last resort (it is freed when its last user is gone)."""
+    for _ in range(40):
+        if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.025)
+    subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 def _make_readable(directory: Path) -> None:

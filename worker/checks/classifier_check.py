@@ -1,0 +1,412 @@
+"""Check kind ``classifier``: train in one sandbox, predict in another, score outside.
+
+Phases (each a fresh sandbox; artifacts flow forward only):
+- train:   the student's model (and, if the spec says so, their loop) on the training
+           split only; writes weights.safetensors and metrics.jsonl;
+- predict: a fresh build_model() loads those weights (or the uploaded ones) and labels
+           the test images; it never sees a label and cannot write weights onwards;
+- score:   here, against the hidden labels: accuracy, per-class accuracy, confusion
+           matrix, misclassified examples, the training curve, a partial-credit line.
+Constraints (forbidden imports, parameters, weights size) are checked here too, from
+the source text and the safetensors header, never by importing anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import shutil
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.specs.schema import ClassifierCheck, Spec
+from worker.checks.base import Outcome
+from worker.sandbox.base import (
+    PYTHON,
+    TORCH_RUNNER,
+    Backend,
+    Limits,
+    Request,
+    Result,
+    SandboxUnavailable,
+)
+
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+SAFETENSORS_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+}
+
+
+@dataclass
+class PhaseContext:
+    backend: Backend
+    spec: Spec
+    limits: Limits
+    code_dir: Path  # the student's staged files (code and any uploaded weights)
+    job_dir: Path
+    visible_data: dict[str, Path]  # name -> host path of files a phase may see
+    test_labels: np.ndarray  # hidden: never handed to a sandbox
+    on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None
+
+
+@dataclass
+class PhaseLog:
+    """What the phases of one check left for the report (all untrusted but the timings)."""
+
+    boxes: list[tuple[str, Result]] = field(default_factory=list)
+    failure: tuple[str, str] | None = None  # (kind, message) of a phase ended by a limit
+
+    def text(self) -> str:
+        parts = []
+        for name, result in self.boxes:
+            out = result.student_output
+            if out:
+                parts.append(f"--- {name} phase ---\n{out}")
+        return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------ phases
+
+
+def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
+    log = PhaseLog()
+    violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
+    if violation:
+        return _zero(check, f"constraint forbidden_imports: {violation}"), log
+    weights, curve, message = _weights(check, ctx, log)
+    if weights is None:
+        return _zero(check, message, {"curve": curve}), log
+    predicted = _predict(check, ctx, log, weights)
+    if isinstance(predicted, str):
+        return _zero(check, predicted, {"curve": curve}), log
+    predictions, loaded = predicted
+    violation = weight_constraints(check, loaded or weights)
+    if violation:
+        return _zero(check, violation, {"curve": curve}), log
+    labels = ctx.test_labels[
+        : len(ctx.test_labels) if check.test_subset is None else check.test_subset
+    ]
+    outcome = score(check, predictions, labels, curve)
+    outcome.details["params"] = safetensors_summary(loaded or weights)["params"]
+    return outcome, log
+
+
+def _weights(
+    check: ClassifierCheck, ctx: PhaseContext, log: PhaseLog
+) -> tuple[Path | None, list[dict[str, Any]], str]:
+    """Trained (train phase) or uploaded weights, the training curve, or why there are none."""
+    if check.train is None:
+        for name in check.weights_files:
+            path = ctx.code_dir / name
+            if path.is_file():
+                return path, [], ""
+        return (
+            None,
+            [],
+            (
+                f"no weights uploaded: submit one of {', '.join(check.weights_files)} "
+                "(your trained model's state_dict)"
+            ),
+        )
+    train = check.train
+    phase = {
+        "module": check.module,
+        "model": check.model,
+        "loop": train.loop,
+        "function": train.function,
+        "epochs": train.epochs,
+        "batch_size": train.batch_size,
+        "lr": train.lr,
+        "seed": train.seed,
+        "optimizer": train.optimizer,
+        "subset": check.train_subset,
+        "threads": ctx.spec.resources.threads,
+        "forbidden_imports": check.constraints.forbidden_imports,
+    }
+    limits = _limits(ctx.limits, train.wall_seconds)
+    data = {k: ctx.visible_data[k] for k in ("train_images.npy", "train_labels.npy")}
+    result, out = _box(check, ctx, "train", phase, data, limits, log)
+    curve = _curve(out / "metrics.jsonl")
+    problem = _phase_problem("training", result, out, limits, log)
+    if problem:
+        return None, curve, problem
+    weights = out / "weights.safetensors"
+    if not weights.is_file():
+        return None, curve, "training finished but wrote no weights"
+    return weights, curve, ""
+
+
+def _predict(
+    check: ClassifierCheck, ctx: PhaseContext, log: PhaseLog, weights: Path
+) -> tuple[np.ndarray, Path | None] | str:
+    n = len(ctx.test_labels) if check.test_subset is None else check.test_subset
+    phase = {
+        "module": check.module,
+        "model": check.model,
+        "weights": weights.name,
+        "subset": check.test_subset,
+        "threads": ctx.spec.resources.threads,
+        "forbidden_imports": check.constraints.forbidden_imports,
+    }
+    limits = _limits(ctx.limits, check.predict_wall_seconds)
+    data = {"test_images.npy": ctx.visible_data["test_images.npy"]}
+    result, out = _box(check, ctx, "predict", phase, data, limits, log, extra=weights)
+    problem = _phase_problem("prediction", result, out, limits, log)
+    if problem:
+        return problem
+    path = out / "predictions.npy"
+    try:
+        preds = np.load(path, allow_pickle=False)
+    except Exception:
+        return "prediction finished but wrote no readable predictions"
+    if preds.dtype.kind not in "iu" or preds.shape != (n,):
+        return f"predictions have dtype {preds.dtype} and shape {preds.shape}, expected ({n},) ints"
+    loaded = out / "weights_as_loaded.safetensors"
+    return preds.astype(np.int64), (loaded if loaded.is_file() else None)
+
+
+def _box(
+    check: ClassifierCheck,
+    ctx: PhaseContext,
+    phase_name: str,
+    phase: dict[str, Any],
+    data: dict[str, Path],
+    limits: Limits,
+    log: PhaseLog,
+    extra: Path | None = None,
+) -> tuple[Result, Path]:
+    base = ctx.job_dir / f"{check.id}-{phase_name}"
+    in_dir, out = base / "in", base / "out"
+    in_dir.mkdir(parents=True)
+    (in_dir / "phase.json").write_text(json.dumps(phase))
+    if extra is not None:
+        shutil.copyfile(extra, in_dir / extra.name)
+
+    def progress(lines: list[dict[str, Any]]) -> None:
+        if ctx.on_progress:
+            ctx.on_progress(check.id, phase_name, lines)
+
+    request = Request(
+        argv=[PYTHON, "-B", TORCH_RUNNER, phase_name],
+        src_dir=ctx.code_dir,
+        in_dir=in_dir,
+        limits=limits,
+        data_files=data,
+        progress_file="metrics.jsonl",
+        on_progress=progress,
+    )
+    result = ctx.backend.run(request, out)
+    if not result.runner_started:  # no student code ran yet: ours
+        tail = result.output.decode("utf-8", errors="replace")[-1000:]
+        raise SandboxUnavailable(f"the {phase_name} sandbox did not start its runner: {tail}")
+    log.boxes.append((f"{phase_name} ({check.id})", result))
+    return result, out
+
+
+def _limits(base: Limits, wall: int) -> Limits:
+    from dataclasses import replace
+
+    return replace(base, wall_seconds=wall, cpu_seconds=None)
+
+
+def _phase_problem(
+    what: str, result: Result, out: Path, limits: Limits, log: PhaseLog
+) -> str | None:
+    if result.timed_out:
+        log.failure = log.failure or ("submission:timeout", f"{what} ran out of time")
+        return (
+            f"{what} did not finish within its time budget of {limits.wall_seconds:g} s "
+            "and was stopped"
+        )
+    if result.oom_killed:
+        log.failure = log.failure or ("submission:memory", f"{what} ran out of memory")
+        return f"{what} used more than the memory limit ({limits.memory_mb} MB) and was stopped"
+    status = _result_json(out / "result.json")
+    if status.get("status") == "ok":
+        return None
+    if status.get("status") == "error":
+        return f"{what} failed:\n{str(status.get('error', ''))[:4000]}"
+    log.failure = log.failure or ("submission:exited-early", f"{what} ended early")
+    return f"{what} ended (exit code {result.exit_code}) before it finished its work"
+
+
+def _result_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_bytes()[:1_000_000])
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _curve(path: Path) -> list[dict[str, Any]]:
+    try:
+        raw = path.read_bytes()[:1_000_000]
+    except OSError:
+        return []
+    curve = []
+    for text in raw.decode("utf-8", errors="replace").splitlines()[:1000]:
+        try:
+            line = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(line, dict):
+            curve.append(
+                {
+                    k: float(v)
+                    for k, v in line.items()
+                    if k in ("epoch", "loss", "train_accuracy", "seconds")
+                    and isinstance(v, int | float)
+                    and math.isfinite(v)
+                }
+            )
+    return curve
+
+
+# ------------------------------------------------------------------------------ constraints
+
+
+def forbidden_imports(code_dir: Path, forbidden: list[str]) -> str | None:
+    """The first forbidden import in the submitted sources (read as text, never run)."""
+    if not forbidden:
+        return None
+    for path in sorted(code_dir.glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue  # the phases report syntax errors with the student's own traceback
+        for node in ast.walk(tree):
+            for name in _imported_names(node):
+                if any(name == f or name.startswith(f + ".") for f in forbidden):
+                    return f"{path.name} line {node.lineno} imports {name}, which is not allowed"
+    return None
+
+
+def _imported_names(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    if (
+        isinstance(node, ast.Call)
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in ("__import__", "import_module"):
+            return [node.args[0].value]
+    return []
+
+
+def safetensors_summary(path: Path) -> dict[str, int]:
+    """Parameter count and size from a safetensors header, parsed here without torch."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        raw = fh.read(8)
+        if len(raw) != 8:
+            raise ValueError("not a safetensors file")
+        (length,) = struct.unpack("<Q", raw)
+        if length > min(MAX_HEADER_BYTES, size - 8):
+            raise ValueError("safetensors header too large")
+        header = json.loads(fh.read(length))
+    params = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        shape, dtype, (start, end) = info["shape"], info["dtype"], info["data_offsets"]
+        count = math.prod(int(d) for d in shape)
+        if dtype not in SAFETENSORS_BYTES or end - start != count * SAFETENSORS_BYTES[dtype]:
+            raise ValueError(f"tensor {name!r} has an inconsistent size")
+        if not 0 <= start <= end <= size - 8 - length:
+            raise ValueError(f"tensor {name!r} lies outside the file")
+        params += count
+    return {"params": params, "bytes": size}
+
+
+def weight_constraints(check: ClassifierCheck, weights: Path) -> str | None:
+    limits = check.constraints
+    try:
+        summary = safetensors_summary(weights)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return f"the weights could not be read: {exc}"
+    if limits.max_params is not None and summary["params"] > limits.max_params:
+        return (
+            f"constraint max_params: the model has {summary['params']:,} parameters, "
+            f"at most {limits.max_params:,} are allowed"
+        )
+    if limits.max_weights_mb is not None and summary["bytes"] > limits.max_weights_mb * 2**20:
+        return (
+            f"constraint max_weights_mb: the weights take {summary['bytes'] / 2**20:.2f} MB, "
+            f"at most {limits.max_weights_mb:g} MB are allowed"
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------ scoring
+
+
+def score(
+    check: ClassifierCheck,
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    curve: list[dict[str, Any]],
+) -> Outcome:
+    labels = labels.astype(np.int64)
+    correct = predictions == labels
+    accuracy = float(correct.mean())
+    classes = 10
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    valid = (predictions >= 0) & (predictions < classes)
+    np.add.at(confusion, (labels[valid], predictions[valid]), 1)
+    per_class = [
+        float(correct[labels == c].mean()) if (labels == c).any() else None for c in range(classes)
+    ]
+    wrong = np.flatnonzero(~correct)[: check.show_misclassified]
+    credit = check.credit
+    fraction = min(1.0, max(0.0, (accuracy - credit.floor) / (credit.target - credit.floor)))
+    details = {
+        "accuracy": accuracy,
+        "test_examples": int(len(labels)),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": confusion.tolist(),
+        "misclassified": [
+            {"index": int(i), "predicted": int(predictions[i]), "label": int(labels[i])}
+            for i in wrong
+        ],
+        "floor": credit.floor,
+        "target": credit.target,
+        "curve": curve,
+    }
+    worst = min((c for c in range(classes) if per_class[c] is not None), key=lambda c: per_class[c])
+    message = (
+        f"test accuracy {accuracy:.2%} on {len(labels)} hidden images (no points at "
+        f"{credit.floor:.0%} or below, full points at {credit.target:.0%}); weakest "
+        f"digit {worst}: {per_class[worst]:.1%}"
+    )
+    if fraction < 1 and check.hint:
+        message += f"\nHint: {check.hint}"
+    return Outcome(check.points * fraction, check.points, message, details)
+
+
+def _zero(check: ClassifierCheck, message: str, details: dict[str, Any] | None = None) -> Outcome:
+    if check.hint:
+        message += f"\nHint: {check.hint}"
+    return Outcome(0.0, check.points, message, details or {})

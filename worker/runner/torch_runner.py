@@ -1,0 +1,252 @@
+"""The in-sandbox runner of the train and predict phases (torch, numpy, safetensors).
+
+Runs INSIDE the sandbox and has no authority: student code shares this process, so
+everything written here is untrusted data checked again outside.
+
+    python torch_runner.py train    # /job/in/phase.json; data at /data/train_*.npy
+    python torch_runner.py predict  # /job/in/phase.json; /data/test_images.npy; weights in /job/in
+
+Artifacts in /job/rw/out:
+    train:   weights.safetensors, metrics.jsonl (one line per epoch), result.json
+    predict: predictions.npy (int64, one label per test image), weights_as_loaded.safetensors
+             (what was really loaded, so parameters can be counted outside), result.json
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import json
+import os
+import sys
+import time
+import traceback
+
+T0 = time.perf_counter()
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+IMPORT_SECONDS = time.perf_counter() - T0
+# Before any student code: see STARTED_MARKER in worker/sandbox/base.py.
+os.write(1, b"\x1e[autograder runner started]\n")
+IN_DIR = "/job/in"
+OUT_DIR = "/job/rw/out"
+DATA_DIR = "/data"
+RUNNER_FILE = os.path.abspath(__file__)
+
+
+class ForbiddenImports(importlib.abc.MetaPathFinder):
+    """Refuses imports the assignment forbids, with a message naming the module.
+
+    Only a courtesy to honest students (a clear error at once): the forbidden imports are
+    also found outside, by reading the source, which this process cannot influence.
+    """
+
+    def __init__(self, names):
+        self.names = tuple(names)
+        self.attempted = []
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not any(fullname == n or fullname.startswith(n + ".") for n in self.names):
+            return None
+        if not _imported_by_student():
+            return None  # a library probing what is installed (torch does): not ours to judge
+        self.attempted.append(fullname)
+        raise ImportError(f"importing {fullname} is not allowed in this assignment")
+
+
+def _imported_by_student():
+    """Whether the code doing this import (the first frame outside importlib) is the student's."""
+    frame = sys._getframe(2)
+    while frame is not None and (
+        frame.f_code.co_filename.startswith("<frozen importlib")
+        or "/importlib/" in frame.f_code.co_filename
+    ):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename.startswith("/job/src/")
+
+
+def write_json(name, value):
+    with open(os.path.join(OUT_DIR, name), "w") as fh:
+        json.dump(value, fh)
+
+
+def append_metrics(line):
+    data = (json.dumps(line) + "\n").encode()
+    fd = os.open(os.path.join(OUT_DIR, "metrics.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def student_traceback(exc):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != RUNNER_FILE]
+    text = "".join(traceback.format_list(frames[-8:]))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    return text[-4000:]
+
+
+def images(name, limit):
+    arr = np.load(os.path.join(DATA_DIR, name), allow_pickle=False)
+    if limit:
+        arr = arr[:limit]
+    return torch.from_numpy(arr.astype(np.float32) / 255.0).unsqueeze(1)
+
+
+def build(phase):
+    module = importlib.import_module(phase["module"])
+    factory = getattr(module, phase["model"], None)
+    if not callable(factory):
+        raise LookupError(f"{phase['module']}.py has no function {phase['model']}()")
+    model = factory()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{phase['model']}() returned {type(model).__name__}, not an nn.Module")
+    return module, model
+
+
+def grader_loop(model, x, y, cfg):
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    params = list(model.parameters())
+    if cfg["optimizer"] == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg["lr"])
+    else:
+        opt = torch.optim.Adam(params, lr=cfg["lr"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = x.shape[0]
+    for epoch in range(cfg["epochs"]):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        total_loss, correct = 0.0, 0
+        for start in range(0, n, cfg["batch_size"]):
+            idx = order[start : start + cfg["batch_size"]]
+            logits = model(x[idx])
+            loss = loss_fn(logits, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total_loss += float(loss) * len(idx)
+            correct += int((logits.argmax(1) == y[idx]).sum())
+        append_metrics(
+            {
+                "epoch": epoch + 1,
+                "loss": total_loss / n,
+                "train_accuracy": correct / n,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+
+
+def student_loop(module, model, x, y, cfg, function):
+    train = getattr(module, function, None)
+    if not callable(train):
+        raise LookupError(f"{module.__name__}.py has no function {function}()")
+    epoch = [0]
+    last = [time.perf_counter()]
+
+    def log(metrics):
+        epoch[0] += 1
+        line = {"epoch": epoch[0], "seconds": time.perf_counter() - last[0]}
+        last[0] = time.perf_counter()
+        if isinstance(metrics, dict):
+            for key in ("loss", "train_accuracy"):
+                try:
+                    line[key] = float(metrics[key])
+                except (KeyError, TypeError, ValueError):
+                    pass
+        append_metrics(line)
+
+    result = train(model, x, y, dict(cfg), log)
+    return result if isinstance(result, torch.nn.Module) else model
+
+
+def train_phase(phase):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(phase["seed"])
+    np.random.seed(phase["seed"] % 2**32)
+    module, model = build(phase)
+    x = images("train_images.npy", phase.get("subset"))
+    y = np.load(os.path.join(DATA_DIR, "train_labels.npy"), allow_pickle=False)
+    y = torch.from_numpy(y[: x.shape[0]].astype(np.int64))
+    cfg = {k: phase[k] for k in ("epochs", "batch_size", "lr", "seed", "optimizer")}
+    if phase["loop"] == "student":
+        model = student_loop(module, model, x, y, cfg, phase["function"])
+    else:
+        grader_loop(model, x, y, cfg)
+    state = {
+        k: v.detach().contiguous().cpu()
+        for k, v in model.state_dict().items()
+        if isinstance(v, torch.Tensor)
+    }
+    save_file(state, os.path.join(OUT_DIR, "weights.safetensors"))
+
+
+def load_weights(path):
+    from safetensors.torch import load_file
+
+    if path.endswith(".safetensors"):
+        return load_file(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise TypeError("the weights file must hold a state_dict (a dict of tensors)")
+    return state
+
+
+def predict_phase(phase):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    _, model = build(phase)
+    state = load_weights(os.path.join(IN_DIR, phase["weights"]))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise RuntimeError(
+            "the weights do not fit the model built by "
+            f"{phase['model']}(): {str(exc).splitlines()[0]}\n{exc}"
+        ) from None
+    loaded = {
+        k: v.detach().contiguous().cpu()
+        for k, v in model.state_dict().items()
+        if isinstance(v, torch.Tensor)
+    }
+    save_file(loaded, os.path.join(OUT_DIR, "weights_as_loaded.safetensors"))
+    x = images("test_images.npy", phase.get("subset"))
+    model.eval()
+    preds = []
+    with torch.no_grad():
+        for start in range(0, x.shape[0], 1000):
+            logits = model(x[start : start + 1000])
+            preds.append(torch.as_tensor(logits).argmax(dim=1).to(torch.int64).numpy())
+    np.save(os.path.join(OUT_DIR, "predictions.npy"), np.concatenate(preds), allow_pickle=False)
+
+
+def main():
+    kind = sys.argv[1]
+    with open(os.path.join(IN_DIR, "phase.json")) as fh:
+        phase = json.load(fh)
+    torch.set_num_threads(int(phase.get("threads", 1)))
+    blocker = ForbiddenImports(phase.get("forbidden_imports", []))
+    sys.meta_path.insert(0, blocker)
+    sys.path.insert(0, "/job/src")
+    sys.argv = ["student"]
+    started = time.perf_counter()
+    try:
+        (train_phase if kind == "train" else predict_phase)(phase)
+        result = {"status": "ok"}
+    except BaseException as exc:
+        result = {"status": "error", "error": student_traceback(exc)}
+    result.update(
+        import_seconds=IMPORT_SECONDS,
+        seconds=time.perf_counter() - started,
+        forbidden_attempted=blocker.attempted[:20],
+    )
+    write_json("result.json", result)
+
+
+if __name__ == "__main__":
+    main()
