@@ -102,6 +102,11 @@ class SubmissionOut(BaseModel):
     files: list[SubmittedFileOut]
     state: str = Field(description="queued, running, graded, failed_student or failed_infra")
     phase: str | None
+    progress: dict[str, Any] = Field(
+        default_factory=dict,
+        description="While a model trains: the check, the phase (train, predict) and the "
+        "epochs logged so far, each with loss and train_accuracy.",
+    )
     score: float | None
     max_score: float | None
     raw_score: float | None

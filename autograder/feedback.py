@@ -74,6 +74,7 @@ def student_view(
     view: dict[str, Any] = {
         "state": str(run.state) if run.state is not None else RunState.queued.value,
         "phase": run.phase,
+        "progress": run.progress or {},
         "score": run.score,
         "max_score": run.max_score,
         "raw_score": run.raw_score,

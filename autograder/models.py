@@ -177,6 +177,9 @@ class GradingRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     phase: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # While a phase trains: {"check", "phase", "epochs": [{"epoch", "loss", ...}, ...]}
+    # (untrusted numbers from the sandbox, for the student's live view only).
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     raw_score: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -30,6 +30,8 @@ def submit_folder(
     student, _ = create_user(session, user, Role.student)
     files = []
     for f in loaded.spec.files:
+        if not f.required and not (folder / f.name).is_file():
+            continue
         blob = store_bytes((folder / f.name).read_bytes(), f.max_bytes)
         files.append({"name": f.name, "sha256": blob.sha256, "size": blob.size})
     submission = Submission(user=student, assignment=assignment, files=files)

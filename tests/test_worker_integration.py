@@ -161,3 +161,52 @@ def test_hw1_reference_through_the_worker(configured, db, worker):
     final = wait_final(starter.id)
     assert final.score == 0
     assert any("NotImplementedError" in o["message"] for o in final.outcomes)
+
+
+def test_training_progress_is_visible_while_running(configured, db, tmp_path, monkeypatch):
+    """Epoch metrics reach the run (and so the API) while the train phase is still going,
+    and the curve stays with the result."""
+    from tests.processes import WorkerProcess
+    from tests.sandboxed import MINI_MNIST, MINI_MNIST_SPEC, prepared_mnist
+
+    require_sandbox(configured)
+    monkeypatch.setenv("AUTOGRADER_DATA_DIR", str(prepared_mnist()))
+    monkeypatch.setenv("AUTOGRADER_REFERENCE_DIR", str(MINI_MNIST.parent))
+    slow = (
+        (MINI_MNIST / "tiny.py")
+        .read_text()
+        .replace('log({"loss"', 'import time; time.sleep(2.5)\n        log({"loss"')
+    )
+    spec = tmp_path / "mini-mnist.yaml"
+    text = MINI_MNIST_SPEC.read_text().replace(
+        "epochs: 1, batch_size: 64, lr: 0.003, seed: 2",
+        "epochs: 4, batch_size: 64, lr: 0.003, seed: 2",
+    )
+    spec.write_text(text)
+    folder = _folder(tmp_path, "")
+    (folder / "mini.py").unlink()
+    (folder / "tiny.py").write_text(slow)
+    worker = WorkerProcess(tmp_path / "w.log", {"AUTOGRADER_RECONCILE_SECONDS": "1"})
+    worker.start()
+    try:
+        run = submit_folder(db, spec, folder)
+        send_grade(run.id, run.queue)
+        seen = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            db.expire_all()
+            current = db.get(GradingRun, run.id)
+            if RunState(current.state).is_final:
+                break
+            if current.progress.get("epochs"):
+                seen.append(dict(current.progress))
+            time.sleep(0.5)
+        final = wait_final(run.id)
+    finally:
+        worker.stop()
+    student = [p for p in seen if p["check"] == "student-loop"]
+    assert student, f"no progress of the slow training was stored while it ran: {seen}"
+    assert student[0]["phase"] == "train"
+    assert 1 <= len(student[0]["epochs"]) < 4  # seen before the last epoch ended
+    outcome = next(o for o in final.outcomes if o["check"] == "student-loop")
+    assert [p["epoch"] for p in outcome["details"]["curve"]] == [1.0, 2.0, 3.0, 4.0]

@@ -51,7 +51,7 @@ def process(run_id: int) -> str:
     heartbeat = Heartbeat(run_id, owner, settings.lease_seconds)
     heartbeat.start()
     try:
-        report = execute(run_id, settings, lambda phase: set_phase(run_id, owner, phase))
+        report = execute(run_id, settings, owner)
     except InfraError as exc:
         log.warning("run %s: infrastructure error %s: %s", run_id, exc.code, exc)
         return release(run_id, owner, exc.code, str(exc), settings.max_attempts)
@@ -109,7 +109,46 @@ def set_phase(run_id: int, owner: str, phase: str) -> None:
         )
 
 
-def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
+class ProgressWriter:
+    """Stores a training phase's latest epochs on the run, at most every 2 seconds."""
+
+    MIN_INTERVAL = 2.0
+    MAX_EPOCHS = 200
+
+    def __init__(self, run_id: int, owner: str):
+        self.run_id, self.owner = run_id, owner
+        self.last = 0.0
+
+    def __call__(self, check: str, phase: str, lines: list[dict[str, Any]]) -> None:
+        now = time.monotonic()
+        if now - self.last < self.MIN_INTERVAL:
+            return
+        self.last = now
+        epochs = [
+            {
+                k: v
+                for k, v in line.items()
+                if k in ("epoch", "loss", "train_accuracy", "seconds")
+                and isinstance(v, int | float)
+            }
+            for line in lines[-self.MAX_EPOCHS :]
+        ]
+        try:
+            with session_scope() as session:
+                session.execute(
+                    update(GradingRun)
+                    .where(_owned(self.run_id, self.owner))
+                    .values(
+                        progress={"check": check[:64], "phase": phase[:16], "epochs": epochs},
+                        phase=phase[:16],
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:  # progress is a courtesy: never fail a grading over it
+            log.warning("run %s: progress update failed", self.run_id, exc_info=True)
+
+
+def execute(run_id: int, settings: Any, owner: str) -> Report:
     with session_scope() as session:
         run = session.get(GradingRun, run_id)
         assert run is not None
@@ -132,7 +171,7 @@ def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
             if not blob.is_file():
                 raise InfraError("infra:file-lost", f"stored file {f['name']} is missing")
             shutil.copyfile(blob, upload / f["name"])
-        on_phase("running")
+        set_phase(run_id, owner, "running")
         fetch = time.monotonic() - fetch_started
         report = grade(
             loaded,
@@ -142,6 +181,7 @@ def execute(run_id: int, settings: Any, on_phase: Any) -> Report:
             get_backend(settings),
             settings,
             work_dir=work / "job",
+            on_progress=ProgressWriter(run_id, owner),
         )
         report.timings["fetch"] = round(fetch, 4)
         lateness = assess(received_at, loaded.spec.deadline, loaded.spec.late_policy)
