@@ -85,6 +85,19 @@ class Settings(BaseSettings):
     reconcile_seconds: int = 15
     requeue_after_seconds: int = 60
     worker_concurrency: int = 2
+    gpu_devices: str = Field(
+        default="", description="GPUs this worker hands to jobs, e.g. '0,1'; empty: every "
+        "/dev/nvidiaN on the host; 'none': no GPU."
+    )
+    gpu_mps_pipe_dir: Path | None = Field(
+        default=None,
+        description="The CUDA MPS pipe directory (nvidia-cuda-mps-control -d); with it each "
+        "GPU job's pinned device memory is capped at the spec's gpu_memory_mb.",
+    )
+    gpu_fallback_after_seconds: int = Field(
+        default=300, description="A queued GPU job whose spec allows cpu_fallback moves to the "
+        "cpu queue after waiting this long."
+    )
     worker_queues: str = Field(
         default="", description="Queues of the embedded worker; empty: cpu, plus gpu with a GPU."
     )

@@ -15,11 +15,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class WorkerProcess:
     def __init__(
-        self, log_path: Path, extra_env: dict[str, str] | None = None, concurrency: int = 2
+        self,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+        concurrency: int = 2,
+        queues: str = "cpu,gpu",
     ):
         self.log_path = log_path
         self.env = {**os.environ, **(extra_env or {})}
         self.concurrency = concurrency
+        self.queues = queues
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> None:
@@ -34,7 +39,7 @@ class WorkerProcess:
                 "worker.celery_app:app",
                 "worker",
                 "-Q",
-                "cpu,gpu",
+                self.queues,
                 "-c",
                 str(self.concurrency),
                 "-n",

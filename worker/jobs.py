@@ -31,6 +31,7 @@ from autograder.models import GradingRun, RunState, Submission, utcnow
 from autograder.queueing import send_grade
 from autograder.settings import get_settings
 from autograder.storage import path_for
+from worker.gpus import assign_gpu
 from worker.pipeline import InfraError, Report, grade
 from worker.sandbox import get_backend
 
@@ -156,8 +157,16 @@ def execute(run_id: int, settings: Any, owner: str) -> Report:
         loaded = spec_for(session, submission.assignment, run.spec_hash)
         files = list(submission.files)
         seed = run.seed
+        queue = run.queue
         slug = submission.assignment.slug
         received_at = submission.received_at
+    gpu = assign_gpu(settings, loaded.spec, run_id)
+    if (
+        loaded.spec.resources.device == "gpu"
+        and gpu is None
+        and not (queue == "cpu" and loaded.spec.resources.cpu_fallback)
+    ):
+        raise InfraError("infra:no-gpu", "a GPU job reached a worker without GPUs")
     jobs = settings.path("jobs")
     jobs.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"run{run_id}-", dir=jobs))
@@ -182,6 +191,7 @@ def execute(run_id: int, settings: Any, owner: str) -> Report:
             settings,
             work_dir=work / "job",
             on_progress=ProgressWriter(run_id, owner),
+            gpu=gpu,
         )
         report.timings["fetch"] = round(fetch, 4)
         lateness = assess(received_at, loaded.spec.deadline, loaded.spec.late_policy)

@@ -34,6 +34,7 @@ from worker.sandbox.base import (
     RUNNER,
     SRC,
     Backend,
+    GpuAssignment,
     Limits,
     Request,
     Result,
@@ -234,6 +235,7 @@ def grade(
     settings: Any,
     work_dir: Path | None = None,
     on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None,
+    gpu: GpuAssignment | None = None,
 ) -> Report:
     """Grade one submission folder. Call-based checks (``function``, ``regression``) run in
     one sandbox beside the reference solution's; phased checks (``classifier``) run their
@@ -255,7 +257,9 @@ def grade(
         timings: dict[str, float] = {"stage": time.monotonic() - t0}
         results: dict[int, Outcome] = {}
         calls = _grade_calls(spec, seed, backend, job, reference_dir, limits, results, timings)
-        phases = _grade_phases(spec, backend, job, settings, limits, results, timings, on_progress)
+        phases = _grade_phases(
+            spec, backend, job, settings, limits, results, timings, on_progress, gpu
+        )
         return _report(spec, calls, phases, results, missing, timings)
     except SandboxUnavailable as exc:
         raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
@@ -329,6 +333,7 @@ def _grade_phases(
     results: dict[int, Outcome],
     timings: dict[str, float],
     on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None,
+    gpu: GpuAssignment | None = None,
 ) -> list[PhaseLog]:
     """The phased checks (train, predict), one after the other."""
     checks = [(i, c) for i, (_, c) in enumerate(spec.checks()) if c.kind in PHASED]
@@ -345,6 +350,7 @@ def _grade_phases(
             visible_data=visible,
             test_labels=labels,
             on_progress=on_progress,
+            gpu=gpu,
         )
         results[i], log = PHASED[check.kind](check, ctx)
         logs.append(log)

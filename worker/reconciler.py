@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from autograder.assignments import spec_for
 from autograder.db import session_scope
 from autograder.models import GradingRun, RunState, utcnow
 from autograder.queueing import send_grade
@@ -24,7 +25,7 @@ BATCH = 200
 def reconcile_once() -> dict[str, int]:
     settings = get_settings()
     now = utcnow()
-    counts = {"expired": 0, "failed": 0, "resent": 0}
+    counts = {"expired": 0, "failed": 0, "resent": 0, "fallback": 0}
     with session_scope() as session:
         expired = session.scalars(
             select(GradingRun)
@@ -61,7 +62,31 @@ def reconcile_once() -> dict[str, int]:
             elif send_grade(run.id, run.queue):
                 run.enqueued_at = now
                 counts["resent"] += 1
+    counts["fallback"] = fall_back_to_cpu(settings, now)
     return counts
+
+
+def fall_back_to_cpu(settings, now) -> int:  # type: ignore[no-untyped-def]
+    """GPU jobs whose spec allows it move to the cpu queue after waiting too long."""
+    moved = 0
+    before = now - timedelta(seconds=settings.gpu_fallback_after_seconds)
+    with session_scope() as session:
+        waiting = session.scalars(
+            select(GradingRun)
+            .where(
+                GradingRun.state == RunState.queued,
+                GradingRun.queue == "gpu",
+                GradingRun.queued_at < before,
+            )
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for run in waiting:
+            loaded = spec_for(session, run.submission.assignment, run.spec_hash)
+            if loaded.spec.resources.cpu_fallback and send_grade(run.id, "cpu"):
+                run.queue, run.enqueued_at = "cpu", now
+                moved += 1
+    return moved
 
 
 def start_reconciler() -> threading.Thread:

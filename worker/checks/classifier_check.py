@@ -31,6 +31,7 @@ from worker.sandbox.base import (
     PYTHON,
     TORCH_RUNNER,
     Backend,
+    GpuAssignment,
     Limits,
     Request,
     Result,
@@ -64,6 +65,7 @@ class PhaseContext:
     visible_data: dict[str, Path]  # name -> host path of files a phase may see
     test_labels: np.ndarray  # hidden: never handed to a sandbox
     on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None
+    gpu: GpuAssignment | None = None  # None: the phases run on the CPU
 
 
 @dataclass
@@ -195,7 +197,6 @@ def _box(
     base = ctx.job_dir / f"{check.id}-{phase_name}"
     in_dir, out = base / "in", base / "out"
     in_dir.mkdir(parents=True)
-    (in_dir / "phase.json").write_text(json.dumps(phase))
     if extra is not None:
         shutil.copyfile(extra, in_dir / extra.name)
 

@@ -94,6 +94,15 @@ def images(name, limit):
     return torch.from_numpy(arr.astype(np.float32) / 255.0).unsqueeze(1)
 
 
+def device_for(phase):
+    """The device the grader assigned: "cuda" only inside a box given a GPU."""
+    if phase.get("device") == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("this job was given a GPU but CUDA is not available in the sandbox")
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
 def build(phase):
     module = importlib.import_module(phase["module"])
     factory = getattr(module, phase["model"], None)
@@ -117,7 +126,7 @@ def grader_loop(model, x, y, cfg):
     for epoch in range(cfg["epochs"]):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=gen)
+        order = torch.randperm(n, generator=gen).to(x.device)
         total_loss, correct = 0.0, 0
         for start in range(0, n, cfg["batch_size"]):
             idx = order[start : start + cfg["batch_size"]]
@@ -166,11 +175,14 @@ def train_phase(phase):
 
     torch.manual_seed(phase["seed"])
     np.random.seed(phase["seed"] % 2**32)
+    device = device_for(phase)
     module, model = build(phase)
-    x = images("train_images.npy", phase.get("subset"))
+    model = model.to(device)
+    x = images("train_images.npy", phase.get("subset")).to(device)
     y = np.load(os.path.join(DATA_DIR, "train_labels.npy"), allow_pickle=False)
-    y = torch.from_numpy(y[: x.shape[0]].astype(np.int64))
+    y = torch.from_numpy(y[: x.shape[0]].astype(np.int64)).to(device)
     cfg = {k: phase[k] for k in ("epochs", "batch_size", "lr", "seed", "optimizer")}
+    cfg["device"] = str(device)
     if phase["loop"] == "student":
         model = student_loop(module, model, x, y, cfg, phase["function"])
     else:
@@ -200,6 +212,7 @@ def predict_phase(phase):
     from safetensors.torch import save_file
 
     torch.manual_seed(0)
+    device = device_for(phase)
     _, model = build(phase)
     state = load_weights(os.path.join(IN_DIR, phase["weights"]))
     try:
@@ -216,12 +229,12 @@ def predict_phase(phase):
     }
     save_file(loaded, os.path.join(OUT_DIR, "weights_as_loaded.safetensors"))
     x = images("test_images.npy", phase.get("subset"))
-    model.eval()
+    model = model.to(device).eval()
     preds = []
     with torch.no_grad():
         for start in range(0, x.shape[0], 1000):
-            logits = model(x[start : start + 1000])
-            preds.append(torch.as_tensor(logits).argmax(dim=1).to(torch.int64).numpy())
+            logits = model(x[start : start + 1000].to(device))
+            preds.append(torch.as_tensor(logits).argmax(dim=1).to(torch.int64).cpu().numpy())
     np.save(os.path.join(OUT_DIR, "predictions.npy"), np.concatenate(preds), allow_pickle=False)
 
 

@@ -54,6 +54,16 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class GpuAssignment:
+    """One GPU handed to one box: only its device node is visible inside, and with CUDA MPS
+    (``mps_pipe_dir``) the memory the box may pin on it is capped by the MPS server."""
+
+    index: int
+    memory_mb: int
+    mps_pipe_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class Request:
     argv: list[str]
     src_dir: Path
@@ -65,6 +75,7 @@ class Request:
     # Called about once a second with the lines of out/<progress_file> (untrusted JSON).
     progress_file: str | None = None
     on_progress: Callable[[list[dict[str, Any]]], None] | None = None
+    gpu: GpuAssignment | None = None
 
 
 @dataclass

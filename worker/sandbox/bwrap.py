@@ -40,6 +40,7 @@ from worker.sandbox.base import (
     RUNNER_DIR,
     RW,
     SRC,
+    GpuAssignment,
     Limits,
     Request,
     Result,
@@ -162,6 +163,7 @@ class BwrapBackend:
             "OPENBLAS_NUM_THREADS": threads,
             "NUMEXPR_NUM_THREADS": threads,
             "TORCH_NUM_THREADS": threads,
+            **gpu_env(request.gpu),
             **request.env,
         }
         argv = [
@@ -232,6 +234,7 @@ class BwrapBackend:
                 for target, host in request.data_files.items()
                 for arg in ("--ro-bind", str(host), f"{DATA}/{target}")
             ],
+            *gpu_args(request.gpu),
             "--remount-ro",
             "/",
             "--chdir",
@@ -297,6 +300,37 @@ class BwrapBackend:
             out_files={},
             out_rejected=[],
         )
+
+
+NVIDIA_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
+
+
+def gpu_args(gpu: GpuAssignment | None, dev: Path = Path("/dev")) -> list[str]:
+    """bwrap arguments giving a box its one GPU: that device node and the driver's shared
+    control nodes; no other /dev/nvidiaN exists inside. Driver libraries are under /usr."""
+    if gpu is None:
+        return []
+    node = dev / f"nvidia{gpu.index}"
+    if not node.exists():
+        raise SandboxUnavailable(f"GPU {gpu.index} was assigned but {node} does not exist")
+    args = ["--dev-bind", str(node), str(node)]
+    for shared in NVIDIA_SHARED_NODES:
+        path = dev / Path(shared).name
+        if path.exists():
+            args += ["--dev-bind", str(path), shared]
+    if gpu.mps_pipe_dir is not None:
+        args += ["--bind", str(gpu.mps_pipe_dir), "/run/nvidia-mps"]
+    return args
+
+
+def gpu_env(gpu: GpuAssignment | None) -> dict[str, str]:
+    if gpu is None:
+        return {"CUDA_VISIBLE_DEVICES": ""}
+    env = {"CUDA_VISIBLE_DEVICES": "0", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+    if gpu.mps_pipe_dir is not None:
+        env["CUDA_MPS_PIPE_DIRECTORY"] = "/run/nvidia-mps"
+        env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] = f"0={gpu.memory_mb}M"
+    return env
 
 
 def _wait(
