@@ -197,6 +197,8 @@ def _box(
     base = ctx.job_dir / f"{check.id}-{phase_name}"
     in_dir, out = base / "in", base / "out"
     in_dir.mkdir(parents=True)
+    phase = {**phase, "device": "cuda" if ctx.gpu else "cpu"}
+    (in_dir / "phase.json").write_text(json.dumps(phase))
     if extra is not None:
         shutil.copyfile(extra, in_dir / extra.name)
 
@@ -212,6 +214,7 @@ def _box(
         data_files=data,
         progress_file="metrics.jsonl",
         on_progress=progress,
+        gpu=ctx.gpu,
     )
     result = ctx.backend.run(request, out)
     if not result.runner_started:  # no student code ran yet: ours
