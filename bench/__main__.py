@@ -7,7 +7,13 @@ per phase the median and p95 seconds, the share of the end-to-end time that was 
 student's own compute, and graded submissions per minute. Figures go to
 bench/results.json as well. Nothing here is asserted: it only measures.
 
+Then the MNIST case (``--mnist hw2-2``): the reference solution's training and evaluation
+timed in one long-lived process (bench/mnist_baseline.py, the grader's own loop), against
+one submission of it graded end to end; then ``--inflight`` submissions at once for the
+graded-per-minute figure.
+
     python -m bench [--n 40] [--clients 4] [--slug hw1-1] [--concurrency 2]
+                    [--mnist hw2-2] [--inflight 4]
 """
 
 from __future__ import annotations
@@ -119,8 +125,9 @@ def phase_rows(db_path: Path) -> list[dict]:
     con = sqlite3.connect(db_path)
     con.row_factory = sqlite3.Row
     rows = con.execute(
-        "SELECT s.received_at, r.queued_at, r.started_at, r.finished_at, r.timings, r.state, "
-        "r.score, r.max_score FROM grading_runs r JOIN submissions s ON s.id = r.submission_id"
+        "SELECT s.id AS submission_id, s.received_at, r.queued_at, r.started_at, "
+        "r.finished_at, r.timings, r.state, r.score, r.max_score "
+        "FROM grading_runs r JOIN submissions s ON s.id = r.submission_id"
     ).fetchall()
     con.close()
     return [dict(r) for r in rows]
@@ -183,50 +190,180 @@ def _p95(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=40)
+    parser.add_argument("--n", type=int, default=40, help="hw1 uploads")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--slug", default="hw1-1")
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker concurrency")
+    parser.add_argument("--mnist", default="hw2-2", help="MNIST homework ('' to skip)")
+    parser.add_argument("--inflight", type=int, default=4, help="MNIST uploads at once")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="ag-bench-"))
+    home.chmod(0o711)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     print(f"starting the service on {base} (state in {home}) ...", flush=True)
     proc, env = start_service(home, port, args.concurrency)
+    results: dict = {}
     try:
-        from autograder.specs.loader import load_spec_file
-
-        quota = load_spec_file(ROOT / "grading_specs" / f"{args.slug}.yaml").spec.quota
-        per_user = min(q for q in (quota.per_day, quota.total, args.n) if q)
-        tokens = [add_user(env, f"bench{i}") for i in range(math.ceil(args.n / per_user))]
-        files = sorted((ROOT / "reference_solutions" / args.slug).glob("*.py"))
-        started = time.perf_counter()
-        with ThreadPoolExecutor(args.clients) as pool:
-            results = list(
-                pool.map(
-                    lambda i: upload(base, tokens[i % len(tokens)], args.slug, files), range(args.n)
-                )
-            )
-        wait_all(base, results, timeout=60 + args.n * 10)
-        wall = time.perf_counter() - started
-        summary = summarize(phase_rows(home / "autograder.db"), [s for _, _, s in results], wall)
+        tokens = [add_user(env, f"bench{i}") for i in range(users_needed(args))]
+        results["hw1"] = bench_uploads(base, home, tokens, args)
+        if args.mnist:
+            results["mnist"] = bench_mnist(base, home, tokens, args)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-    summary["machine"] = {
+    results["machine"] = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "processor": _cpu_model(),
     }
-    summary["config"] = vars(args)
-    summary["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    report(summary)
-    RESULTS.write_text(json.dumps(summary, indent=2))
+    results["config"] = vars(args)
+    results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report(results["hw1"], results)
+    if "mnist" in results:
+        report_mnist(results["mnist"])
+    RESULTS.write_text(json.dumps(results, indent=2))
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+def spec_of(slug: str):  # type: ignore[no-untyped-def]
+    from autograder.specs.loader import load_spec_file
+
+    return load_spec_file(ROOT / "grading_specs" / f"{slug}.yaml").spec
+
+
+def users_needed(args: argparse.Namespace) -> int:
+    """Enough students that nobody exceeds the specs' quotas."""
+    needed = 1
+    for slug, count in ((args.slug, args.n), (args.mnist, args.inflight + 1)):
+        if not slug:
+            continue
+        quota = spec_of(slug).quota
+        per_user = min(q for q in (quota.per_day, quota.total, count) if q)
+        needed = max(needed, math.ceil(count / per_user))
+    return needed
+
+
+def reference_files(slug: str) -> list[Path]:
+    folder = ROOT / "reference_solutions" / slug
+    return [folder / f.name for f in spec_of(slug).files if (folder / f.name).is_file()]
+
+
+def bench_uploads(base: str, home: Path, tokens: list[str], args: argparse.Namespace) -> dict:
+    files = reference_files(args.slug)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.clients) as pool:
+        uploads = list(
+            pool.map(
+                lambda i: upload(base, tokens[i % len(tokens)], args.slug, files), range(args.n)
+            )
+        )
+    wait_all(base, uploads, timeout=60 + args.n * 10)
+    wall = time.perf_counter() - started
+    ids = {sid for sid, _, _ in uploads}
+    rows = [r for r in phase_rows(home / "autograder.db") if r["submission_id"] in ids]
+    return summarize(rows, [s for _, _, s in uploads], wall)
+
+
+def bench_mnist(base: str, home: Path, tokens: list[str], args: argparse.Namespace) -> dict:
+    """One graded MNIST submission end to end against the same compute in one process,
+    then several in flight for throughput."""
+    slug = args.mnist
+    baseline = mnist_baseline(slug, home / "data" / "mnist" / "prepared")
+    files = reference_files(slug)
+    sid, token, _ = upload(base, tokens[0], slug, files)
+    wait_all(base, [(sid, token, 0.0)], timeout=900)
+    single = next(r for r in phase_rows(home / "autograder.db") if r["submission_id"] == sid)
+    end_to_end = ts(single["finished_at"]) - ts(single["received_at"])
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.inflight) as pool:
+        uploads = list(
+            pool.map(
+                lambda i: upload(base, tokens[(i + 1) % len(tokens)], slug, files),
+                range(args.inflight),
+            )
+        )
+    wait_all(base, uploads, timeout=900 * args.inflight)
+    wall = time.perf_counter() - started
+    rows = {r["submission_id"]: r for r in phase_rows(home / "autograder.db")}
+    scores = [(rows[s]["score"], rows[s]["max_score"]) for s, _, _ in uploads] + [
+        (single["score"], single["max_score"])
+    ]
+    compute = baseline["train_seconds"] + baseline["predict_seconds"]
+    return {
+        "slug": slug,
+        "baseline_in_process": baseline,
+        "baseline_compute_seconds": compute,
+        "end_to_end_seconds": end_to_end,
+        "overhead_ratio": end_to_end / compute,
+        "timings": json.loads(single["timings"] or "{}"),
+        "inflight": args.inflight,
+        "inflight_wall_seconds": wall,
+        "graded_per_minute": args.inflight / wall * 60,
+        "full_marks": sum(1 for got, best in scores if got == best),
+        "submissions": len(scores),
+    }
+
+
+def mnist_baseline(slug: str, prepared: Path) -> dict:
+    """Training and evaluation compute of each classifier check, in one process each."""
+    spec = spec_of(slug)
+    folder = ROOT / "reference_solutions" / slug
+    total = {"train_seconds": 0.0, "predict_seconds": 0.0}
+    for _, check in spec.checks():
+        if check.kind != "classifier":
+            continue
+        weights = next((folder / w for w in check.weights_files if (folder / w).is_file()), None)
+        cfg = {
+            "code_dir": str(folder),
+            "module": check.module,
+            "model": check.model,
+            "train": check.train.model_dump() if check.train else None,
+            "weights": str(weights) if weights else None,
+            "prepared_dir": str(prepared),
+            "train_subset": check.train_subset,
+            "test_subset": check.test_subset,
+            "threads": spec.resources.threads,
+        }
+        out = subprocess.run(
+            [
+                str(ROOT / ".venv-sandbox" / "bin" / "python"),
+                str(ROOT / "bench" / "mnist_baseline.py"),
+                json.dumps(cfg),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        line = json.loads(out.stdout.strip().splitlines()[-1])
+        for key in total:
+            total[key] += line[key]
+    return total
+
+
+def report_mnist(m: dict) -> None:
+    print(
+        f"\n{m['slug']} reference, one submission: end to end {m['end_to_end_seconds']:.1f} s "
+        f"against {m['baseline_compute_seconds']:.1f} s of training and evaluation in one "
+        f"process (overhead ratio {m['overhead_ratio']:.2f})"
+    )
+    t = m["timings"]
+    print(
+        "  phases: "
+        + ", ".join(
+            f"{k} {v:.1f} s"
+            for k, v in sorted(t.items())
+            if k.endswith("_seconds") or k == "phases_total"
+        )
+    )
+    print(
+        f"{m['inflight']} in flight: {m['graded_per_minute']:.1f} graded per minute "
+        f"({m['full_marks']}/{m['submissions']} with full marks)"
+    )
 
 
 def _cpu_model() -> str:
@@ -239,12 +376,12 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
-def report(s: dict) -> None:
-    cfg = s["config"]
+def report(s: dict, top: dict) -> None:
+    cfg = top["config"]
     print(
         f"\n{cfg['n']} x {cfg['slug']} reference over HTTP, {cfg['clients']} clients, "
-        f"worker concurrency {cfg['concurrency']}, {s['machine']['cpus']} CPUs "
-        f"({s['machine']['processor']})"
+        f"worker concurrency {cfg['concurrency']}, {top['machine']['cpus']} CPUs "
+        f"({top['machine']['processor']})"
     )
     print(f"{'phase':<16}{'median s':>10}{'p95 s':>10}")
     for name, v in s["phases"].items():
