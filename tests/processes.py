@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
+    """``autograder worker`` as a real process (a Celery worker with its prefork pool)."""
+
     def __init__(
         self,
         log_path: Path,
@@ -34,9 +36,7 @@ class WorkerProcess:
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "worker.celery_app:app",
+                "autograder.cli",
                 "worker",
                 "-Q",
                 self.queues,
@@ -44,8 +44,6 @@ class WorkerProcess:
                 str(self.concurrency),
                 "-n",
                 name,
-                "--loglevel",
-                "INFO",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
