@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 from celery import Celery, signals
 from kombu import Queue
 
 from autograder.queueing import configure
+
+# The worker must be root: it mounts each sandbox's sized tmpfs, creates its cgroups and
+# drops to a per-slot uid. Student code never runs as root (see worker/sandbox/bwrap.py),
+# so Celery's warning about running as root is expected here, not a risk it describes.
+warnings.filterwarnings("ignore", message="You're running the worker with superuser")
 
 app = configure(Celery("autograder"))
 app.conf.task_queues = (Queue("cpu"), Queue("gpu"))
