@@ -31,6 +31,7 @@ from autograder.models import GradingRun, RunState, Submission, utcnow
 from autograder.queueing import send_grade
 from autograder.settings import get_settings
 from autograder.storage import path_for
+from worker.artifacts import metrics
 from worker.gpus import assign_gpu
 from worker.pipeline import InfraError, Report, grade
 from worker.sandbox import get_backend
@@ -125,15 +126,7 @@ class ProgressWriter:
         if now - self.last < self.MIN_INTERVAL:
             return
         self.last = now
-        epochs = [
-            {
-                k: v
-                for k, v in line.items()
-                if k in ("epoch", "loss", "train_accuracy", "seconds")
-                and isinstance(v, int | float)
-            }
-            for line in lines[-self.MAX_EPOCHS :]
-        ]
+        epochs = [metrics(line) for line in lines[-self.MAX_EPOCHS :]]
         try:
             with session_scope() as session:
                 session.execute(

@@ -26,6 +26,7 @@ import numpy as np
 
 from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
+from worker.artifacts import json_lines, read_capped
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed
 from worker.checks.classifier_check import PhaseContext, PhaseLog
 from worker.checks.registry import KINDS, PHASED
@@ -191,18 +192,7 @@ def read_box(result: Result) -> BoxRun:
 
 
 def _result_lines(path: Path | None) -> list[dict[str, Any]]:
-    if path is None:
-        return []
-    raw = path.read_bytes()[:MAX_RESULTS_BYTES]
-    lines = []
-    for text in raw.decode("utf-8", errors="replace").splitlines():
-        try:
-            value = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            lines.append(value)
-    return lines
+    return json_lines(read_capped(path, MAX_RESULTS_BYTES))
 
 
 def _load_outputs(files: dict[str, Path], index: int) -> list[np.ndarray] | str:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from autograder.specs.schema import ClassifierCheck, Spec
+from worker.artifacts import json_lines, metrics, read_capped
 from worker.checks.base import Outcome
 from worker.sandbox.base import (
     PYTHON,
@@ -253,34 +254,14 @@ def _phase_problem(
 
 def _result_json(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_bytes()[:1_000_000])
-    except (OSError, ValueError):
+        value = json.loads(read_capped(path, 1_000_000))
+    except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
 
 
 def _curve(path: Path) -> list[dict[str, Any]]:
-    try:
-        raw = path.read_bytes()[:1_000_000]
-    except OSError:
-        return []
-    curve = []
-    for text in raw.decode("utf-8", errors="replace").splitlines()[:1000]:
-        try:
-            line = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(line, dict):
-            curve.append(
-                {
-                    k: float(v)
-                    for k, v in line.items()
-                    if k in ("epoch", "loss", "train_accuracy", "seconds")
-                    and isinstance(v, int | float)
-                    and math.isfinite(v)
-                }
-            )
-    return curve
+    return [metrics(line) for line in json_lines(read_capped(path, 1_000_000), 1000)]
 
 
 # ------------------------------------------------------------------------------ constraints

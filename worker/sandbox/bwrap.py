@@ -17,7 +17,6 @@ Layers, each enforced from outside the box:
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import resource
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from worker import housekeeping
+from worker.artifacts import json_lines
 from worker.sandbox import cgroups
 from worker.sandbox.base import (
     DATA,
@@ -365,15 +365,7 @@ def read_progress(path: Path, cap: int = 256 * 1024) -> list[dict]:
         raw = os.read(fd, cap)
     finally:
         os.close(fd)
-    lines = []
-    for text in raw.decode("utf-8", errors="replace").splitlines():
-        try:
-            value = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            lines.append(value)
-    return lines
+    return json_lines(raw)
 
 
 class _OutputCapture(threading.Thread):
