@@ -25,6 +25,7 @@ RUNNER = Path(__file__).resolve().parent.parent / "worker" / "runner" / "torch_r
 
 def load_runner():  # type: ignore[no-untyped-def]
     """The grader's own training loop, so the baseline trains exactly as a phase does."""
+    sys.path.insert(0, str(RUNNER.parent))  # for runner_common
     spec = importlib.util.spec_from_file_location("torch_runner", RUNNER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -25,18 +25,16 @@ import json
 import os
 import sys
 import time
-import traceback
 
 T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
-# Before any student code: see STARTED_MARKER in worker/sandbox/base.py.
-os.write(1, b"\x1e[autograder runner started]\n")
+from runner_common import announce_start, student_traceback  # noqa: E402
+
+announce_start()
 IN_DIR = "/job/in"
 OUT_DIR = "/job/rw/out"
-MAX_ERROR_CHARS = 4000
-RUNNER_FILE = os.path.abspath(__file__)
 
 
 class StudentTypeError(Exception):
@@ -76,15 +74,6 @@ def to_arrays(value):
             )
         arrays.append(np.ascontiguousarray(arr))
     return arrays
-
-
-def student_traceback(exc):
-    """The traceback without the runner's own frames: the student sees their code only."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != RUNNER_FILE]
-    lines = traceback.format_list(frames[-8:])
-    lines += traceback.format_exception_only(type(exc), exc)
-    text = "".join(lines)
-    return text[-MAX_ERROR_CHARS:]
 
 
 def record(line):

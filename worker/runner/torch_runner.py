@@ -20,19 +20,18 @@ import json
 import os
 import sys
 import time
-import traceback
 
 T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
-# Before any student code: see STARTED_MARKER in worker/sandbox/base.py.
-os.write(1, b"\x1e[autograder runner started]\n")
+from runner_common import announce_start, student_traceback  # noqa: E402
+
+announce_start()
 IN_DIR = "/job/in"
 OUT_DIR = "/job/rw/out"
 DATA_DIR = "/data"
-RUNNER_FILE = os.path.abspath(__file__)
 
 
 class ForbiddenImports(importlib.abc.MetaPathFinder):
@@ -78,13 +77,6 @@ def append_metrics(line):
         os.write(fd, data)
     finally:
         os.close(fd)
-
-
-def student_traceback(exc):
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename != RUNNER_FILE]
-    text = "".join(traceback.format_list(frames[-8:]))
-    text += "".join(traceback.format_exception_only(type(exc), exc))
-    return text[-4000:]
 
 
 def images(name, limit):
