@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from autograder import user_commands
 from autograder.settings import get_settings
 
 
@@ -72,8 +73,13 @@ def _reference_problems(loaded: Any, settings: Any) -> list[str]:
     ):
         base = folder / loaded.slug
         for f in loaded.spec.files:
-            if not (base / f.name).is_file():
+            if f.required and not (base / f.name).is_file():
                 problems.append(f"{label} file {base / f.name} is missing")
+    reference = settings.reference_dir / loaded.slug
+    for _, check in loaded.spec.checks():
+        names = getattr(check, "weights_files", [])
+        if names and not any((reference / n).is_file() for n in names):
+            problems.append(f"reference solution {reference} has none of {', '.join(names)}")
     return problems
 
 
@@ -205,7 +211,12 @@ def serve_cmd() -> None:
 
 
 @main.command("worker", context_settings={"ignore_unknown_options": True})
-@click.option("--queues", "-Q", default="cpu", help="Comma-separated queues (cpu, gpu).")
+@click.option(
+    "--queues",
+    "-Q",
+    default="cpu,cpu-low",
+    help="Comma-separated queues, highest priority first (cpu, gpu, cpu-low, gpu-low).",
+)
 @click.option("--concurrency", "-c", type=int, default=None)
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker_cmd(queues: str, concurrency: int | None, celery_args: tuple[str, ...]) -> None:
@@ -228,26 +239,7 @@ def worker_cmd(queues: str, concurrency: int | None, celery_args: tuple[str, ...
     app.worker_main(argv)
 
 
-@main.group()
-def users() -> None:
-    """Manage users and their API tokens."""
-
-
-@users.command("add")
-@click.option("--role", type=click.Choice(["student", "ta", "instructor"]), default="student")
-@click.argument("name")
-def users_add(role: str, name: str) -> None:
-    """Create a user (or reuse one) and print a new API token alone on the last line."""
-    from autograder.db import session_scope
-    from autograder.migrate import upgrade
-    from autograder.models import Role
-    from autograder.tokens import create_user
-
-    upgrade()
-    with session_scope() as session:
-        user, token = create_user(session, name, Role(role))
-        click.echo(f"user {user.name} ({user.role.value}); API token (shown once):", err=True)
-    click.echo(token)
+main.add_command(user_commands.users)
 
 
 @main.group()

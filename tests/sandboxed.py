@@ -55,6 +55,8 @@ def grade_folder(tmp_path: Path, slug: str, folder: Path, seed: int = 99) -> Rep
     settings = sandbox_settings(tmp_path)
     require_sandbox(settings)
     loaded = load_spec_file(PROJECT_ROOT / "grading_specs" / f"{slug}.yaml")
+    if any(check.kind == "classifier" for _, check in loaded.spec.checks()):
+        settings = settings.model_copy(update={"data_dir": prepared_mnist()})
     return grade(
         loaded,
         folder,

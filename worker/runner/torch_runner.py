@@ -127,7 +127,7 @@ def grader_loop(model, x, y, cfg):
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y[idx]).sum())
         append_metrics(
             {
