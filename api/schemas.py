@@ -102,6 +102,11 @@ class SubmissionOut(BaseModel):
     files: list[SubmittedFileOut]
     state: str = Field(description="queued, running, graded, failed_student or failed_infra")
     phase: str | None
+    queue_position: int | None = Field(
+        default=None,
+        description="While queued: how many queued submissions on the same queue are ahead "
+        "of this one (0: it is next); null otherwise.",
+    )
     progress: dict[str, Any] = Field(
         default_factory=dict,
         description="While a model trains: the check, the phase (train, predict) and the "
@@ -115,6 +120,12 @@ class SubmissionOut(BaseModel):
     failure_kind: str | None
     failure_message: str | None
     outcomes: list[OutcomeOut]
+    scores_released: bool = Field(
+        default=True,
+        description="False while the course staff withhold this assignment's scores: then "
+        "score, raw_score and outcomes are withheld and release_note says until when.",
+    )
+    release_note: str | None = None
     log: str = Field(description="Your program's output (capped).")
     log_truncated: bool
     queued_at: datetime | None
@@ -125,6 +136,7 @@ class SubmissionOut(BaseModel):
 class SubmissionSummaryOut(BaseModel):
     id: str
     url: str
+    page_url: str
     assignment: str
     received_at: datetime
     is_late: bool

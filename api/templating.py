@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
+from api import i18n
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
@@ -53,6 +55,13 @@ def size(value: int) -> str:
     return f"{value} bytes"
 
 
+def num(value: float | None) -> str:
+    """A score as people write it: at most two decimals, no trailing zeros (100, 97.5)."""
+    if value is None:
+        return "—"
+    return f"{round(float(value), 2) + 0.0:.2f}".rstrip("0").rstrip(".")
+
+
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
     autoescape=True,
@@ -60,12 +69,36 @@ _env = jinja2.Environment(
 )
 _env.filters["when"] = when
 _env.filters["size"] = size
+_env.filters["num"] = num
 templates = Jinja2Templates(env=_env)
 
 
 def render(
-    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=PAGE_HEADERS
+    """A page in the request's language, with who is signed in and their CSRF token."""
+    lang = i18n.language_of(request)
+    auth = getattr(request.state, "auth", None)
+    page = {
+        "lang": lang,
+        "t": i18n.translator(lang),
+        "has_message": i18n.has_message,
+        "js_messages": i18n.script_messages(lang),
+        "language_links": i18n.language_links(request),
+        "auth": auth,
+        "user": auth.user if auth is not None else None,
+        "csrf_token": auth.csrf_token if auth is not None else "",
+    }
+    response = templates.TemplateResponse(
+        request,
+        name,
+        page | context,
+        status_code=status_code,
+        headers=PAGE_HEADERS | (headers or {}),
     )
+    i18n.remember_choice(request, response)
+    return response

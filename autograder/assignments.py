@@ -20,9 +20,13 @@ class SyncReport:
 
 
 def sync_specs(session: Session, directory: Path) -> SyncReport:
+    from autograder.staff_specs import upload_supersedes_file
+
     specs, errors = load_specs_dir(directory)
     changed: list[str] = []
     for loaded in specs:
+        if upload_supersedes_file(session, loaded):
+            continue  # uploaded from the browser after this file: the upload stays current
         if upsert_assignment(session, loaded):
             changed.append(loaded.slug)
     return SyncReport([s.slug for s in specs], changed, errors)

@@ -16,6 +16,12 @@ none          nothing: hidden checks are left out of the list      visible check
                                                                    raw_score withheld
 ============  ===================================================  =========================
 
+Release settings (autograder/staff_release.py) may move the switch between the two
+levels from the deadline to an instructor's release time, and may withhold scores: then
+``score``, ``raw_score`` and ``outcomes`` are withheld (None and an empty list), and
+``scores_released`` is False with ``release_note`` saying when they come. The state,
+the student's own failure and program output are still shown.
+
 Failures: a student's own failure (their exception, timeout, wrong output) is shown with
 its kind and message. Ours (``failed_infra``, or a run re-queued after an ``infra:*``
 failure) shows only that the grading system had a problem that is not their fault. The
@@ -30,6 +36,7 @@ from typing import Any
 
 from autograder.models import GradingRun, RunState
 from autograder.specs.schema import FeedbackLevel, Spec
+from autograder.staff_release import DEFAULT, ReleasePolicy
 
 OUTCOME_KEYS = (
     "question",
@@ -59,17 +66,24 @@ INFRA_FAILED = (
 )
 
 
-def feedback_level(spec: Spec, now: datetime) -> FeedbackLevel:
-    if spec.deadline is not None and now < spec.deadline:
+def feedback_level(spec: Spec, now: datetime, release: ReleasePolicy = DEFAULT) -> FeedbackLevel:
+    scheduled, switch = release.feedback_switch(spec.deadline)
+    if (scheduled and switch is None) or (switch is not None and now < switch):
         return spec.feedback.before_deadline
     return spec.feedback.after_deadline
 
 
 def student_view(
-    run: GradingRun, spec: Spec, now: datetime, *, reveal_all: bool = False
+    run: GradingRun,
+    spec: Spec,
+    now: datetime,
+    *,
+    reveal_all: bool = False,
+    release: ReleasePolicy = DEFAULT,
 ) -> dict[str, Any]:
-    """The run as its student may see it now; ``reveal_all`` (staff) shows hidden checks fully."""
-    level: FeedbackLevel = "full" if reveal_all else feedback_level(spec, now)
+    """The run as its student may see it now; ``reveal_all`` (staff) shows hidden checks fully
+    and scores before their release."""
+    level: FeedbackLevel = "full" if reveal_all else feedback_level(spec, now, release)
     outcomes = [_outcome_view(o, level) for o in run.outcomes or []]
     view: dict[str, Any] = {
         "state": str(run.state) if run.state is not None else RunState.queued.value,
@@ -90,6 +104,11 @@ def student_view(
     }
     if level == "none":
         view.update(_visible_only_score(view["score"], spec, view["outcomes"]))
+    released = reveal_all or release.scores_visible(now)
+    view["scores_released"] = released
+    view["release_note"] = None if released else release.withheld_message()
+    if not released:
+        view.update(score=None, raw_score=None, outcomes=[])
     return view
 
 

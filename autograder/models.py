@@ -21,10 +21,13 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -88,9 +91,17 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The login name; for users imported from a roster, their student (or staff) id.
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[Role] = mapped_column(Enum(Role, name="user_role"), default=Role.student)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    # Lower-cased; a second way to sign in.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True, nullable=True)
+    # An argon2id hash (autograder/passwords.py); None: no password, API tokens only.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Set for an initial password handed out by a roster import: the pages ask for a new one.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -106,6 +117,8 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -155,10 +168,25 @@ class Submission(Base):
 
 
 class GradingRun(Base):
-    """One grading of one submission by one spec version."""
+    """One grading of one submission by one spec version.
+
+    A submission has one run when it is uploaded and one more per re-grade (of the same
+    or a newer spec version). Exactly one of them is *current*: the run that counts and
+    that the student sees (autograder/staff_runs.py ``current_run``). A re-grade's run is
+    created not current and becomes current when its batch is applied
+    (autograder/regrades.py).
+    """
 
     __tablename__ = "grading_runs"
-    __table_args__ = (UniqueConstraint("submission_id", "spec_hash"),)
+    __table_args__ = (
+        Index(
+            "uq_grading_runs_one_current",
+            "submission_id",
+            unique=True,
+            postgresql_where=text("is_current"),
+            sqlite_where=text("is_current"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), index=True)
@@ -194,5 +222,103 @@ class GradingRun(Base):
     resources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     failure_kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set on a re-grade's run: the batch it belongs to (None for the upload's own run).
+    batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regrade_batches.id"), nullable=True, index=True
+    )
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     submission: Mapped[Submission] = relationship(back_populates="runs")
+
+
+class WebSession(Base):
+    """A signed-in browser (api/sessions.py). The cookie holds a random token; only its
+    SHA-256 is stored, so a copy of the database signs nobody in. Deleting or revoking
+    the row signs the browser out at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The synchronizer token that every state-changing request of this session must echo.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """One failed sign-in, kept for the rate-limit window (autograder/login_limits.py).
+    In the database so that every API process counts the same failures."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What was typed as the login name (lower-cased), whether or not such a user exists.
+    account: Mapped[str] = mapped_column(String(254), index=True)
+    client_ip: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class RegradeBatch(Base):
+    """One re-grade: of one submission or of every submission of an assignment.
+
+    Its runs are made not current; ``apply`` makes them current in one transaction,
+    ``discard`` leaves the current runs as they were (autograder/regrades.py). States:
+    ``open`` (grading, or graded and waiting for a decision) → ``applied`` | ``discarded``.
+    """
+
+    __tablename__ = "regrade_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    # The spec version the batch grades by (the assignment's current one when it started).
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))  # "assignment" or "submission"
+    # A one-submission re-grade applies itself as soon as its run has a grade.
+    auto_apply: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The before/after report, frozen when the batch is applied or discarded.
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    assignment: Mapped[Assignment] = relationship()
+    runs: Mapped[list[GradingRun]] = relationship(order_by="GradingRun.id")
+
+
+class ReleaseSetting(Base):
+    """When an assignment's scores and hidden-check feedback reach students
+    (autograder/staff_release.py). No row: scores at once, feedback by the spec's deadline.
+    """
+
+    __tablename__ = "release_settings"
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), primary_key=True)
+    # "immediate", or "scheduled": withheld until scores_released_at (None: until set).
+    scores_mode: Mapped[str] = mapped_column(String(16), default="immediate")
+    scores_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # "deadline" (the spec's feedback levels switch at its deadline), or "scheduled":
+    # they switch at feedback_released_at instead (None: not yet).
+    feedback_mode: Mapped[str] = mapped_column(String(16), default="deadline")
+    feedback_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SpecUpload(Base):
+    """A spec version made current from the browser (autograder/staff_specs.py)."""
+
+    __tablename__ = "spec_uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(200))
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -17,7 +17,30 @@ from autograder.settings import get_settings
 log = logging.getLogger(__name__)
 
 GRADE_TASK = "autograder.grade_run"
-QUEUES = ("cpu", "gpu")
+# One queue per resource class, and a lower-priority lane of each for re-grades. A worker
+# lists its queues in priority order (``-Q cpu,cpu-low``): with the Redis transport's
+# "priority" queue order it takes from cpu-low only while cpu is empty.
+QUEUES = ("cpu", "gpu", "cpu-low", "gpu-low")
+LOW_SUFFIX = "-low"
+
+
+def low_lane(queue: str) -> str:
+    """The lower-priority lane of ``queue`` (``cpu`` → ``cpu-low``)."""
+    return queue if queue.endswith(LOW_SUFFIX) else queue + LOW_SUFFIX
+
+
+def is_gpu_lane(queue: str) -> bool:
+    return queue in ("gpu", "gpu" + LOW_SUFFIX)
+
+
+def cpu_lane_of(queue: str) -> str:
+    """Where a GPU job falls back to: ``gpu`` → ``cpu``, ``gpu-low`` → ``cpu-low``."""
+    return "cpu" + LOW_SUFFIX if queue.endswith(LOW_SUFFIX) else "cpu"
+
+
+def worker_queues(gpu: bool) -> str:
+    """A worker's default queues, highest priority first: normal lanes before low ones."""
+    return "cpu,gpu,cpu-low,gpu-low" if gpu else "cpu,cpu-low"
 
 
 def configure(app: Celery) -> Celery:
@@ -32,7 +55,12 @@ def configure(app: Celery) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         # Well above the longest job (wall time x phases x attempts), see DESIGN.md.
-        broker_transport_options={"visibility_timeout": 6 * 3600},
+        # "priority": a worker drains its queues in the order it lists them (normal lanes
+        # before the -low lanes of re-grades) instead of round-robin.
+        broker_transport_options={
+            "visibility_timeout": 6 * 3600,
+            "queue_order_strategy": "priority",
+        },
         broker_connection_retry_on_startup=True,
         task_default_queue="cpu",
         worker_hijack_root_logger=False,

@@ -4,8 +4,14 @@ HTTP status in one place (``api/errors.py``); nothing here knows about HTTP.
 Every refusal has a stable ``code`` and a message that names the problem::
 
     Refused
-    ├── Unauthorized        auth:unauthorized        no, bad or revoked token
+    ├── Unauthorized        auth:unauthorized        no, bad or revoked token or session
+    ├── Forbidden           auth:forbidden           signed in, but the role may not do this
+    │   └── CsrfFailed      auth:csrf                a cookie-authenticated change without
+    │                                                its session's CSRF token
+    ├── TooManyAttempts     auth:rate-limited        too many failed sign-ins (retry_after s)
     ├── NotFound            not-found                unknown assignment / submission
+    ├── BadRequest          request:invalid          a value the request may not have
+    │   └── RosterInvalid   roster:invalid           a roster CSV with problems (``errors``)
     ├── BadUpload           upload:bad-request       malformed request
     │   ├── UnexpectedFile  upload:unexpected-file   a file the spec does not ask for
     │   ├── DuplicateFile   upload:duplicate-file    the same required file twice
@@ -14,7 +20,8 @@ Every refusal has a stable ``code`` and a message that names the problem::
     ├── MissingFile         upload:missing-file      a required file is absent
     ├── TooLarge            upload:too-large         a file, the request or the file count
     ├── UploadsClosed       upload:closed            past the hard cut-off
-    └── QuotaExceeded       upload:quota             too many submissions (retry_after s)
+    ├── QuotaExceeded       upload:quota             too many submissions (retry_after s)
+    └── Conflict            conflict                 not now: e.g. a re-grade still open
 """
 
 from __future__ import annotations
@@ -32,8 +39,37 @@ class Unauthorized(Refused):
     code = "auth:unauthorized"
 
 
+class Forbidden(Refused):
+    code = "auth:forbidden"
+
+
+class CsrfFailed(Forbidden):
+    code = "auth:csrf"
+
+
+class TooManyAttempts(Refused):
+    code = "auth:rate-limited"
+
+    def __init__(self, message: str, retry_after: int | None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(Refused):
     code = "not-found"
+
+
+class BadRequest(Refused):
+    code = "request:invalid"
+
+
+class RosterInvalid(BadRequest):
+    code = "roster:invalid"
+
+    def __init__(self, message: str, errors: list[str]):
+        super().__init__(message)
+        self.errors = errors
+        self.extra = {"errors": errors}
 
 
 class BadUpload(Refused):
@@ -74,3 +110,7 @@ class QuotaExceeded(Refused):
     def __init__(self, message: str, retry_after: int | None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Conflict(Refused):
+    code = "conflict"

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from autograder.datasets import ensure_datasets
 from autograder.embedded import EmbeddedRedis, die_with_parent, start_embedded_redis
+from autograder.queueing import worker_queues
 from autograder.settings import PROJECT_ROOT, Settings, get_settings
 
 log = logging.getLogger("autograder.serve")
@@ -159,7 +160,7 @@ def gpus_visible() -> bool:
 
 
 def worker_command(settings: Settings) -> list[str]:
-    queues = settings.worker_queues or ("cpu,gpu" if gpus_visible() else "cpu")
+    queues = settings.worker_queues or worker_queues(gpu=gpus_visible())
     return [
         sys.executable,
         "-m",
@@ -216,7 +217,11 @@ def banner(settings: Settings, broker: EmbeddedRedis | None) -> str:
    database:  {_redact(settings.effective_database_url)}
    broker:    {broker_text}
 
- Get a token (it is printed on the last line):
+ Sign in to the pages: make a user with a password (asked for twice), then open {url}/
+   .venv/bin/autograder users add --password --role student alice
+   (a class roster: .venv/bin/autograder users import roster.csv)
+
+ Or get a token for curl (it is printed on the last line):
    TOKEN=$(.venv/bin/autograder users add --role student alice | tail -n 1)
 
  Submit the hw1-1 reference solution, then fetch the URL the answer gives:

@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     requeue_after_seconds: int = 60
     worker_concurrency: int = 2
     gpu_devices: str = Field(
-        default="", description="GPUs this worker hands to jobs, e.g. '0,1'; empty: every "
-        "/dev/nvidiaN on the host; 'none': no GPU."
+        default="",
+        description="GPUs this worker hands to jobs, e.g. '0,1'; empty: every "
+        "/dev/nvidiaN on the host; 'none': no GPU.",
     )
     gpu_mps_pipe_dir: Path | None = Field(
         default=None,
@@ -95,11 +96,30 @@ class Settings(BaseSettings):
         "GPU job's pinned device memory is capped at the spec's gpu_memory_mb.",
     )
     gpu_fallback_after_seconds: int = Field(
-        default=300, description="A queued GPU job whose spec allows cpu_fallback moves to the "
-        "cpu queue after waiting this long."
+        default=300,
+        description="A queued GPU job whose spec allows cpu_fallback moves to the "
+        "cpu queue after waiting this long.",
     )
     worker_queues: str = Field(
-        default="", description="Queues of the embedded worker; empty: cpu, plus gpu with a GPU."
+        default="",
+        description="Queues of the embedded worker, highest priority first; empty: "
+        "cpu,cpu-low, or cpu,gpu,cpu-low,gpu-low with a GPU.",
+    )
+
+    # --- accounts ----------------------------------------------------------------------
+    session_seconds: int = Field(
+        default=12 * 3600, description="A browser stays signed in this long (then signs in again)."
+    )
+    login_window_seconds: int = Field(
+        default=15 * 60, description="Failed sign-ins are counted over this window."
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, description="Failed sign-ins to one account within the window before 429."
+    )
+    login_max_failures_per_ip: int = Field(
+        default=20,
+        description="Failed sign-ins from one client address within the window before 429 "
+        "(higher than per account: a classroom may share one address).",
     )
 
     # --- derived ---------------------------------------------------------------------
@@ -134,6 +154,11 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry the Secure flag when the service is reached over https."""
+        return self.base_url.lower().startswith("https://")
 
 
 @lru_cache(maxsize=1)

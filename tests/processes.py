@@ -21,7 +21,7 @@ class WorkerProcess:
         log_path: Path,
         extra_env: dict[str, str] | None = None,
         concurrency: int = 2,
-        queues: str = "cpu,gpu",
+        queues: str = "cpu,gpu,cpu-low,gpu-low",
     ):
         self.log_path = log_path
         self.env = {**os.environ, **(extra_env or {})}

@@ -13,7 +13,7 @@ import warnings
 from celery import Celery, signals
 from kombu import Queue
 
-from autograder.queueing import configure
+from autograder.queueing import QUEUES, configure
 
 # The worker must be root: it mounts each sandbox's sized tmpfs, creates its cgroups and
 # drops to a per-slot uid. Student code never runs as root (see worker/sandbox/bwrap.py),
@@ -21,7 +21,7 @@ from autograder.queueing import configure
 warnings.filterwarnings("ignore", message="You're running the worker with superuser")
 
 app = configure(Celery("autograder"))
-app.conf.task_queues = (Queue("cpu"), Queue("gpu"))
+app.conf.task_queues = tuple(Queue(name) for name in QUEUES)  # cpu, gpu and their -low lanes
 app.conf.include = ["worker.tasks"]
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,8 @@ from autograder.assignments import spec_for
 from autograder.db import session_scope
 from autograder.late_policy import assess
 from autograder.models import GradingRun, RunState, Submission, utcnow
-from autograder.queueing import send_grade
+from autograder.queueing import is_gpu_lane, send_grade
+from autograder.regrades import apply_if_automatic
 from autograder.settings import get_settings
 from autograder.storage import path_for
 from worker.artifacts import metrics
@@ -157,7 +158,7 @@ def execute(run_id: int, settings: Any, owner: str) -> Report:
     if (
         loaded.spec.resources.device == "gpu"
         and gpu is None
-        and not (queue == "cpu" and loaded.spec.resources.cpu_fallback)
+        and not (not is_gpu_lane(queue) and loaded.spec.resources.cpu_fallback)
     ):
         raise InfraError("infra:no-gpu", "a GPU job reached a worker without GPUs")
     jobs = settings.path("jobs")
@@ -220,7 +221,10 @@ def store(run_id: int, owner: str, report: Report) -> bool:
             )
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1
+        stored = result.rowcount == 1
+        if stored:  # a one-submission re-grade becomes current with its grade, atomically
+            apply_if_automatic(session, run_id)
+        return stored
 
 
 def release(run_id: int, owner: str, code: str, message: str, max_attempts: int) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from autograder.assignments import spec_for
 from autograder.db import session_scope
 from autograder.models import GradingRun, RunState, utcnow
-from autograder.queueing import send_grade
+from autograder.queueing import cpu_lane_of, send_grade
 from autograder.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def fall_back_to_cpu(settings, now) -> int:  # type: ignore[no-untyped-def]
             select(GradingRun)
             .where(
                 GradingRun.state == RunState.queued,
-                GradingRun.queue == "gpu",
+                GradingRun.queue.in_(("gpu", "gpu-low")),
                 GradingRun.queued_at < before,
             )
             .limit(BATCH)
@@ -83,8 +83,9 @@ def fall_back_to_cpu(settings, now) -> int:  # type: ignore[no-untyped-def]
         ).all()
         for run in waiting:
             loaded = spec_for(session, run.submission.assignment, run.spec_hash)
-            if loaded.spec.resources.cpu_fallback and send_grade(run.id, "cpu"):
-                run.queue, run.enqueued_at = "cpu", now
+            lane = cpu_lane_of(run.queue)  # a re-grade stays in the lower-priority lane
+            if loaded.spec.resources.cpu_fallback and send_grade(run.id, lane):
+                run.queue, run.enqueued_at = lane, now
                 moved += 1
     return moved
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import BaseUrl, SessionDep
+from api.deps import BaseUrl, CurrentUser, SessionDep
 from api.lookups import active_assignments, assignment_by_slug, current_spec
 from api.schemas import AssignmentDetailOut, AssignmentOut, ErrorOut
 from autograder import late_policy
@@ -63,8 +63,10 @@ def detail(loaded: LoadedSpec, base: str) -> dict[str, Any]:
     }
 
 
-@router.get("/assignments", response_model=list[AssignmentOut])
-def list_assignments(session: SessionDep, base: BaseUrl) -> list[dict[str, Any]]:
+@router.get(
+    "/assignments", response_model=list[AssignmentOut], responses={401: {"model": ErrorOut}}
+)
+def list_assignments(user: CurrentUser, session: SessionDep, base: BaseUrl) -> list[dict[str, Any]]:
     """Every open assignment, by deadline."""
     return [summary(loaded, base) for _, loaded in active_assignments(session)]
 
@@ -72,8 +74,10 @@ def list_assignments(session: SessionDep, base: BaseUrl) -> list[dict[str, Any]]
 @router.get(
     "/assignments/{slug}",
     response_model=AssignmentDetailOut,
-    responses={404: {"model": ErrorOut}},
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
 )
-def get_assignment(slug: str, session: SessionDep, base: BaseUrl) -> dict[str, Any]:
+def get_assignment(
+    slug: str, user: CurrentUser, session: SessionDep, base: BaseUrl
+) -> dict[str, Any]:
     loaded = current_spec(session, assignment_by_slug(session, slug))
     return detail(loaded, base)

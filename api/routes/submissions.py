@@ -8,16 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api.deps import BaseUrl, CurrentUser, SessionDep, SettingsDep
 from api.lookups import assignment_by_slug, current_spec, visible_submission
 from api.schemas import ErrorOut, SubmissionCreatedOut, SubmissionOut, SubmissionSummaryOut
+from api.submission_views import submission_view, summary_of
 from api.upload_form import OPENAPI_BODY, UploadParts
 from autograder import submissions
 from autograder.db import session_scope
-from autograder.feedback import student_view
-from autograder.models import Assignment, GradingRun, Role, RunState, Submission, User, utcnow
+from autograder.models import Assignment, GradingRun, RunState, Submission, utcnow
 from autograder.specs.loader import LoadedSpec
 from autograder.uploads import collect_files
 
@@ -103,23 +102,6 @@ def create_submission(
     }
 
 
-def submission_view(
-    session: Session, submission: Submission, viewer: User, now: datetime
-) -> dict[str, Any]:
-    """The latest run of ``submission`` as ``viewer`` may see it (staff see hidden checks)."""
-    loaded = current_spec(session, submission.assignment)
-    run = submission.runs[-1]
-    view = student_view(run, loaded.spec, now, reveal_all=viewer.role != Role.student)
-    return view | {
-        "id": submission.id,
-        "assignment": submission.assignment.slug,
-        "received_at": submission.received_at,
-        "is_late": submission.is_late,
-        "late_days": submission.late_days,
-        "files": submission.files,
-    }
-
-
 @router.get(
     "/submissions/{submission_id}",
     response_model=SubmissionOut,
@@ -149,8 +131,7 @@ def my_submissions(
         query = query.where(Submission.assignment_id == assignment_by_slug(session, assignment).id)
     query = query.order_by(Submission.received_at.desc()).limit(max(1, min(limit, 500)))
     now = utcnow()
-    out = []
-    for submission in session.scalars(query):
-        view = submission_view(session, submission, user, now)
-        out.append(view | {"url": f"{base}/api/v1/submissions/{submission.id}"})
-    return out
+    return [
+        summary_of(submission_view(session, submission, user, now), base)
+        for submission in session.scalars(query)
+    ]

@@ -1,33 +1,46 @@
-// Shared by the pages: the token kept in sessionStorage, and reading API errors.
-// Everything shown to the user goes through textContent, never parsed as HTML.
+// Shared by the pages: the message catalogue of the page's language, the session's CSRF
+// token, calling the JSON API, and reading its errors. Everything shown to the user goes
+// through textContent, never parsed as HTML.
 "use strict";
 
 window.Autograder = (function () {
-  const TOKEN_KEY = "autograder.token";
-
-  function loadToken() {
-    try {
-      return window.sessionStorage.getItem(TOKEN_KEY) || "";
-    } catch (err) {
-      return "";
-    }
+  const body = document.body;
+  let messages = {};
+  try {
+    messages = JSON.parse(body.dataset.messages || "{}");
+  } catch (err) {
+    messages = {};
   }
 
-  function saveToken(token) {
-    try {
-      window.sessionStorage.setItem(TOKEN_KEY, token);
-    } catch (err) {
-      // storage disabled: the token is used for this request only
+  // A message by key, with {name} placeholders filled in.
+  function t(key, values) {
+    let text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
+    for (const [name, value] of Object.entries(values || {})) {
+      text = text.split("{" + name + "}").join(String(value));
     }
+    return text;
+  }
+
+  // fetch() on this site with the session cookie; changes carry the CSRF token.
+  function api(url, options) {
+    const opts = Object.assign({ credentials: "same-origin", cache: "no-store" }, options || {});
+    const method = (opts.method || "GET").toUpperCase();
+    const headers = new Headers(opts.headers || {});
+    headers.set("Accept", "application/json");
+    if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
+      headers.set("X-CSRF-Token", body.dataset.csrf || "");
+    }
+    opts.headers = headers;
+    return fetch(url, opts);
   }
 
   async function errorText(response) {
     try {
-      const body = await response.json();
-      if (typeof body.detail === "string") return body.detail;
-      return JSON.stringify(body.detail);
+      const data = await response.json();
+      if (typeof data.detail === "string") return data.detail;
+      return JSON.stringify(data.detail);
     } catch (err) {
-      return response.statusText || "request failed";
+      return response.statusText || t("request_failed");
     }
   }
 
@@ -42,5 +55,18 @@ window.Autograder = (function () {
     node.classList.toggle("error", Boolean(isError));
   }
 
-  return { loadToken, saveToken, errorText, setText, showStatus };
+  function number(value, digits) {
+    if (value === null || value === undefined || Number.isNaN(value)) return "—";
+    const factor = Math.pow(10, digits === undefined ? 2 : digits);
+    return String(Math.round(value * factor) / factor);
+  }
+
+  function when(iso) {
+    if (!iso) return "—";
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return String(iso);
+    return date.toLocaleString(document.documentElement.lang || undefined);
+  }
+
+  return { t, api, errorText, setText, showStatus, number, when };
 })();

@@ -1,23 +1,21 @@
-// The result page: poll the API with the token until grading ends; render with textContent.
+// The result page: poll the API (session cookie) until grading ends. While queued it shows
+// the queue position, while running the phase and the latest epoch with a live curve;
+// then the score per question and check, the training curves and the program's output.
+// Everything is written with textContent or DOM nodes, never parsed as HTML.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
   const A = window.Autograder;
+  const t = A.t;
   const section = document.getElementById("result");
-  const tokenForm = document.getElementById("token-form");
-  const tokenInput = document.getElementById("token");
   const FINAL = new Set(["graded", "failed_student", "failed_infra"]);
-  const STATES = {
-    queued: "queued 排队中",
-    running: "running 评分中",
-    graded: "graded 已评分",
-    failed_student: "failed: problem in the submission 提交有误",
-    failed_infra: "grading system problem 评分系统故障",
-  };
   const POLL_MS = 2000;
 
-  function number(value) {
-    return value === null || value === undefined ? "—" : String(Math.round(value * 100) / 100);
+  // A phase or state in words; one the catalogue does not know is shown as it is.
+  function named(prefix, value) {
+    const key = prefix + value;
+    const text = t(key);
+    return text === key ? String(value) : text;
   }
 
   function cell(text, className) {
@@ -27,69 +25,137 @@ document.addEventListener("DOMContentLoaded", function () {
     return td;
   }
 
+  function points(earned, max) {
+    return A.number(earned) + " / " + A.number(max);
+  }
+
+  function questionRow(question, outcomes) {
+    const tr = document.createElement("tr");
+    tr.className = "question";
+    const earned = outcomes.reduce((sum, o) => sum + (o.earned || 0), 0);
+    const max = outcomes.reduce((sum, o) => sum + (o.points || 0), 0);
+    const known = outcomes.every((o) => o.earned !== null && o.earned !== undefined);
+    tr.append(cell(question), cell(t("question_total")), cell(known ? points(earned, max) : "—", "num"), cell(""), cell(""));
+    return tr;
+  }
+
   function outcomeRow(outcome) {
     const tr = document.createElement("tr");
-    if (outcome.hidden) tr.className = "hidden-check";
-    const name = (outcome.title || outcome.check || "hidden check 隐藏检查") +
-      (outcome.hidden ? " (hidden 隐藏)" : "");
-    const result = outcome.passed === null || outcome.passed === undefined
-      ? "—" : (outcome.passed ? "passed 通过" : "failed 未通过");
+    tr.className = "check" + (outcome.hidden ? " hidden-check" : "");
+    const name = (outcome.title || outcome.check || t("hidden_check")) +
+      (outcome.hidden ? " (" + t("hidden") + ")" : "");
+    const passed = outcome.passed;
+    const result = passed === null || passed === undefined ? "—" : (passed ? t("passed") : t("failed"));
     tr.append(
-      cell(outcome.question || "—"),
+      cell(""),
       cell(name),
-      cell(number(outcome.earned) + " / " + number(outcome.points)),
-      cell(result, outcome.passed ? "pass" : (outcome.passed === false ? "fail" : "")),
+      cell(points(outcome.earned, outcome.points), "num"),
+      cell(result, passed ? "pass" : (passed === false ? "fail" : "")),
     );
-    const message = cell(outcome.message || "");
-    if (outcome.details) {
+    const message = cell("", "message");
+    const text = document.createElement("div");
+    text.className = "message-text";
+    text.textContent = outcome.message || "";
+    message.append(text);
+    const details = Object.assign({}, outcome.details || {});
+    delete details.curve;
+    if (Object.keys(details).length > 0) {
+      const box = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = t("details");
       const pre = document.createElement("pre");
-      pre.textContent = JSON.stringify(outcome.details, null, 2);
-      message.append(pre);
+      pre.textContent = JSON.stringify(details, null, 2);
+      box.append(summary, pre);
+      message.append(box);
     }
     tr.append(message);
     return tr;
   }
 
-  function render(view) {
-    A.setText("assignment", view.assignment);
-    A.setText("received", view.received_at);
-    A.setText("state", (STATES[view.state] || view.state) + (view.phase ? " · " + view.phase : ""));
-    A.setText("score", view.score === null ? "—" : number(view.score) + " / " + number(view.max_score));
-    A.setText("late", view.is_late ? view.late_days + " day(s) 天" : "no 否");
-    const failure = document.getElementById("failure");
-    failure.hidden = !view.failure_kind;
-    A.setText("failure-kind", view.failure_kind || "");
-    A.setText("failure-message", view.failure_message || "");
-    const rows = view.outcomes.map(outcomeRow);
+  function renderOutcomes(outcomes) {
+    const rows = [];
+    const groups = new Map();
+    for (const o of outcomes) {
+      const key = o.question || "—";
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(o);
+    }
+    for (const [question, list] of groups) {
+      rows.push(questionRow(question, list));
+      for (const o of list) rows.push(outcomeRow(o));
+    }
     document.getElementById("outcomes").replaceChildren(...rows);
-    A.setText("log", (view.log || "(no output 无输出)") +
-      (view.log_truncated ? "\n… (output truncated 输出已截断)" : ""));
   }
 
-  function askForToken(message) {
-    tokenForm.hidden = false;
-    A.showStatus(message, true);
+  function renderCurves(outcomes) {
+    const charts = [];
+    for (const o of outcomes) {
+      const curve = o.details && Array.isArray(o.details.curve) ? o.details.curve : [];
+      if (curve.length === 0) continue;
+      const figure = document.createElement("figure");
+      const caption = document.createElement("figcaption");
+      caption.textContent = (o.title || o.check || "") + " · " + t("curve_caption");
+      figure.append(window.AutograderChart.trainingChart(curve, caption.textContent), caption);
+      charts.push(figure);
+    }
+    document.getElementById("curve-charts").replaceChildren(...charts);
+    document.getElementById("curves").hidden = charts.length === 0;
+  }
+
+  function renderProgress(view) {
+    const box = document.getElementById("progress");
+    const progress = view.progress || {};
+    const epochs = Array.isArray(progress.epochs) ? progress.epochs : [];
+    const live = view.state === "running" && epochs.length > 0;
+    box.hidden = !live;
+    if (!live) return;
+    A.setText("progress-phase", t("training_phase", {
+      check: progress.check || "", phase: named("phase_", progress.phase || "train"),
+    }));
+    const last = epochs[epochs.length - 1];
+    const cells = [A.number(last.epoch, 0), A.number(last.loss, 4),
+      last.train_accuracy === undefined ? "—" : A.number(last.train_accuracy * 100, 2) + "%",
+      A.number(last.seconds, 2)].map((text) => cell(text, "num"));
+    document.getElementById("latest-epoch").replaceChildren(...cells);
+    document.getElementById("live-chart").replaceChildren(
+      window.AutograderChart.trainingChart(epochs, t("curve_caption")));
+  }
+
+  function render(view) {
+    A.setText("received", A.when(view.received_at));
+    const state = named("state_", view.state) + (view.phase ? " · " + named("phase_", view.phase) : "");
+    A.setText("state", state);
+    const queued = view.state === "queued" && view.queue_position !== null && view.queue_position !== undefined;
+    document.getElementById("queue").hidden = !queued;
+    document.getElementById("queue-label").hidden = !queued;
+    if (queued) {
+      A.setText("queue", view.queue_position === 0 ? t("queue_next") : t("queue_ahead", { n: view.queue_position }));
+    }
+    A.setText("score", view.score === null || view.score === undefined ? "—" : points(view.score, view.max_score));
+    A.setText("late", view.is_late ? t("late_days", { n: view.late_days }) : t("no"));
+    const note = document.getElementById("release-note");
+    note.hidden = !view.release_note;
+    note.textContent = view.release_note || "";
+    document.getElementById("failure").hidden = !view.failure_kind;
+    A.setText("failure-kind", view.failure_kind || "");
+    A.setText("failure-message", view.failure_message || "");
+    renderProgress(view);
+    renderOutcomes(view.outcomes || []);
+    renderCurves(view.outcomes || []);
+    A.setText("log", (view.log || t("no_output")) + (view.log_truncated ? "\n… " + t("output_truncated") : ""));
   }
 
   async function poll() {
-    const token = A.loadToken();
-    if (!token) {
-      askForToken("Enter your API token to see this submission. 请输入令牌。");
-      return;
-    }
     let response;
     try {
-      response = await fetch(section.dataset.api, {
-        headers: { Authorization: "Bearer " + token },
-        cache: "no-store",
-      });
+      response = await A.api(section.dataset.api);
     } catch (err) {
-      A.showStatus("Network error, retrying… 网络错误，重试中… " + err, true);
+      A.showStatus(t("network_retrying") + " " + err, true);
       window.setTimeout(poll, POLL_MS * 2);
       return;
     }
     if (response.status === 401) {
-      askForToken(await A.errorText(response));
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
       return;
     }
     if (!response.ok) {
@@ -97,20 +163,14 @@ document.addEventListener("DOMContentLoaded", function () {
       return;
     }
     const view = await response.json();
-    tokenForm.hidden = true;
     render(view);
     if (FINAL.has(view.state)) {
-      A.showStatus("Done. 完成。", false);
+      A.showStatus(t("done"), false);
     } else {
-      A.showStatus("Grading, this page updates itself… 评分中，页面会自动刷新…", false);
+      A.showStatus(t("grading_live"), false);
       window.setTimeout(poll, POLL_MS);
     }
   }
 
-  tokenForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    A.saveToken(tokenInput.value.trim());
-    poll();
-  });
   poll();
 });

@@ -1,36 +1,98 @@
-// The upload form: POST the chosen files with the token, then open the result page.
+// The upload form: collect files from the file picker or dropped on the drop zone (several
+// at once, a later file of the same name replaces the earlier), show which required files
+// are present, POST them with the session's CSRF token, then open the result page.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
   const A = window.Autograder;
+  const t = A.t;
   const form = document.getElementById("upload-form");
-  const tokenInput = document.getElementById("token");
-  const filesInput = document.getElementById("files");
+  const input = document.getElementById("files");
+  const zone = document.getElementById("drop-zone");
+  const list = document.getElementById("chosen-files");
   const button = document.getElementById("submit");
-  tokenInput.value = A.loadToken();
+  const chosen = new Map(); // name -> File
+
+  function baseName(name) {
+    const parts = String(name).split(/[\\/]/);
+    return parts[parts.length - 1];
+  }
+
+  function size(bytes) {
+    if (bytes >= 1048576) return (bytes / 1048576).toFixed(1) + " MiB";
+    if (bytes >= 1024) return (bytes / 1024).toFixed(1) + " KiB";
+    return bytes + " B";
+  }
+
+  function add(files) {
+    for (const file of files) chosen.set(baseName(file.name), file);
+    render();
+  }
+
+  function render() {
+    const items = [];
+    for (const [name, file] of chosen) {
+      const li = document.createElement("li");
+      const code = document.createElement("code");
+      code.textContent = name;
+      const info = document.createElement("span");
+      info.textContent = " (" + size(file.size) + ") ";
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link remove";
+      remove.textContent = t("remove");
+      remove.addEventListener("click", function () {
+        chosen.delete(name);
+        render();
+      });
+      li.append(code, info, remove);
+      items.push(li);
+    }
+    list.replaceChildren(...items);
+    for (const row of document.querySelectorAll("table.files tr[data-file]")) {
+      const file = chosen.get(row.dataset.file);
+      const td = row.querySelector("td.chosen");
+      td.textContent = file ? "✓ " + size(file.size) : "—";
+      td.classList.toggle("pass", Boolean(file));
+    }
+  }
+
+  input.addEventListener("change", function () {
+    add(input.files);
+    input.value = "";
+  });
+  for (const name of ["dragenter", "dragover"]) {
+    zone.addEventListener(name, function (event) {
+      event.preventDefault();
+      zone.classList.add("over");
+    });
+  }
+  zone.addEventListener("dragleave", function () {
+    zone.classList.remove("over");
+  });
+  zone.addEventListener("drop", function (event) {
+    event.preventDefault();
+    zone.classList.remove("over");
+    if (event.dataTransfer && event.dataTransfer.files) add(event.dataTransfer.files);
+  });
+  document.getElementById("clear").addEventListener("click", function () {
+    chosen.clear();
+    render();
+    A.showStatus("", false);
+  });
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
-    const token = tokenInput.value.trim();
-    if (!token) {
-      A.showStatus("Enter your API token. 请输入令牌。", true);
+    if (chosen.size === 0) {
+      A.showStatus(t("choose_files"), true);
       return;
     }
-    if (filesInput.files.length === 0) {
-      A.showStatus("Choose the files to submit. 请选择要提交的文件。", true);
-      return;
-    }
-    A.saveToken(token);
     const body = new FormData();
-    for (const file of filesInput.files) body.append("files", file, file.name);
+    for (const [name, file] of chosen) body.append("files", file, name);
     button.disabled = true;
-    A.showStatus("Uploading… 上传中…", false);
+    A.showStatus(t("uploading"), false);
     try {
-      const response = await fetch(form.dataset.api, {
-        method: "POST",
-        headers: { Authorization: "Bearer " + token },
-        body: body,
-      });
+      const response = await A.api(form.dataset.api, { method: "POST", body: body });
       if (response.status === 202) {
         const created = await response.json();
         window.location.assign("/submissions/" + encodeURIComponent(created.id));
@@ -38,7 +100,7 @@ document.addEventListener("DOMContentLoaded", function () {
       }
       A.showStatus(response.status + ": " + (await A.errorText(response)), true);
     } catch (err) {
-      A.showStatus("Network error 网络错误: " + err, true);
+      A.showStatus(t("network_error") + " " + err, true);
     } finally {
       button.disabled = false;
     }

@@ -4,6 +4,7 @@ tokens, the app behind TestClient, and the same app behind a real uvicorn server
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -86,15 +87,51 @@ def make_assignment(db):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def make_user(db) -> Callable[..., tuple[Any, str]]:  # type: ignore[no-untyped-def]
+    """A user with a fresh API token; with ``password`` also one to sign in with."""
     from autograder.models import Role
+    from autograder.passwords import hash_password
     from autograder.tokens import create_user
 
-    def make(name: str = "alice", role: Role = Role.student) -> tuple[Any, str]:
+    def make(
+        name: str = "alice", role: Role = Role.student, password: str | None = None, **fields: Any
+    ) -> tuple[Any, str]:
         user, token = create_user(db, name, role)
+        if password is not None:
+            user.password_hash = hash_password(password)
+        for key, value in fields.items():
+            setattr(user, key, value)
         db.commit()
         return user, token
 
     return make
+
+
+PASSWORD = "correct horse battery"
+
+
+def login_form_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field in the sign-in form"
+    return match.group(1)
+
+
+def page_csrf(html: str) -> str:
+    """The session's CSRF token, as a signed-in page carries it (``<body data-csrf>``)."""
+    match = re.search(r'data-csrf="([^"]*)"', html)
+    assert match and match.group(1), "the page carries no CSRF token"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, login: str, password: str = PASSWORD) -> str:
+    """Sign ``client`` in through the form; returns the session's CSRF token."""
+    token = login_form_token(client.get("/login").text)
+    response = client.post(
+        "/login",
+        data={"login": login, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return page_csrf(client.get("/account").text)
 
 
 @pytest.fixture
@@ -142,3 +179,20 @@ def parts(*files: tuple[str, bytes]) -> Parts:
 
 def good_files() -> Parts:
     return parts(("hw.py", HW), ("weights.npy", WEIGHTS))
+
+
+def submission_for(db, user, slug: str = "hw-test", **run_fields: Any):  # type: ignore[no-untyped-def]
+    """A submission row of ``user`` with one run (queued unless ``run_fields`` say otherwise),
+    made directly in the database: no files are stored and nothing is sent to a worker."""
+    from sqlalchemy import select
+
+    from autograder.models import Assignment, GradingRun, Submission
+
+    assignment = db.scalar(select(Assignment).where(Assignment.slug == slug))
+    submission = Submission(user=user, assignment=assignment, files=[])
+    db.add(submission)
+    db.flush()
+    fields = {"spec_hash": assignment.spec_hash, "queue": "cpu", "seed": 1} | run_fields
+    db.add(GradingRun(submission=submission, **fields))
+    db.commit()
+    return submission

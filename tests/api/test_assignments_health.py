@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.api.conftest import auth
 from tests.conftest import reset_caches
 from tests.services import free_port
 
 DEADLINE = datetime(2030, 6, 1, 15, 59, tzinfo=UTC)
 
 
-def test_list_assignments(client, make_assignment):
+def test_list_assignments(client, make_assignment, make_user):
     make_assignment("hw-b", deadline=DEADLINE)
     make_assignment("hw-a")
-    listed = client.get("/api/v1/assignments").json()
+    _, token = make_user()
+    assert client.get("/api/v1/assignments").status_code == 401
+    listed = client.get("/api/v1/assignments", headers=auth(token)).json()
     assert [a["slug"] for a in listed] == ["hw-b", "hw-a"]  # by deadline, none last
     first = listed[0]
     assert first["title"] == "Test homework" and first["title_zh"] == "测试作业"
@@ -29,9 +32,10 @@ def test_list_assignments(client, make_assignment):
     assert first["upload_page"].endswith("/assignments/hw-b/upload")
 
 
-def test_one_assignment_shows_checks_but_not_their_inputs(client, make_assignment):
+def test_one_assignment_shows_checks_but_not_their_inputs(client, make_assignment, make_user):
     make_assignment(deadline=DEADLINE)
-    detail = client.get("/api/v1/assignments/hw-test").json()
+    _, token = make_user()
+    detail = client.get("/api/v1/assignments/hw-test", headers=auth(token)).json()
     assert detail["quota"] == {"per_day": None, "total": None}
     [question] = detail["questions"]
     assert question["id"] == "q1" and question["points"] == 5
@@ -48,8 +52,9 @@ def test_one_assignment_shows_checks_but_not_their_inputs(client, make_assignmen
     assert "args" not in str(detail) and 'function": "add' not in str(detail)
 
 
-def test_unknown_assignment_is_404(client, configured):
-    response = client.get("/api/v1/assignments/nope")
+def test_unknown_assignment_is_404(client, make_user):
+    _, token = make_user()
+    response = client.get("/api/v1/assignments/nope", headers=auth(token))
     assert response.status_code == 404 and "'nope'" in response.json()["detail"]
 
 
@@ -88,7 +93,15 @@ def test_openapi_describes_every_endpoint(client):
     for path, methods in paths.items():
         for method, operation in methods.items():
             assert operation.get("tags"), (path, method)
-            ok = operation["responses"].get("200") or operation["responses"].get("202")
-            assert "$ref" in str(ok["content"]["application/json"]["schema"]), (path, method)
+            responses = operation["responses"]
+            if "204" in responses:
+                continue  # no content
+            ok = responses.get("200") or responses.get("201") or responses.get("202")
+            content = ok["content"]
+            if "application/json" not in content:  # a file download: says its media type
+                assert set(content) & {"text/csv", "application/octet-stream"}, (path, method)
+                continue
+            assert "$ref" in str(content["application/json"]["schema"]), (path, method)
     assert "/" not in paths and "/assignments/{slug}/upload" not in paths  # pages stay out
+    assert "/login" not in paths and "/account" not in paths
     assert client.get("/docs").status_code == 200

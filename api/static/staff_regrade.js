@@ -1,0 +1,111 @@
+// Re-grading every submission of an assignment: start, follow the progress, read the
+// before/after report, apply or discard.
+"use strict";
+
+window.StaffRegrade = (function () {
+  const { api, el, number } = Staff;
+  let slug = "";
+  let batch = null;
+  let timer = null;
+  let onChange = () => {};
+
+  function showBatch(data) {
+    batch = data;
+    const box = document.getElementById("regrade");
+    box.hidden = false;
+    const p = data.progress;
+    Staff.setText("regrade-title", `Re-grade #${data.id} (${Staff.when(data.created_at)})`);
+    Staff.setText("regrade-state", data.state);
+    const bar = document.getElementById("regrade-progress");
+    bar.max = Math.max(1, p.total);
+    bar.value = p.done;
+    Staff.setText(
+      "regrade-counts",
+      `${p.done} of ${p.total} done · ${p.queued} queued · ${p.running} running · ` +
+        `${p.graded} graded · ${p.failed_student} failed (student) · ${p.failed_infra} failed (ours)`
+    );
+    const open = data.state === "open";
+    document.getElementById("regrade-apply").disabled = !(open && p.done === p.total);
+    document.getElementById("regrade-discard").disabled = !open;
+    document.getElementById("regrade-start").disabled = open;
+  }
+
+  function showReport(report) {
+    const s = report.summary;
+    Staff.setText(
+      "regrade-summary",
+      `${s.up} up · ${s.down} down · ${s.same} unchanged · ${s.pending} pending · ${s.failed} failed`
+    );
+    const body = Staff.clear(document.getElementById("regrade-rows"));
+    for (const row of report.rows) {
+      const delta = row.delta === null ? "" : (row.delta > 0 ? "+" : "") + number(row.delta);
+      body.append(
+        el(
+          "tr",
+          { class: `change-${row.change}`, "data-submission": row.submission_id },
+          el("td", {}, row.student),
+          el("td", {}, el("a", { href: `/staff/submissions/${encodeURIComponent(row.submission_id)}` }, row.submission_id.slice(0, 8))),
+          el("td", { class: "num" }, number(row.before.score)),
+          el("td", { class: "num" }, row.after.state === "graded" || row.after.state === "failed_student" ? number(row.after.score) : row.after.state),
+          el("td", { class: "num" }, delta || row.change)
+        )
+      );
+    }
+  }
+
+  async function refresh() {
+    if (!batch) return;
+    try {
+      const report = await api(`/api/v1/staff/regrades/${batch.id}/report`);
+      showBatch(report.batch);
+      showReport(report);
+      const p = report.batch.progress;
+      if (report.batch.state === "open" && p.done < p.total) {
+        timer = window.setTimeout(refresh, 1500);
+      }
+    } catch (err) {
+      Staff.status(err.message, true);
+    }
+  }
+
+  async function act(verb) {
+    window.clearTimeout(timer);
+    try {
+      const data = await api(`/api/v1/staff/regrades/${batch.id}/${verb}`, { method: "POST" });
+      showBatch(data);
+      await refresh();
+      Staff.status(verb === "apply" ? "The new scores are applied." : "The re-grade was discarded.");
+      onChange();
+    } catch (err) {
+      Staff.status(err.message, true);
+    }
+  }
+
+  async function start() {
+    document.getElementById("regrade-start").disabled = true;
+    try {
+      showBatch(await api(`/api/v1/staff/assignments/${encodeURIComponent(slug)}/regrades`, { method: "POST" }));
+      Staff.status("Re-grade started.");
+      refresh();
+    } catch (err) {
+      document.getElementById("regrade-start").disabled = false;
+      Staff.status(err.message, true);
+    }
+  }
+
+  async function init(assignment, changed) {
+    slug = assignment;
+    onChange = changed;
+    document.getElementById("regrade-start").addEventListener("click", start);
+    document.getElementById("regrade-apply").addEventListener("click", () => act("apply"));
+    document.getElementById("regrade-discard").addEventListener("click", () => act("discard"));
+    const batches = await api(`/api/v1/staff/assignments/${encodeURIComponent(slug)}/regrades`);
+    const latest = batches.find((b) => b.scope === "assignment");
+    if (latest) {
+      showBatch(latest);
+      refresh();
+    }
+  }
+
+  return { init };
+})();

@@ -1,0 +1,170 @@
+"""The roster of an assignment and the gradebook CSV.
+
+Per student: the number of attempts, the best and the latest score, and the *counted*
+score. The spec schema has no key for the counting policy, so the policy is fixed:
+**the best score counts** (each submission's score already has its late penalty). Scores
+are those of each submission's current run (autograder/staff_runs.py); a submission
+still grading, or failed on our side, has no score yet and counts for nothing.
+
+CSV files are UTF-8 with a byte-order mark (Excel then reads Chinese names correctly),
+one row per student, and every cell that a spreadsheet would read as a formula (starting
+with ``= + - @``, a tab or a carriage return) is prefixed with a single quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from autograder.models import Assignment, GradingRun, Role, Submission, User
+from autograder.staff_runs import current_runs_of
+
+COUNTED_POLICY = "best"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
+
+
+@dataclass
+class RosterRow:
+    user_id: int
+    student: str
+    full_name: str
+    email: str
+    role: str
+    attempts: int = 0
+    best: float | None = None
+    best_submission: str | None = None
+    latest: float | None = None
+    latest_state: str | None = None
+    latest_submission: str | None = None
+    counted: float | None = None
+    late_days: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def roster(session: Session, assignment: Assignment) -> list[RosterRow]:
+    """One row per student (every user with the student role, and anyone else who
+    submitted), by login name."""
+    rows: dict[int, RosterRow] = {}
+    for user in _people(session, assignment):
+        rows[user.id] = RosterRow(
+            user_id=user.id,
+            student=user.name,
+            full_name=getattr(user, "full_name", "") or "",
+            email=getattr(user, "email", None) or "",
+            role=str(user.role),
+        )
+    for submission, run in session.execute(current_runs_of(assignment.id)):
+        _add(rows[submission.user_id], submission, run)
+    return sorted(rows.values(), key=lambda r: r.student)
+
+
+def _people(session: Session, assignment: Assignment) -> list[User]:
+    submitted = select(Submission.user_id).where(Submission.assignment_id == assignment.id)
+    return list(
+        session.scalars(select(User).where(or_(User.role == Role.student, User.id.in_(submitted))))
+    )
+
+
+def _add(row: RosterRow, submission: Submission, run: GradingRun) -> None:
+    """Fold one submission (oldest first) into its student's row."""
+    row.attempts += 1
+    row.latest, row.latest_state = run.score, str(run.state)
+    row.latest_submission = submission.id
+    if run.score is not None and (row.best is None or run.score > row.best):
+        row.best, row.best_submission = run.score, submission.id
+        row.counted = run.score
+        row.late_days = submission.late_days
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def safe_cell(value: object) -> str:
+    """A cell as text that no spreadsheet evaluates: numbers plainly, formulas quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, int | float):
+        text = number(value)
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def number(value: float) -> str:
+    text = f"{round(float(value), 4):.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def to_csv(header: list[str], rows: list[list[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return BOM + out.getvalue()
+
+
+ASSIGNMENT_HEADER = [
+    "student_id",
+    "name",
+    "email",
+    "counted",
+    "best",
+    "latest",
+    "max_points",
+    "attempts",
+    "late_days",
+    "counted_submission",
+]
+
+
+def assignment_csv(rows: list[RosterRow], max_points: float) -> str:
+    """One assignment's gradebook: every column of the roster."""
+    return to_csv(
+        ASSIGNMENT_HEADER,
+        [
+            [
+                r.student,
+                r.full_name,
+                r.email,
+                r.counted,
+                r.best,
+                r.latest,
+                max_points,
+                r.attempts,
+                r.late_days,
+                r.best_submission,
+            ]
+            for r in rows
+        ],
+    )
+
+
+def course_csv(columns: list[tuple[str, float, list[RosterRow]]]) -> str:
+    """Every assignment side by side: the counted score per (slug, max points, roster),
+    and the total of counted scores."""
+    people: dict[int, RosterRow] = {}
+    counted: dict[tuple[int, str], float | None] = {}
+    for slug, _, rows in columns:
+        for r in rows:
+            people.setdefault(r.user_id, r)
+            counted[(r.user_id, slug)] = r.counted
+    header = ["student_id", "name", "email"]
+    header += [f"{slug} (/{number(max_points)})" for slug, max_points, _ in columns]
+    header.append("total")
+    body: list[list[object]] = []
+    for person in sorted(people.values(), key=lambda r: r.student):
+        scores = [counted.get((person.user_id, slug)) for slug, _, _ in columns]
+        total = sum(s for s in scores if s is not None)
+        body.append([person.student, person.full_name, person.email, *scores, total])
+    return to_csv(header, body)

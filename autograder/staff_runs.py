@@ -1,0 +1,33 @@
+"""Which run of a submission counts: the one place that decides it.
+
+A submission's runs are its upload's run and one per re-grade (autograder/regrades.py).
+Exactly one is current (``GradingRun.is_current``, a partial unique index): the run the
+student sees and the gradebook counts. Everything that shows "the" result of a submission
+asks :func:`current_run`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+
+from autograder.models import GradingRun, Submission
+
+
+def current_run(submission: Submission) -> GradingRun:
+    """The run that counts. Falls back to the newest run if none is marked current (a row
+    written by hand); a submission always has at least its upload's run."""
+    runs = submission.runs
+    for run in reversed(runs):
+        if run.is_current:
+            return run
+    return runs[-1]
+
+
+def current_runs_of(assignment_id: int) -> Select[tuple[Submission, GradingRun]]:
+    """Every submission of an assignment with its current run, oldest submission first."""
+    return (
+        select(Submission, GradingRun)
+        .join(GradingRun, GradingRun.submission_id == Submission.id)
+        .where(Submission.assignment_id == assignment_id, GradingRun.is_current.is_(True))
+        .order_by(Submission.received_at, Submission.id)
+    )
