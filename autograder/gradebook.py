@@ -1,8 +1,8 @@
 """The roster of an assignment and the gradebook CSV.
 
 Per student: the number of attempts, the best and the latest score, and the *counted*
-score. The spec schema has no key for the counting policy, so the policy is fixed:
-**the best score counts** (each submission's score already has its late penalty). Scores
+score, by the spec's ``counted`` policy: the best score (the default) or the latest
+graded submission's (each submission's score already has its late penalty). Scores
 are those of each submission's current run (autograder/staff_runs.py); a submission
 still grading, or failed on our side, has no score yet and counts for nothing.
 
@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from autograder.assignments import spec_for
 from autograder.models import Assignment, GradingRun, Role, Submission, User
 from autograder.staff_runs import current_runs_of
 
-COUNTED_POLICY = "best"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 
@@ -43,6 +43,7 @@ class RosterRow:
     latest_state: str | None = None
     latest_submission: str | None = None
     counted: float | None = None
+    counted_submission: str | None = None
     late_days: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,8 +62,9 @@ def roster(session: Session, assignment: Assignment) -> list[RosterRow]:
             email=getattr(user, "email", None) or "",
             role=str(user.role),
         )
+    policy = spec_for(session, assignment).spec.counted
     for submission, run in session.execute(current_runs_of(assignment.id)):
-        _add(rows[submission.user_id], submission, run)
+        _add(rows[submission.user_id], submission, run, policy)
     return sorted(rows.values(), key=lambda r: r.student)
 
 
@@ -73,14 +75,18 @@ def _people(session: Session, assignment: Assignment) -> list[User]:
     )
 
 
-def _add(row: RosterRow, submission: Submission, run: GradingRun) -> None:
+def _add(row: RosterRow, submission: Submission, run: GradingRun, policy: str) -> None:
     """Fold one submission (oldest first) into its student's row."""
     row.attempts += 1
     row.latest, row.latest_state = run.score, str(run.state)
     row.latest_submission = submission.id
-    if run.score is not None and (row.best is None or run.score > row.best):
+    if run.score is None:
+        return
+    better = row.best is None or run.score > row.best
+    if better:
         row.best, row.best_submission = run.score, submission.id
-        row.counted = run.score
+    if better or policy == "latest":
+        row.counted, row.counted_submission = run.score, submission.id
         row.late_days = submission.late_days
 
 
@@ -143,7 +149,7 @@ def assignment_csv(rows: list[RosterRow], max_points: float) -> str:
                 max_points,
                 r.attempts,
                 r.late_days,
-                r.best_submission,
+                r.counted_submission,
             ]
             for r in rows
         ],

@@ -64,19 +64,25 @@ def list_assignments(_: StaffUser, session: SessionDep, base: BaseUrl) -> list[d
 def assignment_stats(slug: str, _: StaffUser, session: SessionDep) -> dict[str, Any]:
     """Counts, mean, median, histogram and pass rate (see autograder/staff_stats.py)."""
     assignment = assignment_by_slug(session, slug)
-    max_points = current_spec(session, assignment).spec.max_points
+    spec = current_spec(session, assignment).spec
     rows = gradebook.roster(session, assignment)
-    stats = staff_stats.assignment_stats(session, assignment, max_points, rows)
-    return stats | {"slug": slug, "title": assignment.title}
+    stats = staff_stats.assignment_stats(session, assignment, spec.max_points, rows)
+    return stats | {"slug": slug, "title": assignment.title, "counted_policy": spec.counted}
 
 
 @router.get("/assignments/{slug}/roster", response_model=RosterOut, responses=NOT_FOUND)
 def roster(slug: str, _: StaffUser, session: SessionDep) -> dict[str, Any]:
-    """One row per student: attempts, best, latest and counted (best) score, late days."""
+    """One row per student: attempts, best, latest and counted score (by the spec's
+    ``counted`` policy), late days."""
     assignment = assignment_by_slug(session, slug)
-    max_points = current_spec(session, assignment).spec.max_points
+    spec = current_spec(session, assignment).spec
     rows = [r.as_dict() for r in gradebook.roster(session, assignment)]
-    return {"slug": slug, "max_points": max_points, "rows": rows}
+    return {
+        "slug": slug,
+        "max_points": spec.max_points,
+        "counted_policy": spec.counted,
+        "rows": rows,
+    }
 
 
 @router.get(

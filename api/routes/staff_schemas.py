@@ -52,7 +52,9 @@ class AssignmentStatsOut(BaseModel):
     passed: int
     pass_rate: float | None = Field(description="passed / scored, 0..1")
     histogram: list[BinOut] = Field(description="Ten bins of 10% of max_points each.")
-    counted_policy: Literal["best"] = "best"
+    counted_policy: Literal["best", "latest"] = Field(
+        default="best", description="The spec's `counted` key: which score counts."
+    )
 
 
 class RosterRowOut(BaseModel):
@@ -64,17 +66,20 @@ class RosterRowOut(BaseModel):
     attempts: int
     best: float | None
     best_submission: str | None
+    counted_submission: str | None = None
     latest: float | None
     latest_state: str | None
     latest_submission: str | None
-    counted: float | None = Field(description="The score that counts: the best.")
+    counted: float | None = Field(description="The score that counts, by counted_policy.")
     late_days: int = Field(description="Late days of the counted submission.")
 
 
 class RosterOut(BaseModel):
     slug: str
     max_points: float
-    counted_policy: Literal["best"] = "best"
+    counted_policy: Literal["best", "latest"] = Field(
+        default="best", description="The spec's `counted` key: which score counts."
+    )
     rows: list[RosterRowOut]
 
 

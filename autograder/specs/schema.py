@@ -303,6 +303,11 @@ class Spec(Strict):
     files: Annotated[list[RequiredFile], Field(min_length=1)]
     resources: Resources = Resources()
     feedback: Feedback = Feedback()
+    counted: Literal["best", "latest"] = Field(
+        default="best",
+        description="Which of a student's scores counts in the gradebook: the best, or the "
+        "latest graded submission's.",
+    )
     questions: Annotated[list[Question], Field(min_length=1)]
 
     @field_validator("deadline")
