@@ -161,11 +161,11 @@
       status.textContent = "Checking…";
       try {
         const done = await api("/api/v1/staff/specs", { method: "POST", body: data });
+        await load(); // the list shows the new version before the status says so
         status.textContent = done.changed
           ? `${done.slug}: version ${done.spec_hash.slice(0, 12)} is now current.`
           : `${done.slug}: this version was already current.`;
         for (const warning of done.warnings) problems.append(el("li", { class: "warning" }, warning));
-        load();
       } catch (err) {
         status.classList.add("error");
         status.textContent = err.message;
