@@ -200,6 +200,8 @@ def _store_all(
     stored: list[dict[str, Any]] = []
     remaining = max_total_bytes
     for name, spec_file in required.items():
+        if name not in openers:  # an optional file not sent (missing required ones: refused)
+            continue
         cap = min(spec_file.max_bytes, remaining)
         raw = openers[name]()
         reader: storage.Readable = _Utf8Reader(raw, name) if name.endswith(".py") else raw
