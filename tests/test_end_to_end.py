@@ -15,11 +15,19 @@ from autograder.tokens import create_user
 from tests.sandboxed import require_sandbox
 
 pytestmark = pytest.mark.slow
-HOMEWORK = ["hw1-1", "hw1-2", "hw1-3"]
+HOMEWORK = ["hw1-1", "hw1-2", "hw1-3", "hw2-2"]
 
 
 @pytest.fixture
-def service(configured, db, api_server, worker):
+def mnist_env(configured, monkeypatch):
+    """The service's data folder holds the prepared MNIST (before the worker starts)."""
+    from tests.sandboxed import prepared_mnist
+
+    monkeypatch.setenv("AUTOGRADER_DATA_DIR", str(prepared_mnist()))
+
+
+@pytest.fixture
+def service(configured, mnist_env, db, api_server, worker):
     require_sandbox(configured)
     report = sync_specs(db, configured.specs_dir)
     assert not report.errors, report.errors
@@ -29,9 +37,14 @@ def service(configured, db, api_server, worker):
 
 
 def upload(base, headers, slug, folder, names=None):
+    """Every file of the spec that ``folder`` has (code and, for hw2-2, trained weights)."""
+    from autograder.specs.loader import load_spec_file
+
+    spec = load_spec_file(PROJECT_ROOT / "grading_specs" / f"{slug}.yaml").spec
+    present = [folder / f.name for f in spec.files if (folder / f.name).is_file()]
     files = [
-        ("files", (p.name, p.read_bytes(), "text/x-python"))
-        for p in sorted(folder.glob("*.py"))
+        ("files", (p.name, p.read_bytes(), "application/octet-stream"))
+        for p in present
         if names is None or p.name in names
     ]
     return httpx.post(
@@ -64,7 +77,12 @@ def test_reference_earns_full_marks_and_starter_zero(service, slug):
     starter_result = wait_result(base, headers, starter.json()["url"])
     assert starter_result["score"] == 0
     visible = [o for o in starter_result["outcomes"] if o.get("message")]
-    assert visible and all("NotImplementedError" in o["message"] for o in visible)
+    assert visible and all(o["earned"] == 0 for o in visible)
+    # Each says what to do: implement the function, or (hw2-2) upload trained weights.
+    assert all(
+        "NotImplementedError" in o["message"] or "no weights uploaded" in o["message"]
+        for o in visible
+    )
 
 
 def test_broken_file_gets_a_clear_message(service, tmp_path):
