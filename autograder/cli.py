@@ -224,6 +224,8 @@ def worker_cmd(queues: str, concurrency: int | None, celery_args: tuple[str, ...
     from worker.celery_app import app
 
     settings = get_settings()
+    if concurrency:  # jobs share the cores among this many (worker/jobs.threads_per_job)
+        settings.worker_concurrency = concurrency
     argv = [
         "worker",
         "-Q",

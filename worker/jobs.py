@@ -143,6 +143,12 @@ class ProgressWriter:
             log.warning("run %s: progress update failed", self.run_id, exc_info=True)
 
 
+def threads_per_job(settings: Any) -> int:
+    """This worker's cores shared among the jobs it runs at once."""
+    cores = len(os.sched_getaffinity(0))
+    return max(1, cores // max(1, settings.worker_concurrency))
+
+
 def execute(run_id: int, settings: Any, owner: str) -> Report:
     with session_scope() as session:
         run = session.get(GradingRun, run_id)
@@ -186,6 +192,7 @@ def execute(run_id: int, settings: Any, owner: str) -> Report:
             work_dir=work / "job",
             on_progress=ProgressWriter(run_id, owner),
             gpu=gpu,
+            max_threads=threads_per_job(settings),
         )
         report.timings["fetch"] = round(fetch, 4)
         lateness = assess(received_at, loaded.spec.deadline, loaded.spec.late_policy)

@@ -76,14 +76,16 @@ class BoxRun:
     student_seconds: float
 
 
-def limits_for(spec: Spec, settings: Any) -> Limits:
+def limits_for(spec: Spec, settings: Any, max_threads: int | None = None) -> Limits:
+    """The sandbox limits of a spec; ``max_threads`` is this job's share of the worker's
+    cores (jobs side by side with more threads than cores slow each other several-fold)."""
     res = spec.resources
     return Limits(
         memory_mb=res.memory_mb,
         wall_seconds=res.wall_seconds,
         cpu_seconds=res.cpu_seconds,
         processes=res.processes,
-        threads=res.threads,
+        threads=min(res.threads, max_threads) if max_threads else res.threads,
         open_files=settings.sandbox_max_open_files,
         file_mb=settings.sandbox_max_file_mb,
         tmp_mb=settings.sandbox_tmp_mb,
@@ -226,6 +228,7 @@ def grade(
     work_dir: Path | None = None,
     on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None,
     gpu: GpuAssignment | None = None,
+    max_threads: int | None = None,
 ) -> Report:
     """Grade one submission folder. Call-based checks (``function``, ``regression``) run in
     one sandbox beside the reference solution's; phased checks (``classifier``) run their
@@ -243,7 +246,7 @@ def grade(
     try:
         backend.check()
         missing = stage_code(submission_dir, spec, job / "student")
-        limits = limits_for(spec, settings)
+        limits = limits_for(spec, settings, max_threads)
         timings: dict[str, float] = {"stage": time.monotonic() - t0}
         results: dict[int, Outcome] = {}
         calls = _grade_calls(spec, seed, backend, job, reference_dir, limits, results, timings)

@@ -140,7 +140,7 @@ def _weights(
         "seed": train.seed,
         "optimizer": train.optimizer,
         "subset": check.train_subset,
-        "threads": ctx.spec.resources.threads,
+        "threads": ctx.limits.threads,
         "forbidden_imports": check.constraints.forbidden_imports,
     }
     limits = _limits(ctx.limits, train.wall_seconds)
@@ -165,7 +165,7 @@ def _predict(
         "model": check.model,
         "weights": weights.name,
         "subset": check.test_subset,
-        "threads": ctx.spec.resources.threads,
+        "threads": ctx.limits.threads,
         "forbidden_imports": check.constraints.forbidden_imports,
     }
     limits = _limits(ctx.limits, check.predict_wall_seconds)
