@@ -1,5 +1,6 @@
 """Pieces both in-sandbox runners share (stdlib only; runs inside the sandbox)."""
 
+import json
 import os
 import traceback
 
@@ -22,3 +23,14 @@ def student_traceback(exc):
     text = "".join(traceback.format_list(frames[-8:]))
     text += "".join(traceback.format_exception_only(type(exc), exc))
     return text[-MAX_ERROR_CHARS:]
+
+
+def append_json_line(path, line):
+    """One JSON object per line, each with a single write(): what a box writes before it
+    is killed is whole lines, read outside as they come."""
+    data = (json.dumps(line) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)

@@ -30,7 +30,7 @@ T0 = time.perf_counter()
 import numpy as np  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
-from runner_common import announce_start, student_traceback  # noqa: E402
+from runner_common import announce_start, append_json_line, student_traceback  # noqa: E402
 
 announce_start()
 IN_DIR = "/job/in"
@@ -77,12 +77,7 @@ def to_arrays(value):
 
 
 def record(line):
-    data = (json.dumps(line) + "\n").encode()
-    fd = os.open(os.path.join(OUT_DIR, "results.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    append_json_line(os.path.join(OUT_DIR, "results.jsonl"), line)
 
 
 def run_call(call, code_dir):

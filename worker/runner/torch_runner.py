@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
-from runner_common import announce_start, student_traceback  # noqa: E402
+from runner_common import announce_start, append_json_line, student_traceback  # noqa: E402
 
 announce_start()
 IN_DIR = "/job/in"
@@ -71,12 +71,7 @@ def write_json(name, value):
 
 
 def append_metrics(line):
-    data = (json.dumps(line) + "\n").encode()
-    fd = os.open(os.path.join(OUT_DIR, "metrics.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+    append_json_line(os.path.join(OUT_DIR, "metrics.jsonl"), line)
 
 
 def images(name, limit):
