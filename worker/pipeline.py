@@ -292,12 +292,8 @@ def _grade_calls(
         student = run_box(backend, job / "student", job / "in", limits, job / "out-student")
         reference = ref_future.result()
     t_run = time.monotonic()
-    for box, who in ((student, "student code"), (reference, "reference solution")):
-        if not box.result.runner_started:  # no student code ran yet: the failure is ours
-            tail = box.result.output.decode("utf-8", errors="replace")[-1000:]
-            raise InfraError(
-                "infra:sandbox-start", f"the sandbox for the {who} did not start its runner: {tail}"
-            )
+    student.result.require_runner_started("student code")
+    reference.result.require_runner_started("reference solution")
     _check_reference(reference)
     for (i, check), plan, idx in zip(checks, plans, indexes, strict=True):
         got = [student.calls.get(k, CallResult("missing")) for k in idx]

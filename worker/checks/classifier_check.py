@@ -36,7 +36,6 @@ from worker.sandbox.base import (
     Limits,
     Request,
     Result,
-    SandboxUnavailable,
 )
 
 MAX_HEADER_BYTES = 16 * 1024 * 1024
@@ -218,9 +217,7 @@ def _box(
         gpu=ctx.gpu,
     )
     result = ctx.backend.run(request, out)
-    if not result.runner_started:  # no student code ran yet: ours
-        tail = result.output.decode("utf-8", errors="replace")[-1000:]
-        raise SandboxUnavailable(f"the {phase_name} sandbox did not start its runner: {tail}")
+    result.require_runner_started(f"{phase_name} phase")
     log.boxes.append((f"{phase_name} ({check.id})", result))
     return result, out
 

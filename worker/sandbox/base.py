@@ -98,6 +98,13 @@ class Result:
     def runner_started(self) -> bool:
         return self.output.startswith(STARTED_MARKER)
 
+    def require_runner_started(self, what: str) -> None:
+        """A box that never started its runner never ran student code: its failure is
+        ours (SandboxUnavailable, retried), not the student's."""
+        if not self.runner_started:
+            tail = self.output.decode("utf-8", errors="replace")[-1000:]
+            raise SandboxUnavailable(f"the sandbox for the {what} did not start its runner: {tail}")
+
     @property
     def student_output(self) -> str:
         """What the program printed, without the runner's marker."""
