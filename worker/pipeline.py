@@ -28,7 +28,7 @@ from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
 from worker.artifacts import json_lines, read_capped
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed
-from worker.checks.classifier_check import PhaseContext, PhaseLog
+from worker.checks.phases import PhaseContext, PhaseLog
 from worker.checks.registry import KINDS, PHASED
 from worker.sandbox.base import (
     PYTHON,
@@ -159,8 +159,14 @@ def stage_code(source_dir: Path, spec: Spec, target: Path) -> list[str]:
     return missing
 
 
-def run_box(backend: Backend, src: Path, in_dir: Path, limits: Limits, out: Path) -> BoxRun:
-    request = Request(argv=[PYTHON, "-B", RUNNER], src_dir=src, in_dir=in_dir, limits=limits)
+def run_box(
+    backend: Backend, src: Path, in_dir: Path, limits: Limits, out: Path, oracle: bool = False
+) -> BoxRun:
+    """One box of call-based checks. ``oracle``: the reference box, where calls that name
+    an oracle (the PyTorch built-in, autograd) run the grader's own code for them instead
+    of the reference solution's; no student code runs there."""
+    argv = [PYTHON, "-B", RUNNER] + (["--oracle"] if oracle else [])
+    request = Request(argv=argv, src_dir=src, in_dir=in_dir, limits=limits)
     result = backend.run(request, out)
     return read_box(result)
 
@@ -251,7 +257,7 @@ def grade(
         results: dict[int, Outcome] = {}
         calls = _grade_calls(spec, seed, backend, job, reference_dir, limits, results, timings)
         phases = _grade_phases(
-            spec, backend, job, settings, limits, results, timings, on_progress, gpu
+            spec, backend, job, settings, limits, results, timings, on_progress, gpu, seed
         )
         return _report(spec, calls, phases, results, missing, timings)
     except SandboxUnavailable as exc:
@@ -287,7 +293,7 @@ def _grade_calls(
     t_stage = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
         ref_future = pool.submit(
-            run_box, backend, job / "reference", job / "in", limits, job / "out-reference"
+            run_box, backend, job / "reference", job / "in", limits, job / "out-reference", True
         )
         student = run_box(backend, job / "student", job / "in", limits, job / "out-student")
         reference = ref_future.result()
@@ -323,13 +329,15 @@ def _grade_phases(
     timings: dict[str, float],
     on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None,
     gpu: GpuAssignment | None = None,
+    seed: int = 0,
 ) -> list[PhaseLog]:
     """The phased checks (train, predict), one after the other."""
     checks = [(i, c) for i, (_, c) in enumerate(spec.checks()) if c.kind in PHASED]
     logs: list[PhaseLog] = []
     for i, check in checks:
         t0 = time.monotonic()
-        visible, labels = dataset_for(check.dataset, settings)
+        name = getattr(check, "dataset", None)
+        visible, labels = dataset_for(name, settings) if name else ({}, None)
         ctx = PhaseContext(
             backend=backend,
             spec=spec,
@@ -340,6 +348,9 @@ def _grade_phases(
             test_labels=labels,
             on_progress=on_progress,
             gpu=gpu,
+            seed=seed,
+            settings=settings,
+            load_dataset=lambda n: dataset_for(n, settings),
         )
         results[i], log = PHASED[check.kind](check, ctx)
         logs.append(log)

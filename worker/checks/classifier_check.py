@@ -16,27 +16,15 @@ from __future__ import annotations
 import ast
 import json
 import math
-import shutil
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autograder.specs.schema import ClassifierCheck, Spec
-from worker.artifacts import json_lines, metrics, read_capped
+from autograder.specs.schema import ClassifierCheck
 from worker.checks.base import Outcome
-from worker.sandbox.base import (
-    PYTHON,
-    TORCH_RUNNER,
-    Backend,
-    GpuAssignment,
-    Limits,
-    Request,
-    Result,
-)
+from worker.checks.phases import PhaseContext, PhaseLog, curve, phase_problem, run_phase
 
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 SAFETENSORS_BYTES = {
@@ -55,35 +43,6 @@ SAFETENSORS_BYTES = {
 }
 
 
-@dataclass
-class PhaseContext:
-    backend: Backend
-    spec: Spec
-    limits: Limits
-    code_dir: Path  # the student's staged files (code and any uploaded weights)
-    job_dir: Path
-    visible_data: dict[str, Path]  # name -> host path of files a phase may see
-    test_labels: np.ndarray  # hidden: never handed to a sandbox
-    on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None
-    gpu: GpuAssignment | None = None  # None: the phases run on the CPU
-
-
-@dataclass
-class PhaseLog:
-    """What the phases of one check left for the report (all untrusted but the timings)."""
-
-    boxes: list[tuple[str, Result]] = field(default_factory=list)
-    failure: tuple[str, str] | None = None  # (kind, message) of a phase ended by a limit
-
-    def text(self) -> str:
-        parts = []
-        for name, result in self.boxes:
-            out = result.student_output
-            if out:
-                parts.append(f"--- {name} phase ---\n{out}")
-        return "\n".join(parts)
-
-
 # ------------------------------------------------------------------------------ phases
 
 
@@ -92,20 +51,20 @@ def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
     if violation:
         return _zero(check, f"constraint forbidden_imports: {violation}"), log
-    weights, curve, message = _weights(check, ctx, log)
+    weights, train_curve, message = _weights(check, ctx, log)
     if weights is None:
-        return _zero(check, message, {"curve": curve}), log
+        return _zero(check, message, {"curve": train_curve}), log
     predicted = _predict(check, ctx, log, weights)
     if isinstance(predicted, str):
-        return _zero(check, predicted, {"curve": curve}), log
+        return _zero(check, predicted, {"curve": train_curve}), log
     predictions, loaded = predicted
     violation = weight_constraints(check, loaded or weights)
     if violation:
-        return _zero(check, violation, {"curve": curve}), log
+        return _zero(check, violation, {"curve": train_curve}), log
     labels = ctx.test_labels[
         : len(ctx.test_labels) if check.test_subset is None else check.test_subset
     ]
-    outcome = score(check, predictions, labels, curve)
+    outcome = score(check, predictions, labels, train_curve)
     outcome.details["params"] = safetensors_summary(loaded or weights)["params"]
     return outcome, log
 
@@ -139,20 +98,28 @@ def _weights(
         "seed": train.seed,
         "optimizer": train.optimizer,
         "subset": check.train_subset,
-        "threads": ctx.limits.threads,
         "forbidden_imports": check.constraints.forbidden_imports,
     }
-    limits = _limits(ctx.limits, train.wall_seconds)
     data = {k: ctx.visible_data[k] for k in ("train_images.npy", "train_labels.npy")}
-    result, out = _box(check, ctx, "train", phase, data, limits, log)
-    curve = _curve(out / "metrics.jsonl")
-    problem = _phase_problem("training", result, out, limits, log)
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "train",
+        "torch_runner.py",
+        phase,
+        log,
+        wall_seconds=train.wall_seconds,
+        data=data,
+        progress_file="metrics.jsonl",
+    )
+    train_curve = curve(out / "metrics.jsonl")
+    problem = phase_problem("training", result, out, log, ctx, train.wall_seconds)
     if problem:
-        return None, curve, problem
+        return None, train_curve, problem
     weights = out / "weights.safetensors"
     if not weights.is_file():
-        return None, curve, "training finished but wrote no weights"
-    return weights, curve, ""
+        return None, train_curve, "training finished but wrote no weights"
+    return weights, train_curve, ""
 
 
 def _predict(
@@ -164,13 +131,21 @@ def _predict(
         "model": check.model,
         "weights": weights.name,
         "subset": check.test_subset,
-        "threads": ctx.limits.threads,
         "forbidden_imports": check.constraints.forbidden_imports,
     }
-    limits = _limits(ctx.limits, check.predict_wall_seconds)
     data = {"test_images.npy": ctx.visible_data["test_images.npy"]}
-    result, out = _box(check, ctx, "predict", phase, data, limits, log, extra=weights)
-    problem = _phase_problem("prediction", result, out, limits, log)
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "predict",
+        "torch_runner.py",
+        phase,
+        log,
+        wall_seconds=check.predict_wall_seconds,
+        data=data,
+        files=[weights],
+    )
+    problem = phase_problem("prediction", result, out, log, ctx, check.predict_wall_seconds)
     if problem:
         return problem
     path = out / "predictions.npy"
@@ -182,83 +157,6 @@ def _predict(
         return f"predictions have dtype {preds.dtype} and shape {preds.shape}, expected ({n},) ints"
     loaded = out / "weights_as_loaded.safetensors"
     return preds.astype(np.int64), (loaded if loaded.is_file() else None)
-
-
-def _box(
-    check: ClassifierCheck,
-    ctx: PhaseContext,
-    phase_name: str,
-    phase: dict[str, Any],
-    data: dict[str, Path],
-    limits: Limits,
-    log: PhaseLog,
-    extra: Path | None = None,
-) -> tuple[Result, Path]:
-    base = ctx.job_dir / f"{check.id}-{phase_name}"
-    in_dir, out = base / "in", base / "out"
-    in_dir.mkdir(parents=True)
-    phase = {**phase, "device": "cuda" if ctx.gpu else "cpu"}
-    (in_dir / "phase.json").write_text(json.dumps(phase))
-    if extra is not None:
-        shutil.copyfile(extra, in_dir / extra.name)
-
-    def progress(lines: list[dict[str, Any]]) -> None:
-        if ctx.on_progress:
-            ctx.on_progress(check.id, phase_name, lines)
-
-    request = Request(
-        argv=[PYTHON, "-B", TORCH_RUNNER, phase_name],
-        src_dir=ctx.code_dir,
-        in_dir=in_dir,
-        limits=limits,
-        data_files=data,
-        progress_file="metrics.jsonl",
-        on_progress=progress,
-        gpu=ctx.gpu,
-    )
-    result = ctx.backend.run(request, out)
-    result.require_runner_started(f"{phase_name} phase")
-    log.boxes.append((f"{phase_name} ({check.id})", result))
-    return result, out
-
-
-def _limits(base: Limits, wall: int) -> Limits:
-    from dataclasses import replace
-
-    return replace(base, wall_seconds=wall, cpu_seconds=None)
-
-
-def _phase_problem(
-    what: str, result: Result, out: Path, limits: Limits, log: PhaseLog
-) -> str | None:
-    if result.timed_out:
-        log.failure = log.failure or ("submission:timeout", f"{what} ran out of time")
-        return (
-            f"{what} did not finish within its time budget of {limits.wall_seconds:g} s "
-            "and was stopped"
-        )
-    if result.oom_killed:
-        log.failure = log.failure or ("submission:memory", f"{what} ran out of memory")
-        return f"{what} used more than the memory limit ({limits.memory_mb} MB) and was stopped"
-    status = _result_json(out / "result.json")
-    if status.get("status") == "ok":
-        return None
-    if status.get("status") == "error":
-        return f"{what} failed:\n{str(status.get('error', ''))[:4000]}"
-    log.failure = log.failure or ("submission:exited-early", f"{what} ended early")
-    return f"{what} ended (exit code {result.exit_code}) before it finished its work"
-
-
-def _result_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(read_capped(path, 1_000_000))
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _curve(path: Path) -> list[dict[str, Any]]:
-    return [metrics(line) for line in json_lines(read_capped(path, 1_000_000), 1000)]
 
 
 # ------------------------------------------------------------------------------ constraints

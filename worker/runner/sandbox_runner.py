@@ -14,6 +14,8 @@ Plan (``/job/in/plan.json``)::
                            "keep": "model",        # keep the value for later steps
                            "output": true}]}]}     # write the value to out/
 
+A call may instead name a ``"protocol"`` (see run_protocol).
+
 Artifacts in ``/job/rw/out``: ``c<index>_o<k>.npy`` for each output value, and one
 line per call in ``results.jsonl``: {"index", "status": "ok"|"error", "error", "seconds"}.
 """
@@ -35,6 +37,7 @@ from runner_common import announce_start, append_json_line, student_traceback  #
 announce_start()
 IN_DIR = "/job/in"
 OUT_DIR = "/job/rw/out"
+ORACLE = "--oracle" in sys.argv[1:]
 
 
 class StudentTypeError(Exception):
@@ -56,6 +59,8 @@ def to_arrays(value):
     items = list(value) if isinstance(value, tuple) else [value]
     arrays = []
     for item in items:
+        if type(item).__module__.startswith("torch") and hasattr(item, "detach"):
+            item = item.detach().cpu().numpy()  # a tensor returned by torch code
         if isinstance(item, np.ndarray | np.generic | bool | int | float | list):
             try:
                 arr = np.asarray(item)
@@ -81,6 +86,9 @@ def record(line):
 
 
 def run_call(call, code_dir):
+    protocol = call.get("protocol", "steps")
+    if protocol != "steps":
+        return run_protocol(protocol, call)
     started = time.perf_counter()
     kept = {}
     try:
@@ -123,6 +131,18 @@ def run_call(call, code_dir):
                     os.path.join(OUT_DIR, f"c{call['index']}_o{k}.npy"), arr, allow_pickle=False
                 )
     return {"status": "ok", "seconds": time.perf_counter() - started}
+
+
+def run_protocol(protocol, call):
+    """A call of a documented interface (``protocol_<name>.py`` beside this file): e.g. a
+    layer's forward and backward, or a module given weights. In the oracle box (the
+    reference box, started with ``--oracle``) the protocol computes the grader's own
+    answer (autograd, the PyTorch built-in) instead of calling a module."""
+    handler = importlib.import_module(f"protocol_{protocol}")
+    try:
+        return handler.run(call, ORACLE, IN_DIR, OUT_DIR)
+    except BaseException as exc:
+        return {"status": "error", "stage": protocol, "error": student_traceback(exc)}
 
 
 def main():
