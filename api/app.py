@@ -7,12 +7,14 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.routes import account, assignments, auth, health, me, pages, roster, submissions, users
+from api.routes.metrics import router as metrics_router
 from api.routes.staff_dashboard import router as staff_dashboard_router
 from api.routes.staff_pages import router as staff_pages_router
 from api.routes.staff_regrades import router as staff_regrades_router
 from api.routes.staff_specs import router as staff_specs_router
 from api.routes.staff_submissions import router as staff_submissions_router
 from api.templating import STATIC_DIR
+from autograder.logs import configure_logging
 
 DESCRIPTION = """
 Upload homework, get it graded in a sandbox, read the feedback.
@@ -53,6 +55,7 @@ STAFF_ROUTERS = (
 
 
 def create_app() -> FastAPI:
+    configure_logging()  # AUTOGRADER_LOG_FORMAT=json: JSON lines (autograder/logs.py)
     app = FastAPI(
         title="Autograder",
         summary="Deep-learning homework autograder",
@@ -63,6 +66,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     for module in (health, assignments, submissions, me, users, pages, auth, account, roster):
         app.include_router(module.router)
+    app.include_router(metrics_router)
     for staff_router in STAFF_ROUTERS:
         app.include_router(staff_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

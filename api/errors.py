@@ -19,6 +19,7 @@ from autograder.refusals import (
     Forbidden,
     MissingFile,
     NotFound,
+    QueueFull,
     QuotaExceeded,
     Refused,
     TooLarge,
@@ -38,6 +39,7 @@ STATUS: dict[type[Refused], int] = {
     TooLarge: 413,
     UploadsClosed: 403,
     QuotaExceeded: 429,
+    QueueFull: 503,
     Conflict: 409,
 }
 
@@ -52,7 +54,8 @@ def status_for(exc: Refused) -> int:
 def headers_for(exc: Refused) -> dict[str, str]:
     if isinstance(exc, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, QuotaExceeded | TooManyAttempts) and exc.retry_after is not None:
+    limited = QuotaExceeded | TooManyAttempts | QueueFull
+    if isinstance(exc, limited) and exc.retry_after is not None:
         return {"Retry-After": str(exc.retry_after)}
     return {}
 

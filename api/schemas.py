@@ -100,7 +100,9 @@ class SubmissionOut(BaseModel):
     is_late: bool
     late_days: int
     files: list[SubmittedFileOut]
-    state: str = Field(description="queued, running, graded, failed_student or failed_infra")
+    state: str = Field(
+        description="queued, running, graded, failed_student, failed_infra or superseded"
+    )
     phase: str | None
     queue_position: int | None = Field(
         default=None,
@@ -146,7 +148,26 @@ class SubmissionSummaryOut(BaseModel):
     max_score: float | None
 
 
+class WorkerHealthOut(BaseModel):
+    worker: str = Field(description="host:pid of the worker's main process")
+    host: str
+    pid: int
+    queues: list[str]
+    sandbox_backend: str
+    sandbox: str = Field(description='"ok", or why its sandbox cannot start boxes')
+    gpus: list[Any] = Field(description="GPU indices it hands to jobs")
+    started_at: datetime
+    seen_at: datetime
+
+
 class HealthOut(BaseModel):
-    status: Literal["ok", "error"]
+    status: Literal["ok", "error"] = Field(description='"error" only when the database is down')
     database: str = Field(description='"ok" or "unreachable: ..."')
     broker: str = Field(description='"ok" or "unreachable: ..."')
+    workers: list[WorkerHealthOut] = Field(
+        default_factory=list, description="Workers whose heartbeat was seen lately."
+    )
+    degraded: bool = Field(
+        default=False, description="Something is wrong that delays grading (see problems)."
+    )
+    problems: list[str] = Field(default_factory=list)

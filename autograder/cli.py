@@ -244,6 +244,26 @@ def worker_cmd(queues: str, concurrency: int | None, celery_args: tuple[str, ...
 main.add_command(user_commands.users)
 
 
+@main.command("health")
+@click.option("--json", "as_json", is_flag=True, help="Print the /healthz JSON instead.")
+def health_cmd(as_json: bool) -> None:
+    """The database, the broker and the workers seen lately (what GET /healthz says).
+    Exit status 1 when the database is down, 2 when degraded, else 0."""
+    from autograder import health
+    from autograder.db import session_factory
+
+    session = session_factory()()
+    try:
+        body = health.report(session)
+    finally:
+        session.close()
+    click.echo(json.dumps(body, indent=2) if as_json else health.render(body))
+    if body["status"] != "ok":
+        sys.exit(1)
+    if body["degraded"]:
+        sys.exit(2)
+
+
 @main.group()
 def db() -> None:
     """Database chores."""

@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from autograder.assignments import spec_for
-from autograder.models import Assignment, GradingRun, Role, Submission, User
+from autograder.models import Assignment, GradingRun, Role, RunState, Submission, User
 from autograder.staff_runs import current_runs_of
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -76,7 +76,10 @@ def _people(session: Session, assignment: Assignment) -> list[User]:
 
 
 def _add(row: RosterRow, submission: Submission, run: GradingRun, policy: str) -> None:
-    """Fold one submission (oldest first) into its student's row."""
+    """Fold one submission (oldest first) into its student's row. A submission superseded
+    by a newer upload before it ran was never graded: not an attempt, not the latest."""
+    if run.state == RunState.superseded:
+        return
     row.attempts += 1
     row.latest, row.latest_state = run.score, str(run.state)
     row.latest_submission = submission.id

@@ -4,6 +4,8 @@ Job states of a grading run (see docs/architecture.md):
 
     queued -> running -> graded | failed_student | failed_infra
                  \\-> queued   (lease expired or infrastructure error, attempts left)
+    queued -> superseded       (a newer upload of the same student replaced it before it
+                                ran, under the spec's ``supersede_queued``; never graded)
 """
 
 from __future__ import annotations
@@ -81,10 +83,16 @@ class RunState(enum.StrEnum):
     graded = "graded"
     failed_student = "failed_student"
     failed_infra = "failed_infra"
+    superseded = "superseded"
 
     @property
     def is_final(self) -> bool:
-        return self in (RunState.graded, RunState.failed_student, RunState.failed_infra)
+        return self in (
+            RunState.graded,
+            RunState.failed_student,
+            RunState.failed_infra,
+            RunState.superseded,
+        )
 
 
 class User(Base):
@@ -322,3 +330,23 @@ class SpecUpload(Base):
     filename: Mapped[str] = mapped_column(String(200))
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """A grading worker's latest sign of life (worker/heartbeat.py), one row per worker
+    process, rewritten every ``worker_heartbeat_seconds``: ``/healthz`` and
+    ``autograder health`` read it, so the API never has to talk to workers."""
+
+    __tablename__ = "worker_heartbeats"
+
+    # "host:pid" of the worker's main process (worker/jobs.worker_id).
+    worker: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(String(200), default="")
+    sandbox_backend: Mapped[str] = mapped_column(String(32), default="")
+    # "ok", or why the backend cannot start boxes here.
+    sandbox_status: Mapped[str] = mapped_column(Text, default="")
+    gpus: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -21,6 +21,7 @@ Every refusal has a stable ``code`` and a message that names the problem::
     ├── TooLarge            upload:too-large         a file, the request or the file count
     ├── UploadsClosed       upload:closed            past the hard cut-off
     ├── QuotaExceeded       upload:quota             too many submissions (retry_after s)
+    ├── QueueFull           upload:busy              too many runs queued (retry_after s)
     └── Conflict            conflict                 not now: e.g. a re-grade still open
 """
 
@@ -106,6 +107,16 @@ class UploadsClosed(Refused):
 
 class QuotaExceeded(Refused):
     code = "upload:quota"
+
+    def __init__(self, message: str, retry_after: int | None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QueueFull(Refused):
+    """Back-pressure: the grading queue is too long right now; nothing was stored."""
+
+    code = "upload:busy"
 
     def __init__(self, message: str, retry_after: int | None):
         super().__init__(message)

@@ -68,6 +68,8 @@ def start_for_assignment(
         .where(Submission.assignment_id == assignment.id)
         .order_by(Submission.received_at)
     ).all()
+    # A submission superseded by a newer upload before it ran was never meant to be graded.
+    submissions = [s for s in submissions if current_run(s).state != RunState.superseded]
     if not submissions:
         raise Conflict(f"{assignment.slug} has no submissions to re-grade")
     lane = queueing.low_lane(queue_for(spec))

@@ -62,10 +62,9 @@ def run_service() -> None:
 
 
 def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s [%(name)s] %(message)s"
-        )
+    from autograder.logs import configure_logging
+
+    configure_logging(text_default=True)  # text, or JSON lines (AUTOGRADER_LOG_FORMAT)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
@@ -181,8 +180,10 @@ def worker_command(settings: Settings) -> list[str]:
 
 def serve_http(settings: Settings, broker: EmbeddedRedis | None) -> None:
     """Run uvicorn in this thread until a signal; print the banner once it listens."""
+    # JSON logs: uvicorn's loggers propagate to the root logger's JSON handler.
+    extra = {"log_config": None} if settings.log_format == "json" else {}
     config = uvicorn.Config(
-        "api.app:create_app", factory=True, host=settings.host, port=settings.port
+        "api.app:create_app", factory=True, host=settings.host, port=settings.port, **extra
     )
     server = uvicorn.Server(config)
     threading.Thread(

@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     sandbox_max_open_files: int = 256
     sandbox_max_file_mb: int = 64
     log_cap_bytes: int = 64 * 1024
+    docker_host: str = Field(
+        default="unix:///var/run/docker.sock",
+        description="The Docker engine that runs sandboxes when AUTOGRADER_SANDBOX=docker "
+        "(scripts/docker_engine.sh starts a private one at unix:///run/autograder-docker/"
+        "docker.sock).",
+    )
+    sandbox_image: str = Field(
+        default="",
+        description="The docker sandbox image, pinned: sha256:<image id> or "
+        "name@sha256:<digest> (scripts/build_images.sh prints it). Never pulled.",
+    )
 
     # --- uploads and jobs ------------------------------------------------------------
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -104,6 +115,32 @@ class Settings(BaseSettings):
         default="",
         description="Queues of the embedded worker, highest priority first; empty: "
         "cpu,cpu-low, or cpu,gpu,cpu-low,gpu-low with a GPU.",
+    )
+
+    # --- limits and operations (README "Operating it") ---------------------------------
+    queue_max_depth: int = Field(
+        default=1000,
+        description="Back-pressure: an upload is refused (503 + Retry-After) while this many "
+        "runs are queued on its lane (counted in the database; re-grades in the -low lanes "
+        "count separately). 0: no limit.",
+    )
+    queue_busy_retry_after_seconds: int = Field(
+        default=60, description="The Retry-After of a 503 for a full queue."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="'json': one JSON object per log line, with submission_id, run_id, "
+        "assignment and worker where known.",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="GET /metrics needs 'Authorization: Bearer <token>'; empty: /metrics "
+        "answers only requests from localhost.",
+    )
+    worker_heartbeat_seconds: int = Field(
+        default=15,
+        description="Workers record a heartbeat row this often; /healthz lists the workers "
+        "seen within three of these intervals.",
     )
 
     # --- accounts ----------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """An assignment at a glance, for TAs: counts, mean, median, histogram, pass rate.
 
-Counts are of submissions, by the state of each one's current run. The score statistics
-are of students: each student's counted score (autograder/gradebook.py, the best),
+Counts are of submissions, by the state of each one's current run; a submission
+superseded by a newer upload before it ran (never graded) is left out of every count
+(the submissions list still shows it, with its state). The score statistics are of
+students: each student's counted score (autograder/gradebook.py, the best),
 students without a score left out. A student **passes** with a counted score of at least
 60% of the assignment's maximum (the spec has no key for a pass mark). The histogram has
 ten bins of 10% of the maximum each; the last one includes the maximum.
@@ -29,12 +31,14 @@ def submission_counts(session: Session, assignment: Assignment) -> dict[str, int
     seen: set[int] = set()
     for submission, run in session.execute(current_runs_of(assignment.id)):
         states[str(run.state)] += 1
+        if run.state == RunState.superseded:
+            continue
         late += bool(submission.is_late)
         if submission.user_id not in seen:
             seen.add(submission.user_id)
             students += 1
     return {
-        "submitted": sum(states.values()),
+        "submitted": sum(states.values()) - states[RunState.superseded.value],
         "students": students,
         "graded": states[RunState.graded.value],
         "failed": states[RunState.failed_student.value] + states[RunState.failed_infra.value],

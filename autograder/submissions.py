@@ -2,6 +2,13 @@
 GradingRun, and the hint to the broker. The database is the truth: a run whose message
 could not be sent stays ``queued`` with ``enqueued_at`` NULL and the worker's reconciler
 sends it again.
+
+Limits on use: the spec's quota (429 + Retry-After); back-pressure when the lane the
+upload would go to already has ``queue_max_depth`` queued runs (503 + Retry-After,
+``check_capacity``, refused before any file is stored); under the spec's
+``supersede_queued`` a new upload supersedes the student's runs still queued for the
+assignment (``supersede_queued``); and at most one run per student per lane in the
+broker (autograder/fairness.py).
 """
 
 from __future__ import annotations
@@ -11,12 +18,12 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from autograder import late_policy, queueing
+from autograder import fairness, late_policy
 from autograder.models import Assignment, GradingRun, RunState, Submission, User, new_id, utcnow
-from autograder.refusals import QuotaExceeded, UploadsClosed
+from autograder.refusals import QueueFull, QuotaExceeded, UploadsClosed
 from autograder.settings import get_settings
 from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
@@ -55,10 +62,42 @@ def check_accepting(
     return lateness
 
 
-def _charged(user: User, assignment: Assignment) -> tuple[ColumnElement[bool], ...]:
-    """Submissions charged to the quota: all but those whose every run failed on our side."""
+def check_capacity(session: Session, spec: Spec) -> None:
+    """Back-pressure: refuse while the upload's lane has too many queued runs (counted in
+    the database; re-grades wait in the -low lanes and are not counted here)."""
+    settings = get_settings()
+    limit = settings.queue_max_depth
+    if limit <= 0:
+        return
+    lane = queue_for(spec)
+    queued = session.scalar(
+        select(func.count())
+        .select_from(GradingRun)
+        .where(GradingRun.state == RunState.queued, GradingRun.queue == lane)
+    )
+    if (queued or 0) >= limit:
+        retry_after = max(1, settings.queue_busy_retry_after_seconds)
+        raise QueueFull(
+            f"the grading queue is full right now ({queued} submissions waiting); nothing "
+            f"was stored and nothing is lost: try again in {retry_after} seconds",
+            retry_after=retry_after,
+        )
+
+
+NOT_CHARGED = (RunState.failed_infra, RunState.superseded)
+
+
+def _charged(
+    user: User, assignment: Assignment, spec: Spec | None = None
+) -> tuple[ColumnElement[bool], ...]:
+    """Submissions charged to the quota: all but those whose every run failed on our side
+    or was superseded before it ran. Under ``supersede_queued`` an upload still queued is
+    not charged either: the upload being checked would supersede it."""
+    states = NOT_CHARGED
+    if spec is not None and spec.supersede_queued:
+        states = (*NOT_CHARGED, RunState.queued)
     charged = exists().where(
-        GradingRun.submission_id == Submission.id, GradingRun.state != RunState.failed_infra
+        GradingRun.submission_id == Submission.id, GradingRun.state.not_in(states)
     )
     return (
         Submission.user_id == user.id,
@@ -70,7 +109,7 @@ def _charged(user: User, assignment: Assignment) -> tuple[ColumnElement[bool], .
 def _check_quota(
     session: Session, user: User, assignment: Assignment, spec: Spec, now: datetime
 ) -> None:
-    conditions = _charged(user, assignment)
+    conditions = _charged(user, assignment, spec)
     quota = spec.quota
     if quota.total is not None:
         used = session.scalar(select(func.count()).select_from(Submission).where(*conditions))
@@ -130,15 +169,48 @@ def create_submission(
     )
     session.add_all([submission, run])
     session.flush()
+    if loaded_spec.spec.supersede_queued:
+        supersede_queued(session, submission)
     return submission
 
 
-def enqueue_run(session: Session, run: GradingRun) -> bool:
-    """Send ``run`` to its queue (call after the commit that made it); record when it went.
+SUPERSEDED_KIND = "superseded"
 
-    A broker outage returns False and leaves ``enqueued_at`` NULL for the reconciler."""
-    if not queueing.send_grade(run.id, run.queue):
-        return False
-    run.enqueued_at = utcnow()
-    session.commit()
-    return True
+
+def supersede_queued(session: Session, newer: Submission) -> int:
+    """End the still-queued upload runs of ``newer``'s student for the same assignment as
+    ``superseded`` (not committed). A compare-and-set on ``state == queued``: a run a worker
+    has already claimed is left to finish; a message still in the broker for a superseded
+    run finds nothing to claim. Re-grade runs (``batch_id``) are the staff's: kept."""
+    older = select(Submission.id).where(
+        Submission.user_id == newer.user_id,
+        Submission.assignment_id == newer.assignment_id,
+        Submission.id != newer.id,
+    )
+    result = session.execute(
+        update(GradingRun)
+        .where(
+            GradingRun.submission_id.in_(older),
+            GradingRun.state == RunState.queued,
+            GradingRun.batch_id.is_(None),
+        )
+        .values(
+            state=RunState.superseded,
+            finished_at=utcnow(),
+            phase=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            failure_kind=SUPERSEDED_KIND,
+            failure_message=f"superseded by submission {newer.id}: a newer upload replaced "
+            "this one before it was graded; it is not counted against your quota",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def enqueue_run(session: Session, run: GradingRun) -> bool:
+    """Send ``run`` to its queue if its turn has come (call after the commit that made it);
+    record when it went. A run held behind the student's earlier run on the same lane, or a
+    broker outage, returns False and leaves ``enqueued_at`` NULL (autograder/fairness.py)."""
+    return fairness.enqueue_run(session, run)

@@ -50,6 +50,18 @@ def _on_child_init(**_: object) -> None:
 
 @signals.worker_ready.connect
 def _on_worker_ready(**_: object) -> None:
+    from worker.heartbeat import start_heartbeat
     from worker.reconciler import start_reconciler
 
     start_reconciler()
+    start_heartbeat(",".join(app.amqp.queues.consume_from or ()))
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _on_logging_ready(logger: logging.Logger | None = None, **_: object) -> None:
+    """``AUTOGRADER_LOG_FORMAT=json``: Celery's handlers write JSON lines (autograder/logs.py)."""
+    from autograder.logs import json_enabled, use_json
+
+    if logger is not None and json_enabled():
+        use_json(logger.handlers)

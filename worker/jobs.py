@@ -6,7 +6,11 @@ The database is the truth and the broker only a hint:
 - a heartbeat renews the lease while the sandbox runs;
 - ``store`` is fenced by the lease owner: a worker that lost its lease cannot overwrite;
 - a student failure is a grade with a message; an infrastructure failure puts the run
-  back in the queue (or, with no attempts left, marks it ``failed_infra``: never a zero).
+  back in the queue (or, with no attempts left, marks it ``failed_infra``: never a zero);
+- when a run ends, the next run of the same student on the same lane, held back for
+  fairness, is sent (autograder/fairness.py);
+- every sandbox started for the run is counted into ``resources["sandbox_starts"]``
+  (summed over attempts), which ``/metrics`` adds up.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from sqlalchemy import or_, select, update
 
 from autograder.assignments import spec_for
 from autograder.db import session_scope
+from autograder.fairness import send_next_after
 from autograder.late_policy import assess
+from autograder.logs import bind_log_context, log_context
 from autograder.models import GradingRun, RunState, Submission, utcnow
 from autograder.queueing import is_gpu_lane, send_grade
 from autograder.regrades import apply_if_automatic
@@ -47,25 +53,57 @@ def worker_id() -> str:
 
 def process(run_id: int) -> str:
     """Grade run ``run_id`` if it can be claimed; return what happened (for logs and tests)."""
-    settings = get_settings()
     owner = worker_id()
+    with log_context(run_id=run_id, worker=owner):
+        outcome = _process(run_id, owner)
+        log.info("run %s: %s", run_id, outcome)
+    if outcome in ("stored", "failed-infra"):  # the run ended: the student's next one may go
+        send_next_after(run_id)
+    return outcome
+
+
+class CountingBackend:
+    """The sandbox backend, counting the boxes started through it (``run`` calls)."""
+
+    def __init__(self, backend: Any):
+        self._backend = backend
+        self.starts = 0
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self.starts += 1
+        return self._backend.run(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+def _process(run_id: int, owner: str) -> str:
+    settings = get_settings()
     if not claim(run_id, owner, settings.lease_seconds, settings.max_attempts):
         return "skipped"
     heartbeat = Heartbeat(run_id, owner, settings.lease_seconds)
     heartbeat.start()
+    backend = CountingBackend(get_backend(settings))
     try:
-        report = execute(run_id, settings, owner)
+        report = execute(run_id, settings, owner, backend)
     except InfraError as exc:
         log.warning("run %s: infrastructure error %s: %s", run_id, exc.code, exc)
-        return release(run_id, owner, exc.code, str(exc), settings.max_attempts)
+        return release(
+            run_id, owner, exc.code, str(exc), settings.max_attempts, starts=backend.starts
+        )
     except Exception as exc:  # a bug of ours: retried, never charged to the student
         log.exception("run %s: internal error", run_id)
         return release(
-            run_id, owner, "infra:internal", f"{type(exc).__name__}: {exc}", settings.max_attempts
+            run_id,
+            owner,
+            "infra:internal",
+            f"{type(exc).__name__}: {exc}",
+            settings.max_attempts,
+            starts=backend.starts,
         )
     finally:
         heartbeat.stop()
-    return "stored" if store(run_id, owner, report) else "lost-lease"
+    return "stored" if store(run_id, owner, report, starts=backend.starts) else "lost-lease"
 
 
 def claim(run_id: int, owner: str, lease_seconds: int, max_attempts: int) -> bool:
@@ -149,7 +187,7 @@ def threads_per_job(settings: Any) -> int:
     return max(1, cores // max(1, settings.worker_concurrency))
 
 
-def execute(run_id: int, settings: Any, owner: str) -> Report:
+def execute(run_id: int, settings: Any, owner: str, backend: Any = None) -> Report:
     with session_scope() as session:
         run = session.get(GradingRun, run_id)
         assert run is not None
@@ -160,6 +198,7 @@ def execute(run_id: int, settings: Any, owner: str) -> Report:
         queue = run.queue
         slug = submission.assignment.slug
         received_at = submission.received_at
+        bind_log_context(submission_id=submission.id, assignment=slug)
     gpu = assign_gpu(settings, loaded.spec, run_id)
     if (
         loaded.spec.resources.device == "gpu"
@@ -187,7 +226,7 @@ def execute(run_id: int, settings: Any, owner: str) -> Report:
             upload,
             settings.reference_dir / slug,
             seed,
-            get_backend(settings),
+            backend if backend is not None else get_backend(settings),
             settings,
             work_dir=work / "job",
             on_progress=ProgressWriter(run_id, owner),
@@ -202,10 +241,21 @@ def execute(run_id: int, settings: Any, owner: str) -> Report:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def store(run_id: int, owner: str, report: Report) -> bool:
+def _prior_starts(session: Any, run_id: int) -> int:
+    """Sandbox starts recorded by this run's earlier attempts."""
+    resources = session.scalar(select(GradingRun.resources).where(GradingRun.id == run_id))
+    try:
+        return int((resources or {}).get("sandbox_starts", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def store(run_id: int, owner: str, report: Report, starts: int = 0) -> bool:
     penalty = float(report.extra.get("late_penalty", 0.0))
     log_text = report.log[:LOG_CAP_CHARS]
     with session_scope() as session:
+        resources = dict(report.resources)
+        resources["sandbox_starts"] = _prior_starts(session, run_id) + starts
         result = session.execute(
             update(GradingRun)
             .where(_owned(run_id, owner))
@@ -222,7 +272,7 @@ def store(run_id: int, owner: str, report: Report) -> bool:
                 log=log_text,
                 log_truncated=report.log_truncated or len(report.log) > LOG_CAP_CHARS,
                 timings=report.timings,
-                resources=report.resources,
+                resources=resources,
                 failure_kind=report.failure_kind,
                 failure_message=report.failure_message,
             )
@@ -234,12 +284,18 @@ def store(run_id: int, owner: str, report: Report) -> bool:
         return stored
 
 
-def release(run_id: int, owner: str, code: str, message: str, max_attempts: int) -> str:
+def release(
+    run_id: int, owner: str, code: str, message: str, max_attempts: int, starts: int = 0
+) -> str:
     """Give the run back after an infrastructure error: retry, or fail it as ours."""
     with session_scope() as session:
         run = session.scalar(select(GradingRun).where(_owned(run_id, owner)))
         if run is None:
             return "lost-lease"
+        if starts:
+            resources = dict(run.resources or {})
+            resources["sandbox_starts"] = int(resources.get("sandbox_starts", 0)) + starts
+            run.resources = resources
         run.failure_kind, run.failure_message = code, message[:4000]
         run.lease_owner = run.lease_expires_at = run.phase = None
         if run.attempts >= max_attempts:

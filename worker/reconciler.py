@@ -2,6 +2,9 @@
 
 Runs as a thread in each worker's main process. Idempotent: a run sent twice is
 claimed once (worker/jobs.py), so several reconcilers side by side are harmless.
+
+It respects fair order (autograder/fairness.py): of each student's queued runs on a lane
+only the head, with nothing of theirs running there, is (re-)sent; the others stay held.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from sqlalchemy import or_, select
 
 from autograder.assignments import spec_for
 from autograder.db import session_scope
-from autograder.models import GradingRun, RunState, utcnow
+from autograder.fairness import sendable
+from autograder.models import GradingRun, RunState, Submission, utcnow
 from autograder.queueing import cpu_lane_of, send_grade
 from autograder.settings import get_settings
 
@@ -47,13 +51,15 @@ def reconcile_once() -> dict[str, int]:
     with session_scope() as session:
         stale = session.scalars(
             select(GradingRun)
+            .join(Submission, Submission.id == GradingRun.submission_id)
             .where(
                 GradingRun.state == RunState.queued,
                 or_(GradingRun.enqueued_at.is_(None), GradingRun.enqueued_at < stale_before),
+                sendable(),  # held runs wait for their turn
             )
-            .order_by(GradingRun.queued_at)
+            .order_by(GradingRun.queued_at, GradingRun.id)
             .limit(BATCH)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=GradingRun)
         ).all()
         for run in stale:
             if run.attempts >= settings.max_attempts:
@@ -73,13 +79,15 @@ def fall_back_to_cpu(settings, now) -> int:  # type: ignore[no-untyped-def]
     with session_scope() as session:
         waiting = session.scalars(
             select(GradingRun)
+            .join(Submission, Submission.id == GradingRun.submission_id)
             .where(
                 GradingRun.state == RunState.queued,
                 GradingRun.queue.in_(("gpu", "gpu-low")),
                 GradingRun.queued_at < before,
+                sendable(),  # a held run moves when its turn comes
             )
             .limit(BATCH)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=GradingRun)
         ).all()
         for run in waiting:
             loaded = spec_for(session, run.submission.assignment, run.spec_hash)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,11 +17,13 @@ from api.submission_views import submission_view, summary_of
 from api.upload_form import OPENAPI_BODY, UploadParts
 from autograder import submissions
 from autograder.db import session_scope
+from autograder.logs import bind_log_context
 from autograder.models import Assignment, GradingRun, RunState, Submission, utcnow
 from autograder.specs.loader import LoadedSpec
 from autograder.uploads import collect_files
 
 router = APIRouter(prefix="/api/v1", tags=["submissions"])
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,13 @@ class UploadTarget:
 
 
 def upload_target(slug: str, user: CurrentUser, session: SessionDep) -> UploadTarget:
-    """Refuse early (token, assignment, cut-off, quota) before reading the files. The time
-    of receipt is now, however long the body then takes to arrive."""
+    """Refuse early (token, assignment, cut-off, quota, a full queue) before reading the
+    files. The time of receipt is now, however long the body then takes to arrive."""
     received_at = utcnow()
     assignment = assignment_by_slug(session, slug)
     loaded = current_spec(session, assignment)
     submissions.check_accepting(session, user, assignment, loaded.spec, received_at)
+    submissions.check_capacity(session, loaded.spec)
     session.commit()  # end the read transaction: do not hold a connection during the upload
     return UploadTarget(assignment, loaded, received_at)
 
@@ -66,6 +70,7 @@ def enqueue_after_response(run_id: int) -> None:
             (413, "a file, the request, or the number of files over the limit"),
             (422, "a required file is missing"),
             (429, "over the submission quota (see Retry-After)"),
+            (503, "the grading queue is full: nothing stored, try again (see Retry-After)"),
         ]
     },
 )
@@ -91,7 +96,15 @@ def create_submission(
         session, user, target.assignment, target.loaded, files, target.received_at
     )
     session.commit()
-    background.add_task(enqueue_after_response, submission.runs[-1].id)
+    run_id = submission.runs[-1].id
+    bind_log_context(
+        submission_id=submission.id,
+        run_id=run_id,
+        assignment=target.assignment.slug,
+        user=user.name,
+    )
+    log.info("submission accepted (%d files)", len(files))
+    background.add_task(enqueue_after_response, run_id)
     return {
         "id": submission.id,
         "url": f"{base}/api/v1/submissions/{submission.id}",

@@ -8,7 +8,7 @@ document.addEventListener("DOMContentLoaded", function () {
   const A = window.Autograder;
   const t = A.t;
   const section = document.getElementById("result");
-  const FINAL = new Set(["graded", "failed_student", "failed_infra"]);
+  const FINAL = new Set(["graded", "failed_student", "failed_infra", "superseded"]);
   const POLL_MS = 2000;
 
   // A phase or state in words; one the catalogue does not know is shown as it is.
