@@ -140,7 +140,10 @@ def _call_json(call: Call, index: int, in_dir: Path) -> dict[str, Any]:
         }
         for s in call.steps
     ]
-    return {"index": index, "module": call.module, "steps": steps}
+    encoded = {"index": index, "module": call.module, "steps": steps}
+    if call.protocol:
+        encoded["protocol"] = call.protocol
+    return encoded
 
 
 # ------------------------------------------------------------------------------ run
@@ -305,6 +308,10 @@ def _grade_calls(
         got = [student.calls.get(k, CallResult("missing")) for k in idx]
         want = [reference.calls.get(k, CallResult("missing")) for k in idx]
         results[i] = KINDS[check.kind].score(check, plan, got, want)
+        static = KINDS[check.kind].static
+        violation = static(check, job / "student") if static else None
+        if violation:
+            results[i] = Outcome(0.0, check.points, violation, {"constraint": violation})
     timings.update(
         {
             "stage": timings["stage"] + t_stage - t0,

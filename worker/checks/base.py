@@ -29,6 +29,9 @@ class Step:
 class Call:
     module: str
     steps: list[Step]
+    # A documented interface run by worker/runner/protocol_<name>.py instead of the steps
+    # one by one (the reference box runs it as the oracle); None: plain steps.
+    protocol: str | None = None
 
 
 @dataclass

@@ -9,6 +9,8 @@ Phases (each a fresh sandbox; artifacts flow forward only):
            matrix, misclassified examples, the training curve, a partial-credit line.
 Constraints (forbidden imports, parameters, weights size) are checked here too, from
 the source text and the safetensors header, never by importing anything.
+With ``framework: numpy`` the phases run worker/runner/numpy_phase_runner.py instead
+(a numpy network object: params, loss(x, y) filling grads, predict; never imports torch).
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ SAFETENSORS_BYTES = {
 
 
 # ------------------------------------------------------------------------------ phases
+
+
+def _runner(check: ClassifierCheck) -> str:
+    """The in-sandbox runner of the phases: torch, or numpy only (never imports torch)."""
+    return "numpy_phase_runner.py" if check.framework == "numpy" else "torch_runner.py"
 
 
 def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
@@ -105,7 +112,7 @@ def _weights(
         ctx,
         check.id,
         "train",
-        "torch_runner.py",
+        _runner(check),
         phase,
         log,
         wall_seconds=train.wall_seconds,
@@ -138,7 +145,7 @@ def _predict(
         ctx,
         check.id,
         "predict",
-        "torch_runner.py",
+        _runner(check),
         phase,
         log,
         wall_seconds=check.predict_wall_seconds,

@@ -1,7 +1,9 @@
 """Pieces both in-sandbox runners share (stdlib only; runs inside the sandbox)."""
 
+import importlib.abc
 import json
 import os
+import sys
 import traceback
 
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -34,3 +36,34 @@ def append_json_line(path, line):
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+class ForbiddenImports(importlib.abc.MetaPathFinder):
+    """Refuses imports the assignment forbids, with a message naming the module.
+
+    Only a courtesy to honest students (a clear error at once): the forbidden imports are
+    also found outside, by reading the source, which this process cannot influence.
+    """
+
+    def __init__(self, names):
+        self.names = tuple(names)
+        self.attempted = []
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not any(fullname == n or fullname.startswith(n + ".") for n in self.names):
+            return None
+        if not _imported_by_student():
+            return None  # a library probing what is installed (torch does): not ours to judge
+        self.attempted.append(fullname)
+        raise ImportError(f"importing {fullname} is not allowed in this assignment")
+
+
+def _imported_by_student():
+    """Whether the code doing this import (the first frame outside importlib) is the student's."""
+    frame = sys._getframe(2)
+    while frame is not None and (
+        frame.f_code.co_filename.startswith("<frozen importlib")
+        or "/importlib/" in frame.f_code.co_filename
+    ):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename.startswith("/job/src/")

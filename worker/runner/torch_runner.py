@@ -15,7 +15,6 @@ Artifacts in /job/rw/out:
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import json
 import os
 import sys
@@ -26,43 +25,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
-from runner_common import announce_start, append_json_line, student_traceback  # noqa: E402
+from runner_common import (  # noqa: E402
+    ForbiddenImports,
+    announce_start,
+    append_json_line,
+    student_traceback,
+)
 
 announce_start()
 IN_DIR = "/job/in"
 OUT_DIR = "/job/rw/out"
 DATA_DIR = "/data"
-
-
-class ForbiddenImports(importlib.abc.MetaPathFinder):
-    """Refuses imports the assignment forbids, with a message naming the module.
-
-    Only a courtesy to honest students (a clear error at once): the forbidden imports are
-    also found outside, by reading the source, which this process cannot influence.
-    """
-
-    def __init__(self, names):
-        self.names = tuple(names)
-        self.attempted = []
-
-    def find_spec(self, fullname, path=None, target=None):
-        if not any(fullname == n or fullname.startswith(n + ".") for n in self.names):
-            return None
-        if not _imported_by_student():
-            return None  # a library probing what is installed (torch does): not ours to judge
-        self.attempted.append(fullname)
-        raise ImportError(f"importing {fullname} is not allowed in this assignment")
-
-
-def _imported_by_student():
-    """Whether the code doing this import (the first frame outside importlib) is the student's."""
-    frame = sys._getframe(2)
-    while frame is not None and (
-        frame.f_code.co_filename.startswith("<frozen importlib")
-        or "/importlib/" in frame.f_code.co_filename
-    ):
-        frame = frame.f_back
-    return frame is not None and frame.f_code.co_filename.startswith("/job/src/")
 
 
 def write_json(name, value):
