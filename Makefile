@@ -26,7 +26,8 @@ setup:
 run: setup
 	$(AUTOGRADER) serve
 
-test: setup
+test:
+	AUTOGRADER_SETUP_DOCKER=1 bash scripts/setup.sh
 	AUTOGRADER_TEST_REQUIRE_SERVICES=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 lint: setup

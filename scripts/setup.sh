@@ -116,8 +116,8 @@ setup_service_venv() {
         say ".venv: up to date"
         return
     fi
-    say ".venv: pip install -e '.[test]' -c requirements/main.lock"
-    "$VENV/bin/python" -m pip install --no-input -q -e '.[test]' -c requirements/main.lock
+    say ".venv: pip install -e '.[test,docker]' -c requirements/main.lock"
+    "$VENV/bin/python" -m pip install --no-input -q -e '.[test,docker]' -c requirements/main.lock
     service_install_ok || die ".venv: autograder does not import from $ROOT after pip install"
     echo "$want" >"$VENV/$STAMP_NAME"
 }
@@ -190,11 +190,30 @@ setup_sandbox_venv() {
     echo "$want" >"$SANDBOX_VENV/$STAMP_NAME"
 }
 
+# The docker sandbox backend's engine (private, no host networking changes) and its image,
+# built once per Dockerfile + lock (scripts/docker_engine.sh, scripts/build_images.sh).
+# Only for `make test` (AUTOGRADER_SETUP_DOCKER=1) or a service configured with
+# AUTOGRADER_SANDBOX=docker: `make run` with the embedded defaults needs neither, and the
+# first image build takes minutes.
+setup_docker() {
+    local wanted="${AUTOGRADER_SETUP_DOCKER:-}"
+    if [[ -z "$wanted" && "${AUTOGRADER_SANDBOX:-bwrap}" == docker ]]; then
+        wanted=1
+    fi
+    if [[ "$wanted" != 1 ]]; then
+        say "docker: not needed here (AUTOGRADER_SETUP_DOCKER=1 sets it up)"
+        return
+    fi
+    bash "$ROOT/scripts/docker_engine.sh" start
+    bash "$ROOT/scripts/build_images.sh" sandbox
+}
+
 main() {
     local start=$SECONDS
     install_system_packages
     setup_service_venv
     setup_sandbox_venv
+    setup_docker
     say "setup done in $((SECONDS - start)) s"
 }
 

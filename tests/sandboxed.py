@@ -20,8 +20,23 @@ MINI_REFERENCE = FIXTURES / "reference" / "mini"
 REQUIRE = os.environ.get("AUTOGRADER_TEST_REQUIRE_SERVICES") == "1"
 
 
+# The backend these helpers grade with: "bwrap" unless a test selects another with
+# use_backend (tests/test_hostile.py runs every case on each backend).
+_BACKEND = "bwrap"
+
+
+def use_backend(name: str) -> None:
+    global _BACKEND
+    _BACKEND = name
+
+
 def sandbox_settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", jobs_dir=Path("/tmp") / f"ag-jobs-t{os.getpid()}")
+    settings = Settings(home=tmp_path / "home", jobs_dir=Path("/tmp") / f"ag-jobs-t{os.getpid()}")
+    if _BACKEND == "docker":
+        from tests.docker_engine import docker_settings
+
+        settings = docker_settings(settings)
+    return settings
 
 
 def require_sandbox(settings: Settings) -> None:

@@ -1,7 +1,9 @@
 """Hostile submissions through the real sandbox and scoring, each with its expected outcome.
 
 Every case must: earn only what it deserves, leak nothing (canaries planted where a
-submission might look), and leave no process, cgroup or mount behind.
+submission might look), and leave no process, cgroup, mount or container behind. Each case
+runs on both sandbox backends (bwrap and docker); the docker ones skip with the reason when
+no engine or sandbox image is there, and fail under AUTOGRADER_TEST_REQUIRE_SERVICES=1.
 """
 
 from __future__ import annotations
@@ -12,21 +14,39 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandboxed import MINI_REFERENCE, by_check, grade_source, sandbox_settings
+from tests.sandboxed import (
+    MINI_REFERENCE,
+    by_check,
+    grade_source,
+    sandbox_settings,
+    use_backend,
+)
 from worker.sandbox import cgroups
 
 GOOD = (MINI_REFERENCE / "mini.py").read_text()
 CANARY = "CANARY-7f3a9c-do-not-leak"
 
 
+@pytest.fixture(autouse=True, params=["bwrap", "docker"])
+def sandbox_backend(request):
+    use_backend(request.param)
+    yield request.param
+    use_backend("bwrap")
+
+
 @pytest.fixture(autouse=True)
-def no_leftovers(tmp_path):
-    """After each case: no process in this test run's box cgroups, no box mount left."""
+def no_leftovers(tmp_path, sandbox_backend):
+    """After each case: no process in this test run's box cgroups, no box mount left,
+    no sandbox container left."""
     yield
     mine = [n for n in cgroups.box_names() if n.startswith(f"box-{os.getpid()}-")]
     assert all(not cgroups.BoxCgroup(n).pids() for n in mine), "a sandbox process survived"
     jobs = str(sandbox_settings(tmp_path).path("jobs"))
     assert jobs not in Path("/proc/mounts").read_text(), "a sandbox tmpfs is still mounted"
+    if sandbox_backend == "docker" and sandbox_settings(tmp_path).sandbox_image:
+        from tests.docker_engine import box_containers
+
+        assert not box_containers(), "a sandbox container was left behind"
 
 
 def test_reference_earns_full_marks(tmp_path):

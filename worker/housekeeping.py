@@ -38,6 +38,10 @@ def remove_stale_boxes(settings: Any) -> int:
             group.kill_all(timeout=5)
             group.remove()
             removed += 1
+    if getattr(settings, "sandbox", "bwrap") == "docker":
+        from worker.sandbox import docker_backend
+
+        removed += docker_backend.remove_stale(settings)
     if jobs.is_dir():
         for box in jobs.glob("box-*"):
             if not owner_alive(box.name):

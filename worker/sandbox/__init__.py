@@ -18,7 +18,12 @@ def get_backend(settings: Any) -> Backend:
             slots=settings.sandbox_slots,
             slot_dir=settings.sandbox_slot_dir,
         )
-    raise SandboxUnavailable(
-        f"sandbox backend {settings.sandbox!r} is not available in this build "
-        "(only 'bwrap' is implemented; the docker backend is planned)"
-    )
+    if settings.sandbox == "docker":
+        from worker.sandbox.docker_backend import DockerBackend
+
+        return DockerBackend(
+            jobs_dir=settings.path("jobs"),
+            docker_host=settings.docker_host,
+            image=settings.sandbox_image,
+        )
+    raise SandboxUnavailable(f"unknown sandbox backend {settings.sandbox!r}")
