@@ -250,9 +250,24 @@ def _prior_starts(session: Any, run_id: int) -> int:
         return 0
 
 
+def no_nul(value: Any) -> Any:
+    """``value`` with every NUL character replaced by U+FFFD, through lists and dicts.
+
+    Postgres text cannot hold NUL: a student who prints one (or whose error message holds
+    one) made ``store`` fail again and again, so the run ended ``failed_infra``: never
+    graded and never charged to the quota, for as many uploads as the student liked."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [no_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {no_nul(k): no_nul(v) for k, v in value.items()}
+    return value
+
+
 def store(run_id: int, owner: str, report: Report, starts: int = 0) -> bool:
     penalty = float(report.extra.get("late_penalty", 0.0))
-    log_text = report.log[:LOG_CAP_CHARS]
+    log_text = no_nul(report.log[:LOG_CAP_CHARS])
     with session_scope() as session:
         resources = dict(report.resources)
         resources["sandbox_starts"] = _prior_starts(session, run_id) + starts
@@ -268,13 +283,13 @@ def store(run_id: int, owner: str, report: Report, starts: int = 0) -> bool:
                 score=round(report.raw_score * (1 - penalty), 6),
                 max_score=report.max_score,
                 late_penalty=penalty,
-                outcomes=report.outcomes,
+                outcomes=no_nul(report.outcomes),
                 log=log_text,
                 log_truncated=report.log_truncated or len(report.log) > LOG_CAP_CHARS,
                 timings=report.timings,
                 resources=resources,
                 failure_kind=report.failure_kind,
-                failure_message=report.failure_message,
+                failure_message=no_nul(report.failure_message),
             )
             .execution_options(synchronize_session=False)
         )
@@ -296,7 +311,7 @@ def release(
             resources = dict(run.resources or {})
             resources["sandbox_starts"] = int(resources.get("sandbox_starts", 0)) + starts
             run.resources = resources
-        run.failure_kind, run.failure_message = code, message[:4000]
+        run.failure_kind, run.failure_message = code, no_nul(message[:4000])
         run.lease_owner = run.lease_expires_at = run.phase = None
         if run.attempts >= max_attempts:
             run.state = RunState.failed_infra

@@ -141,11 +141,10 @@ class BwrapBackend:
                 )
                 return result
             finally:
-                group.kill_all()
-                group.remove()
-                if mounted:
-                    _unmount(rw)
-                shutil.rmtree(box, ignore_errors=True)
+                if group.kill_all():
+                    _remove_box(group, rw if mounted else None, box)
+                else:  # processes SIGKILL has not ended yet: clean up once they are gone
+                    _reap_later(group, rw if mounted else None, box)
 
     def _argv(self, request: Request, uid: int, rw: Path) -> list[str]:
         lim = request.limits
@@ -280,7 +279,12 @@ class BwrapBackend:
         if timed_out:
             group.kill_all()
             proc.kill()
-            proc.wait()
+            try:  # a box that SIGKILL cannot end (uninterruptible sleep, a frozen cgroup)
+                proc.wait(timeout=KILL_WAIT_SECONDS)  # must not hang the job: ours, retried
+            except subprocess.TimeoutExpired:
+                raise SandboxUnavailable(
+                    "the sandbox could not be killed at its time limit"
+                ) from None
         wall = time.monotonic() - started
         group.kill_all()
         capture.join(5)
@@ -300,6 +304,32 @@ class BwrapBackend:
             out_files={},
             out_rejected=[],
         )
+
+
+KILL_WAIT_SECONDS = 5.0
+REAP_SECONDS = 3600.0
+
+
+def _remove_box(group: cgroups.BoxCgroup, rw: Path | None, box: Path) -> None:
+    group.remove()
+    if rw is not None:
+        _unmount(rw)
+    shutil.rmtree(box, ignore_errors=True)
+
+
+def _reap_later(group: cgroups.BoxCgroup, rw: Path | None, box: Path) -> None:
+    """A box whose processes outlived SIGKILL (stuck in the kernel): the job has gone on
+    as an infrastructure error; a thread keeps killing and removes the box's cgroups,
+    mount and folder as soon as its last process is gone, so nothing is left behind."""
+
+    def reap() -> None:
+        deadline = time.monotonic() + REAP_SECONDS
+        while time.monotonic() < deadline:
+            if group.kill_all(timeout=5):
+                _remove_box(group, rw, box)
+                return
+
+    threading.Thread(target=reap, name=f"reap-{box.name}", daemon=True).start()
 
 
 NVIDIA_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
