@@ -1,0 +1,355 @@
+"""Check kind ``sequence``: a generated sequence task, trained in one sandbox, predicted in
+another, scored outside.
+
+The task (Chinese or English number words to digits, reversing or sorting digit strings:
+worker/checks/seqtasks.py) is drawn afresh per job from the job's secret seed; the test
+sources are distinct and absent from the training split.
+
+Phases (each a fresh sandbox; artifacts flow forward only):
+- train:   build_model(src_vocab_size, tgt_vocab_size, max_len) trained on the training
+           pairs only, by the grader's loop (teacher forcing for seq2seq, cross-entropy
+           ignoring PAD) or the student's train(); writes weights.safetensors, metrics.jsonl;
+- predict: a fresh build_model() loads those weights (strict) and decodes the test
+           SOURCES (the student's predict(model, src, max_len), or for an encoder the argmax
+           of model(src)); optionally also an untrained model, as a control;
+- score:   here, against the hidden test targets: exact match (up to EOS) and token
+           accuracy, accuracy by source length, wrong examples as text, the training curve,
+           a partial-credit line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.specs.schema import SequenceCheck
+from worker.checks import seqtasks
+from worker.checks.base import Outcome
+from worker.checks.classifier_check import forbidden_imports, safetensors_summary
+from worker.checks.phases import PhaseContext, PhaseLog, curve, load_array, phase_problem, run_phase
+from worker.checks.seqtasks import EOS, PAD, TaskData
+
+RUNNER = "sequence_runner.py"
+
+
+def make_task(check: SequenceCheck, rng: np.random.Generator) -> TaskData:
+    t = check.task
+    return seqtasks.generate(
+        rng,
+        t.name,
+        n_train=t.n_train,
+        n_test=t.n_test,
+        interface=check.interface,
+        min_value=t.min_value,
+        max_value=t.max_value,
+        min_length=t.min_length,
+        max_length=t.max_length,
+    )
+
+
+def widths(check: SequenceCheck, task: TaskData) -> tuple[int, int]:
+    """(max_len handed to build_model and predict, width of the predictions)."""
+    max_len = max(task.train_src.shape[1], task.train_tgt.shape[1]) + check.max_len_margin
+    width = task.test_src.shape[1] if check.interface == "encoder" else max_len
+    return max_len, width
+
+
+# ------------------------------------------------------------------------------ phases
+
+
+def run(check: SequenceCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
+    log = PhaseLog()
+    violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
+    if violation:
+        return _zero(check, f"constraint forbidden_imports: {violation}"), log
+    rng = ctx.rng(check.id)
+    task = make_task(check, rng)
+    control_seed = int(rng.integers(1, 2**31))
+    folder = ctx.job_dir / f"{check.id}-task"
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.json"
+    vocab.write_text(json.dumps(task.vocab_json()))  # ASCII (\u escapes): no locale matters
+    max_len, width = widths(check, task)
+
+    weights, train_curve, message = _train(check, ctx, log, task, vocab, max_len)
+    if weights is None:
+        return _zero(check, message, {"curve": train_curve}), log
+    phase = {
+        "module": check.module,
+        "model": check.model,
+        "predict": check.predict,
+        "interface": check.interface,
+        "max_len": max_len,
+        "width": width,
+        "weights": weights.name,
+        "untrained_control": check.untrained_control,
+        "control_seed": control_seed,
+        "forbidden_imports": check.constraints.forbidden_imports,
+    }
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "predict",
+        RUNNER,
+        phase,
+        log,
+        wall_seconds=check.predict_wall_seconds,
+        inputs={"test_src": task.test_src},
+        files=[vocab, weights],
+    )
+    problem = phase_problem("prediction", result, out, log, ctx, check.predict_wall_seconds)
+    if problem:
+        return _zero(check, problem, {"curve": train_curve}), log
+    n = len(task.test_src)
+    vocab_size = len(task.tgt_vocab)
+    predictions = load_ids(out / "predictions.npy", n, width, vocab_size, "predictions")
+    if isinstance(predictions, str):
+        return _zero(check, predictions, {"curve": train_curve}), log
+    untrained = None
+    if check.untrained_control:
+        untrained = load_ids(out / "untrained.npy", n, width, vocab_size, "untrained predictions")
+        if isinstance(untrained, str):
+            return _zero(check, untrained, {"curve": train_curve}), log
+    loaded = out / "weights_as_loaded.safetensors"
+    violation = weight_constraints(check, loaded if loaded.is_file() else weights)
+    if violation:
+        return _zero(check, violation, {"curve": train_curve}), log
+    outcome = score(check, task, predictions, train_curve, untrained)
+    outcome.details["params"] = safetensors_summary(loaded if loaded.is_file() else weights)[
+        "params"
+    ]
+    return outcome, log
+
+
+def _train(
+    check: SequenceCheck,
+    ctx: PhaseContext,
+    log: PhaseLog,
+    task: TaskData,
+    vocab: Path,
+    max_len: int,
+) -> tuple[Path | None, list[dict[str, Any]], str]:
+    train = check.train
+    phase = {
+        "module": check.module,
+        "model": check.model,
+        "interface": check.interface,
+        "loop": train.loop,
+        "function": train.function,
+        "epochs": train.epochs,
+        "batch_size": train.batch_size,
+        "lr": train.lr,
+        "seed": train.seed,
+        "optimizer": train.optimizer,
+        "clip_grad_norm": train.clip_grad_norm,
+        "wall_seconds": train.wall_seconds,
+        "max_len": max_len,
+        "forbidden_imports": check.constraints.forbidden_imports,
+    }
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "train",
+        RUNNER,
+        phase,
+        log,
+        wall_seconds=train.wall_seconds,
+        inputs={"train_src": task.train_src, "train_tgt": task.train_tgt},
+        files=[vocab],
+        progress_file="metrics.jsonl",
+    )
+    train_curve = curve(out / "metrics.jsonl")
+    problem = phase_problem("training", result, out, log, ctx, train.wall_seconds)
+    if problem:
+        return None, train_curve, problem
+    weights = out / "weights.safetensors"
+    if not weights.is_file() or weights.is_symlink():
+        return None, train_curve, "training finished but wrote no weights"
+    return weights, train_curve, ""
+
+
+def load_ids(path: Path, rows: int, width: int, vocab_size: int, what: str) -> np.ndarray | str:
+    """An untrusted array of token ids: integer dtype, shape (rows, width), ids in range."""
+    if path.is_symlink():
+        return f"{what}: not a regular file"
+    arr = load_array(path, kinds="iu", shape=(rows, width), what=what)
+    if isinstance(arr, str):
+        return arr
+    return check_ids(arr, vocab_size, what)
+
+
+def check_ids(arr: np.ndarray, vocab_size: int, what: str) -> np.ndarray | str:
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= vocab_size):
+        low, high = int(arr.min()), int(arr.max())
+        return f"{what}: token ids must lie in [0, {vocab_size}), found {low}..{high}"
+    return arr.astype(np.int64)
+
+
+def weight_constraints(check: SequenceCheck, weights: Path) -> str | None:
+    limits = check.constraints
+    try:
+        summary = safetensors_summary(weights)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return f"the weights could not be read: {exc}"
+    if limits.max_params is not None and summary["params"] > limits.max_params:
+        return (
+            f"constraint max_params: the model has {summary['params']:,} parameters, "
+            f"at most {limits.max_params:,} are allowed"
+        )
+    if limits.max_weights_mb is not None and summary["bytes"] > limits.max_weights_mb * 2**20:
+        return (
+            f"constraint max_weights_mb: the weights take {summary['bytes'] / 2**20:.2f} MB, "
+            f"at most {limits.max_weights_mb:g} MB are allowed"
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------ scoring
+
+
+def _cut(row: np.ndarray) -> list[int]:
+    """A sequence up to (without) its first EOS or PAD."""
+    stop = np.flatnonzero((row == EOS) | (row == PAD))
+    return row[: stop[0] if len(stop) else len(row)].tolist()
+
+
+def compare(
+    interface: str, predictions: np.ndarray, targets: np.ndarray, sources: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per example: exact match, matching tokens, tokens counted, and whether the
+    prediction ended (EOS/PAD within its width; always true for an encoder)."""
+    n = len(targets)
+    exact = np.zeros(n, dtype=bool)
+    matched = np.zeros(n, dtype=np.int64)
+    counted = np.zeros(n, dtype=np.int64)
+    ended = np.ones(n, dtype=bool)
+    if interface == "encoder":
+        mask = sources != PAD
+        width = sources.shape[1]
+        hits = (predictions[:, :width] == targets[:, :width]) & mask
+        matched[:] = hits.sum(axis=1)
+        counted[:] = mask.sum(axis=1)
+        exact[:] = matched == counted
+        return exact, matched, counted, ended
+    for i in range(n):
+        want, got = _cut(targets[i]), _cut(predictions[i])
+        ended[i] = bool(((predictions[i] == EOS) | (predictions[i] == PAD)).any())
+        exact[i] = got == want
+        common = min(len(got), len(want))
+        matched[i] = sum(a == b for a, b in zip(got[:common], want[:common], strict=True))
+        counted[i] = max(len(got), len(want), 1)
+        if not got and not want:
+            matched[i] = 1
+    return exact, matched, counted, ended
+
+
+def score(
+    check: SequenceCheck,
+    task: TaskData,
+    predictions: np.ndarray,
+    train_curve: list[dict[str, Any]],
+    untrained: np.ndarray | None = None,
+) -> Outcome:
+    """Pure: the checked predictions (int64 (n_test, width), ids in range) against the
+    hidden targets."""
+    targets, sources = task.test_tgt, task.test_src
+    exact, matched, counted, ended = compare(check.interface, predictions, targets, sources)
+    exact_match = float(exact.mean())
+    token_accuracy = float(matched.sum() / max(int(counted.sum()), 1))
+    value = exact_match if check.metric == "exact_match" else token_accuracy
+    credit = check.credit
+    fraction = min(1.0, max(0.0, (value - credit.floor) / (credit.target - credit.floor)))
+    lengths = (sources != PAD).sum(axis=1)
+    by_length = {
+        int(n): {
+            "exact_match": float(exact[lengths == n].mean()),
+            "count": int((lengths == n).sum()),
+        }
+        for n in np.unique(lengths)
+    }
+    wrong = np.flatnonzero(~exact)[: check.show_wrong]
+    if check.interface == "encoder":  # an encoder's answer is as long as its source
+        width = sources.shape[1]
+        predictions = np.where(sources != PAD, predictions[:, :width], PAD)
+    examples = [
+        {
+            "index": int(i),
+            "source": task.text(sources[i], "src"),
+            "expected": task.text(targets[i], "tgt"),
+            "predicted": task.text(predictions[i], "tgt"),
+            "ended": bool(ended[i]),
+        }
+        for i in wrong
+    ]
+    details: dict[str, Any] = {
+        "task": task.name,
+        "exact_match": exact_match,
+        "token_accuracy": token_accuracy,
+        "metric": check.metric,
+        "test_examples": int(len(targets)),
+        "unfinished": int((~ended).sum()),
+        "by_source_length": by_length,
+        "wrong_examples": examples,
+        "floor": credit.floor,
+        "target": credit.target,
+        "curve": train_curve,
+    }
+    name = check.metric.replace("_", " ")
+    message = (
+        f"{task.name}: exact match {exact_match:.2%}, token accuracy {token_accuracy:.2%} on "
+        f"{len(targets)} hidden test pairs; {name} scores (no points at {credit.floor:.0%} or "
+        f"below, full points at {credit.target:.0%})"
+    )
+    weakest = min(by_length, key=lambda k: (by_length[k]["exact_match"], -k))
+    if by_length[weakest]["exact_match"] < 1:
+        message += (
+            f"; weakest source length {weakest}: {by_length[weakest]['exact_match']:.1%} exact"
+        )
+    if details["unfinished"] and check.interface == "seq2seq":
+        message += (
+            f"\n{details['unfinished']} of {len(targets)} predictions never ended (no EOS "
+            "within max_len): does the model learn to emit EOS, and does decoding stop there?"
+        )
+    trained = [c["train_accuracy"] for c in train_curve if "train_accuracy" in c]
+    if trained and trained[-1] >= 0.9 and token_accuracy <= trained[-1] - 0.3:
+        message += (
+            f"\nTraining accuracy reached {trained[-1]:.1%} but the test token accuracy is "
+            f"{token_accuracy:.1%}: the model is given something while training that it does "
+            "not get when predicting (seq2seq: is the decoder input BOS + the targets shifted "
+            "right by one?), or it memorised the training pairs"
+        )
+    if examples:
+        shown = "; ".join(
+            f"{e['source']} -> expected {e['expected'] or '(empty)'}, got "
+            f"{e['predicted'] or '(empty)'}" + ("" if e["ended"] else "...")
+            for e in examples[:3]
+        )
+        message += f"\nWrong, e.g.: {shown}"
+    if untrained is not None:
+        u_exact, u_matched, u_counted, _ = compare(check.interface, untrained, targets, sources)
+        u_value = (
+            float(u_exact.mean())
+            if check.metric == "exact_match"
+            else float(u_matched.sum() / max(int(u_counted.sum()), 1))
+        )
+        details["untrained_" + check.metric] = u_value
+        if u_value > credit.floor:
+            details["control_failed"] = True
+            message = (
+                f"a freshly initialised, untrained model already reaches {name} {u_value:.2%} "
+                f"(the trained one {value:.2%}): the answers do not come from the learned "
+                "weights, so this check earns no points\n" + message
+            )
+            fraction = 0.0
+    if fraction < 1 and check.hint:
+        message += f"\nHint: {check.hint}"
+    return Outcome(check.points * fraction, check.points, message, details)
+
+
+def _zero(check: SequenceCheck, message: str, details: dict[str, Any] | None = None) -> Outcome:
+    if check.hint:
+        message += f"\nHint: {check.hint}"
+    return Outcome(0.0, check.points, message, details or {})
