@@ -45,7 +45,7 @@ GOLDEN = {
     "top-level-typo.yaml": [
         "top-level-typo.yaml:2: dedline: unknown key 'dedline'; did you mean 'deadline'? "
         "(valid keys: title, title_zh, description, deadline, late_policy, quota, files, "
-        "resources, feedback, counted, questions)",
+        "resources, feedback, counted, supersede_queued, questions)",
         "top-level-typo.yaml:14: questions[0].checks[0].args[0]: an argument needs exactly one "
         "of: array, int, float, value, choice",
     ],
