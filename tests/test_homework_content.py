@@ -47,6 +47,11 @@ def _functions_named(slug: str) -> dict[str, set[str]]:
         elif check.kind in ("samples", "reconstruction"):
             factory = check.generator if check.kind == "samples" else check.model
             named.setdefault(check.module, set()).update({factory, check.train.function})
+        elif check.kind == "sequence":
+            names = {check.model} | ({check.predict} if check.predict else set())
+            if check.train.loop == "student":
+                names.add(check.train.function)
+            named.setdefault(check.module, set()).update(names)
     return named
 
 

@@ -198,6 +198,11 @@ class ClassifierCheck(CheckBase):
     model: Annotated[str, Field(pattern=IDENT)] = Field(
         default="build_model", description="A function of the module returning an nn.Module."
     )
+    framework: Literal["torch", "numpy"] = Field(
+        default="torch",
+        description="torch: build_model() returns an nn.Module; numpy: it returns an object "
+        "with a params dict, loss(x, y) filling grads, and predict(x) (no torch in the box).",
+    )
     train: TrainPhase | None = Field(
         default=None, description="Absent: the student uploads trained weights instead."
     )
@@ -219,10 +224,431 @@ class ClassifierCheck(CheckBase):
         for name in self.weights_files:
             if not name.endswith((".safetensors", ".pt", ".pth")):
                 raise ValueError(f"weights file {name!r} must end in .safetensors, .pt or .pth")
+        if self.framework == "numpy":
+            if any(not name.endswith(".safetensors") for name in self.weights_files):
+                raise ValueError("a numpy classifier takes .safetensors weights only")
+            if self.train is not None and self.train.optimizer != "sgd":
+                raise ValueError("a numpy classifier trains with optimizer: sgd")
         return self
 
 
-Check = Annotated[FunctionCheck | RegressionCheck | ClassifierCheck, Field(discriminator="kind")]
+GradientOracle = Literal[
+    "linear", "relu", "sigmoid", "tanh", "softmax_cross_entropy", "two_layer_net"
+]
+
+
+class LabelGen(Strict):
+    """Integer class labels in ``[0, classes)``; ``shape`` and ``classes`` as in ArrayGen."""
+
+    shape: list[Dim]
+    classes: Dim
+
+
+class GradientCheck(CheckBase):
+    """A hand-written layer's forward and backward, run inside the sandbox on inputs and
+    parameters generated here; compared outside with the grader's own gradients (autograd
+    in float64, confirmed by central finite differences) by relative error."""
+
+    kind: Literal["gradient"]
+    module: Annotated[str, Field(pattern=IDENT)]
+    layer: Annotated[str, Field(pattern=IDENT)] = Field(
+        description="The class in the student's module, e.g. Linear."
+    )
+    oracle: GradientOracle = Field(
+        description="What the grader computes for comparison; it fixes the interface too."
+    )
+    dims: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    init: dict[Annotated[str, Field(pattern=IDENT)], bool | int | float | str] = Field(
+        default_factory=dict,
+        description="Keyword arguments of the layer's constructor; a string names one of "
+        "the dims (its value drawn for the case).",
+    )
+    input: ArrayGen
+    labels: LabelGen | None = Field(
+        default=None, description="Class labels (not differentiated) for the loss oracles."
+    )
+    params: dict[Annotated[str, Field(pattern=IDENT)], ArrayGen] = Field(default_factory=dict)
+    cases: Annotated[int, Field(ge=1, le=50)] = 4
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=1e-6, description="Largest relative error that passes."
+    )
+    forbidden_imports: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]] = Field(
+        default_factory=lambda: ["torch", "jax", "autograd", "tensorflow"]
+    )
+
+    @model_validator(mode="after")
+    def _fits_oracle(self) -> GradientCheck:
+        needs = {
+            "linear": ["W", "b"],
+            "two_layer_net": ["W1", "b1", "W2", "b2"],
+        }.get(self.oracle, [])
+        if sorted(self.params) != sorted(needs):
+            raise ValueError(
+                f"oracle {self.oracle} needs params {needs or 'none'}, got {sorted(self.params)}"
+            )
+        wants_labels = self.oracle in ("softmax_cross_entropy", "two_layer_net")
+        if wants_labels != (self.labels is not None):
+            raise ValueError(
+                f"oracle {self.oracle} " + ("needs labels" if wants_labels else "takes no labels")
+            )
+        return self
+
+
+SequenceTaskName = Literal["zh_numerals", "en_numerals", "reverse", "sort"]
+
+
+class SequenceTask(Strict):
+    """A generated sequence task, drawn afresh per job from its secret seed (the test
+    sources are distinct and none of them is in the training split)."""
+
+    name: SequenceTaskName = Field(
+        description="zh_numerals: 三百零四 -> 304; en_numerals: three hundred four -> 304; "
+        "reverse: 1234 -> 4321; sort: 3141 -> 1134."
+    )
+    n_train: Annotated[int, Field(ge=10, le=200_000)] = 10_000
+    n_test: Annotated[int, Field(ge=10, le=20_000)] = 1000
+    min_value: Annotated[int, Field(ge=0, le=99_999_999)] = 0
+    max_value: Annotated[int, Field(ge=0, le=99_999_999)] = 99_999
+    min_length: Annotated[int, Field(ge=1, le=40)] = 1
+    max_length: Annotated[int, Field(ge=1, le=40)] = 8
+
+    @model_validator(mode="after")
+    def _enough_sources(self) -> SequenceTask:
+        if self.min_value > self.max_value or self.min_length > self.max_length:
+            raise ValueError("min_value/min_length must not exceed max_value/max_length")
+        if self.name.endswith("_numerals"):
+            space = self.max_value - self.min_value + 1
+        else:
+            space = sum(10**n for n in range(self.min_length, self.max_length + 1))
+        if self.n_train + self.n_test > 0.9 * space:
+            raise ValueError(
+                f"n_train + n_test = {self.n_train + self.n_test} distinct sources do not fit "
+                f"in the {space} this task allows (at most 90% of them)"
+            )
+        return self
+
+
+class SequenceTrain(TrainPhase):
+    """As for a classifier; the grader's loop also clips the gradient norm."""
+
+    clip_grad_norm: Annotated[float, Field(gt=0)] | None = 1.0
+
+
+class SequenceCheck(CheckBase):
+    """Train a sequence model on a generated task, predict the hidden test split's targets
+    from its sources, score exact match and token accuracy outside.
+
+    The train phase sees the training pairs only; the predict phase a fresh build_model()
+    with the trained weights and the test *sources*; test targets never enter a sandbox.
+    """
+
+    kind: Literal["sequence"]
+    module: Annotated[str, Field(pattern=IDENT)]
+    model: Annotated[str, Field(pattern=IDENT)] = Field(
+        default="build_model",
+        description="build_model(src_vocab_size, tgt_vocab_size, max_len) -> nn.Module.",
+    )
+    interface: Literal["seq2seq", "encoder"] = Field(
+        default="seq2seq",
+        description="seq2seq: forward(src, tgt_in) -> logits (B, T, V), targets end in EOS, "
+        "the student's predict function decodes; encoder: forward(src) -> logits (B, S, V), "
+        "one output token per source position.",
+    )
+    task: SequenceTask
+    train: SequenceTrain
+    predict: Annotated[str, Field(pattern=IDENT)] | None = Field(
+        default=None,
+        description="predict(model, src, max_len) -> token ids (N, L); required for seq2seq. "
+        "None (encoder only): the grader takes the argmax of model(src).",
+    )
+    max_len_margin: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=4,
+        description="max_len = the widest source or target (with its EOS) + this margin.",
+    )
+    predict_wall_seconds: Annotated[int, Field(ge=1, le=3600)] = 120
+    metric: Literal["exact_match", "token_accuracy"] = "exact_match"
+    credit: AccuracyCredit
+    untrained_control: bool = Field(
+        default=True,
+        description="Also predict with a freshly initialised (untrained) model; if that scores "
+        "at the floor or above, the answers do not come from the learned weights: 0 points.",
+    )
+    constraints: Constraints = Constraints()
+    show_wrong: Annotated[int, Field(ge=0, le=64)] = 8
+
+    @model_validator(mode="after")
+    def _fits_interface(self) -> SequenceCheck:
+        if self.interface == "seq2seq" and self.predict is None:
+            raise ValueError("a seq2seq sequence check needs predict (the decoding function)")
+        if self.interface == "encoder" and self.task.name.endswith("_numerals"):
+            raise ValueError(
+                f"task {self.task.name} has targets of another length than their sources: "
+                "use interface: seq2seq"
+            )
+        return self
+
+
+class GenerativeTrain(Strict):
+    """The student's own training loop, run inside the sandbox on the training images only
+    (no labels), within ``wall_seconds``; ``options`` reach it in its config dict."""
+
+    function: Annotated[str, Field(pattern=IDENT)] = "train"
+    epochs: Annotated[int, Field(ge=1, le=1000)] = 1
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = 64
+    lr: Annotated[float, Field(gt=0, le=10)] = 1e-3
+    seed: int = 0
+    wall_seconds: Annotated[int, Field(ge=1, le=36000)] = 300
+    options: dict[Annotated[str, Field(pattern=IDENT)], float | int | str | bool] = Field(
+        default_factory=dict, description="Extra entries of the config dict (e.g. l1, noise_std)."
+    )
+
+
+class RisingCredit(Strict):
+    """Higher is better: no points at or below ``floor``, full at ``target``; ``share`` is
+    this metric's part of the check's points."""
+
+    floor: float
+    target: float
+    share: Annotated[float, Field(ge=0, le=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RisingCredit:
+        if not self.target > self.floor:
+            raise ValueError("target must be greater than floor")
+        return self
+
+
+class FallingCredit(Strict):
+    """Lower is better: full points at or below ``full_at``, none at or above ``zero_at``,
+    linear (or log-linear) between; ``share`` is this metric's part of the check's points."""
+
+    full_at: Annotated[float, Field(gt=0)]
+    zero_at: Annotated[float, Field(gt=0)]
+    scale: Literal["linear", "log"] = "linear"
+    share: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FallingCredit:
+        if not self.zero_at > self.full_at:
+            raise ValueError("zero_at must be greater than full_at")
+        return self
+
+
+class SamplesCredit(Strict):
+    """How the judge's verdict on the samples earns points (shares sum to 1)."""
+
+    confidence: RisingCredit = Field(
+        description="Mean top-class probability the judge gives the samples."
+    )
+    coverage: RisingCredit = Field(
+        description="Effective number of digits among the samples / 10 (1: all ten equally)."
+    )
+    frechet: FallingCredit = Field(
+        description="Frechet distance of the judge's features of the samples and real test images."
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> SamplesCredit:
+        total = self.confidence.share + self.coverage.share + self.frechet.share
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"the shares of confidence, coverage, frechet sum to {total:g}")
+        return self
+
+
+class SamplesCheck(CheckBase):
+    """A generator trained by the student's loop (train phase, training images only), then
+    sampled in a fresh box from noise drawn here from the job's seed (generate phase); the
+    samples are judged outside by the project's MNIST classifier (worker/judges/)."""
+
+    kind: Literal["samples"]
+    module: Annotated[str, Field(pattern=IDENT)]
+    dataset: Literal["mnist"] = "mnist"
+    generator: Annotated[str, Field(pattern=IDENT)] = Field(
+        default="build_generator", description="A function returning the generator nn.Module."
+    )
+    latent_dim: Annotated[int, Field(ge=1, le=1024)]
+    train: GenerativeTrain
+    train_subset: Annotated[int, Field(ge=10)] | None = None
+    samples: Annotated[int, Field(ge=100, le=10000)] = 2000
+    generate_wall_seconds: Annotated[int, Field(ge=1, le=3600)] = 120
+    range_tolerance: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=1e-3, description="How far outside [0, 1] a pixel may lie (float rounding)."
+    )
+    credit: SamplesCredit
+    constraints: Constraints = Constraints()
+
+
+class SparsityCredit(Strict):
+    """The sparse variant: the fraction of ACTIVE code entries (|c| above ``tolerance`` times
+    the 99th percentile of |c| over all codes: scale-free) earns ``share`` of the points."""
+
+    tolerance: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    full_at: Annotated[float, Field(gt=0, le=1)]
+    zero_at: Annotated[float, Field(gt=0, le=1)]
+    share: Annotated[float, Field(gt=0, lt=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SparsityCredit:
+        if not self.zero_at > self.full_at:
+            raise ValueError("zero_at must be greater than full_at")
+        return self
+
+
+class ReconstructionCheck(CheckBase):
+    """An auto-encoder trained by the student's loop (train phase); a fresh box encodes
+    hidden test images (noisy ones, made here, for ``denoising``) into codes, checked and
+    rounded to float16 here; another fresh box decodes ONLY those codes; the mean squared
+    error against the clean test images is computed outside."""
+
+    kind: Literal["reconstruction"]
+    module: Annotated[str, Field(pattern=IDENT)]
+    dataset: Literal["mnist"] = "mnist"
+    model: Annotated[str, Field(pattern=IDENT)] = Field(
+        default="build_autoencoder",
+        description="A function returning an nn.Module with encode(x) and decode(z).",
+    )
+    variant: Literal["plain", "denoising", "sparse"] = "plain"
+    latent_size: Annotated[int, Field(ge=1, le=1024)]
+    noise_std: Annotated[float, Field(gt=0, le=2)] | None = Field(
+        default=None, description="denoising: Gaussian noise added to the test images, clipped."
+    )
+    train: GenerativeTrain
+    train_subset: Annotated[int, Field(ge=10)] | None = None
+    test_subset: Annotated[int, Field(ge=10, le=10000)] = 2000
+    phase_wall_seconds: Annotated[int, Field(ge=1, le=3600)] = 120
+    credit: FallingCredit
+    sparsity: SparsityCredit | None = None
+    range_tolerance: Annotated[float, Field(ge=0, le=1)] = 1e-3
+    constraints: Constraints = Constraints()
+
+    @model_validator(mode="after")
+    def _variant(self) -> ReconstructionCheck:
+        if (self.variant == "denoising") != (self.noise_std is not None):
+            raise ValueError("noise_std is needed by (and only by) variant: denoising")
+        if (self.variant == "sparse") != (self.sparsity is not None):
+            raise ValueError("sparsity is needed by (and only by) variant: sparse")
+        want = 1 - self.sparsity.share if self.sparsity else 1.0
+        if abs(self.credit.share - want) > 1e-6:
+            raise ValueError(f"credit.share must be {want:g} (1 minus sparsity.share)")
+        return self
+
+
+EquivalenceOracle = Literal[
+    "rnn_cell",
+    "lstm_cell",
+    "gru_cell",
+    "rnn",
+    "lstm",
+    "gru",
+    "scaled_dot_product_attention",
+    "multi_head_attention",
+    "transformer_encoder_layer",
+]
+EdgeCase = Literal["batch_1", "length_1", "fully_masked_row"]
+OptionValue = bool | int | float | str
+
+
+class EquivalenceCheck(CheckBase):
+    """A student module (or function) given weights chosen here must match the PyTorch
+    built-in named by ``oracle`` on generated inputs, edge cases included.  The interface:
+    the same constructor keywords, parameter names and shapes (``load_state_dict(strict=
+    True)``) and forward signature and outputs as the built-in, in float64."""
+
+    kind: Literal["equivalence"]
+    module: Annotated[str, Field(pattern=IDENT)]
+    build: Annotated[str, Field(pattern=IDENT)] = Field(
+        description="The class (or, for scaled_dot_product_attention, the function) in the "
+        "student's module."
+    )
+    oracle: EquivalenceOracle
+    dims: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="Ranges of the oracle's sizes, drawn per case."
+    )
+    init: dict[str, OptionValue | list[OptionValue]] = Field(
+        default_factory=dict,
+        description="Constructor options (e.g. num_layers, bidirectional); a list is cycled "
+        "over the cases.",
+    )
+    inputs: dict[str, OptionValue | list[OptionValue]] = Field(
+        default_factory=dict,
+        description="How inputs are made (initial_state, mask, self_attention); a list is "
+        "cycled over the cases.",
+    )
+    cases: Annotated[int, Field(ge=1, le=40)] = 6
+    edge_cases: list[EdgeCase] = Field(
+        default_factory=list, description="Cases added after the random ones."
+    )
+    weight_scale: Annotated[float, Field(gt=0, le=10)] = 1.0
+    rtol: Annotated[float, Field(ge=0)] = 1e-6
+    atol: Annotated[float, Field(ge=0)] = 1e-7
+    scoring: Literal["per_case", "all_or_nothing"] = "per_case"
+    forbidden_names: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]] = Field(
+        default_factory=list,
+        description="Added to the oracle's own list of built-ins a submission may not use.",
+    )
+    forbidden_imports: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]] = Field(
+        default_factory=list
+    )
+    also_scan: list[Annotated[str, Field(pattern=IDENT)]] = Field(
+        default_factory=list,
+        description="Other submitted modules scanned (whole) for the forbidden names, e.g. a "
+        "model file that must use the student's own module rather than the built-in.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_oracle(self) -> EquivalenceCheck:
+        from autograder.specs.equivalence_oracles import (
+            EDGE_CASES,
+            ORACLE_DIMS,
+            ORACLE_INIT,
+            ORACLE_INPUTS,
+        )
+
+        for key, (lo, hi) in self.dims.items():
+            if key not in ORACLE_DIMS[self.oracle]:
+                raise ValueError(
+                    f"dims: {key!r} is not a size of {self.oracle}; its sizes: "
+                    + ", ".join(ORACLE_DIMS[self.oracle])
+                )
+            if not 1 <= lo <= hi <= 64:
+                raise ValueError(f"dims: {key} needs 1 <= low <= high <= 64")
+        for field, table in (("init", ORACLE_INIT), ("inputs", ORACLE_INPUTS)):
+            allowed = table[self.oracle]
+            for key, value in getattr(self, field).items():
+                if key not in allowed:
+                    raise ValueError(
+                        f"{field}: {key!r} is not an option of {self.oracle}; options: "
+                        + (", ".join(allowed) or "none")
+                    )
+                values = value if isinstance(value, list) else [value]
+                for v in values:
+                    if v not in allowed[key] or type(v) is not type(allowed[key][0]):
+                        raise ValueError(
+                            f"{field}: {key} = {v!r}; allowed: "
+                            + ", ".join(repr(a) for a in allowed[key])
+                        )
+                if not values:
+                    raise ValueError(f"{field}: {key} is an empty list")
+        for edge in self.edge_cases:
+            if edge not in EDGE_CASES[self.oracle]:
+                raise ValueError(
+                    f"edge_cases: {edge} does not apply to {self.oracle}; it takes: "
+                    + ", ".join(EDGE_CASES[self.oracle])
+                )
+        return self
+
+
+Check = Annotated[
+    FunctionCheck
+    | RegressionCheck
+    | ClassifierCheck
+    | GradientCheck
+    | SequenceCheck
+    | SamplesCheck
+    | ReconstructionCheck
+    | EquivalenceCheck,
+    Field(discriminator="kind"),
+]
 
 
 class Question(Strict):
@@ -308,6 +734,12 @@ class Spec(Strict):
         description="Which of a student's scores counts in the gradebook: the best, or the "
         "latest graded submission's.",
     )
+    supersede_queued: bool = Field(
+        default=False,
+        description="A newer upload of a student supersedes that student's uploads still "
+        "queued (not yet running) for this assignment: they are never graded and not "
+        "charged to the quota.",
+    )
     questions: Annotated[list[Question], Field(min_length=1)]
 
     @field_validator("deadline")
@@ -337,5 +769,19 @@ class Spec(Strict):
         """Python modules a submission provides (its required ``.py`` files)."""
         return {re.sub(r"\.py$", "", f.name) for f in self.files if f.name.endswith(".py")}
 
-    def checks(self) -> list[tuple[Question, FunctionCheck | RegressionCheck | ClassifierCheck]]:
+    def checks(
+        self,
+    ) -> list[
+        tuple[
+            Question,
+            FunctionCheck
+            | RegressionCheck
+            | ClassifierCheck
+            | GradientCheck
+            | SequenceCheck
+            | SamplesCheck
+            | ReconstructionCheck
+            | EquivalenceCheck,
+        ]
+    ]:
         return [(q, c) for q in self.questions for c in q.checks]

@@ -8,6 +8,7 @@ import traceback
 
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_ERROR_CHARS = 4000
+LIBRARIES = os.path.join(sys.prefix, "lib") + os.sep  # the sandbox venv's site-packages
 
 
 def announce_start():
@@ -16,11 +17,13 @@ def announce_start():
 
 
 def student_traceback(exc):
-    """The traceback without the runners' own frames: the student sees their code only."""
+    """The traceback without the runners' frames and the installed libraries' (torch's
+    module machinery, numpy internals): the student sees their own code, then the error."""
     frames = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
         if os.path.dirname(os.path.abspath(f.filename)) != RUNNER_DIR
+        and not os.path.abspath(f.filename).startswith(LIBRARIES)
     ]
     text = "".join(traceback.format_list(frames[-8:]))
     text += "".join(traceback.format_exception_only(type(exc), exc))

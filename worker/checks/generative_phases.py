@@ -1,0 +1,167 @@
+"""What the generative check kinds (``samples``, ``reconstruction``) share: the train
+phase (the student's own loop on the training images only), handing the trained weights
+forward, and reading their training curve.
+
+The runner inside the boxes is worker/runner/generative_runner.py. Every artifact is
+untrusted: the weights are checked (a well-formed safetensors header, a size cap, the
+spec's constraints) before a later phase gets them, and arrays are checked by the kinds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from worker.artifacts import json_lines, read_capped
+from worker.checks.base import Outcome
+from worker.checks.classifier_check import forbidden_imports, safetensors_summary
+from worker.checks.phases import PhaseContext, PhaseLog, phase_problem, run_phase
+
+RUNNER = "generative_runner.py"
+CURVE_KEYS = ("epoch", "seconds", "loss", "d_loss", "g_loss", "recon_loss", "l1")
+MAX_WEIGHTS_BYTES = 256 * 2**20  # far above any homework's model; refuses absurd files
+
+
+def curve(path: Path) -> list[dict[str, float]]:
+    """The training curve a train phase wrote (untrusted; finite numbers of known keys)."""
+    lines = json_lines(read_capped(path, 1_000_000), 1000)
+    return [
+        {
+            k: float(v)
+            for k, v in line.items()
+            if k in CURVE_KEYS and isinstance(v, int | float) and math.isfinite(v)
+        }
+        for line in lines
+    ]
+
+
+def static_problem(check: Any, ctx: PhaseContext) -> str | None:
+    violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
+    return f"constraint forbidden_imports: {violation}" if violation else None
+
+
+def train(
+    check: Any, ctx: PhaseContext, log: PhaseLog, factory: str
+) -> tuple[Path | None, list[dict[str, float]], str]:
+    """Run the student's training loop in a fresh box; the weights, the curve, or why not."""
+    spec = check.train
+    cfg = {
+        **spec.options,
+        "epochs": spec.epochs,
+        "batch_size": spec.batch_size,
+        "lr": spec.lr,
+        "seed": spec.seed,
+    }
+    phase = {
+        "module": check.module,
+        "model": factory,
+        "function": spec.function,
+        "cfg": cfg,
+        "subset": check.train_subset,
+        "forbidden_imports": check.constraints.forbidden_imports,
+    }
+    data = {"train_images.npy": ctx.visible_data["train_images.npy"]}
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "train",
+        RUNNER,
+        phase,
+        log,
+        wall_seconds=spec.wall_seconds,
+        data=data,
+        progress_file="metrics.jsonl",
+    )
+    train_curve = curve(out / "metrics.jsonl")
+    problem = phase_problem("training", result, out, log, ctx, spec.wall_seconds)
+    if problem:
+        return None, train_curve, problem
+    weights = out / "weights.safetensors"
+    if weights.is_symlink() or not weights.is_file():
+        return None, train_curve, "training finished but wrote no weights"
+    problem = weights_problem(check, weights)
+    if problem:
+        return None, train_curve, problem
+    return weights, train_curve, ""
+
+
+def weights_problem(check: Any, weights: Path) -> str | None:
+    """Why the trained weights may not go on (None: they may)."""
+    if weights.stat().st_size > MAX_WEIGHTS_BYTES:
+        return f"the trained weights take more than {MAX_WEIGHTS_BYTES // 2**20} MB"
+    try:
+        summary = safetensors_summary(weights)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return f"the trained weights could not be read: {exc}"
+    limits = check.constraints
+    if limits.max_params is not None and summary["params"] > limits.max_params:
+        return (
+            f"constraint max_params: the model has {summary['params']:,} parameters, "
+            f"at most {limits.max_params:,} are allowed"
+        )
+    if limits.max_weights_mb is not None and summary["bytes"] > limits.max_weights_mb * 2**20:
+        return (
+            f"constraint max_weights_mb: the weights take {summary['bytes'] / 2**20:.2f} MB, "
+            f"at most {limits.max_weights_mb:g} MB are allowed"
+        )
+    return None
+
+
+def later_phase(
+    check: Any,
+    ctx: PhaseContext,
+    log: PhaseLog,
+    name: str,
+    what: str,
+    factory: str,
+    weights: Path,
+    inputs: dict[str, np.ndarray],
+    wall_seconds: float,
+) -> tuple[Path | None, str]:
+    """A fresh box that loads the weights into a fresh model and maps ``inputs``."""
+    phase = {
+        "module": check.module,
+        "model": factory,
+        "weights": weights.name,
+        "forbidden_imports": check.constraints.forbidden_imports,
+    }
+    result, out = run_phase(
+        ctx,
+        check.id,
+        name,
+        RUNNER,
+        phase,
+        log,
+        wall_seconds=wall_seconds,
+        inputs=inputs,
+        files=[weights],
+    )
+    problem = phase_problem(what, result, out, log, ctx, wall_seconds)
+    return (None, problem) if problem else (out, "")
+
+
+def artifact(out: Path, name: str, max_bytes: int) -> Path | str:
+    """A regular file of out/ no larger than ``max_bytes`` (or why it cannot be read)."""
+    path = out / name
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return f"{name} is not a regular file"
+    if not path.is_file():
+        return f"{name}: nothing was written"
+    if path.stat().st_size > max_bytes:
+        return f"{name} is larger than expected ({path.stat().st_size:,} bytes)"
+    return path
+
+
+def zero(check: Any, message: str, details: dict[str, Any] | None = None) -> Outcome:
+    if check.hint:
+        message += f"\nHint: {check.hint}"
+    return Outcome(0.0, check.points, message, details or {})
+
+
+def infra_error(code: str, message: str) -> Exception:
+    from worker.pipeline import InfraError  # here: the pipeline imports the check kinds
+
+    return InfraError(code, message)

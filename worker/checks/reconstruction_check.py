@@ -1,0 +1,190 @@
+"""Check kind ``reconstruction``: an auto-encoder trained by the student's loop, scored
+by how well it reconstructs hidden test images from its codes alone.
+
+Phases (each a fresh sandbox; artifacts flow forward only):
+- train:  the student's train(model, images, config, log) on the training images only;
+          writes weights.safetensors and metrics.jsonl;
+- encode: a fresh build_...() loads the weights and encodes test images, chosen HERE from
+          the job's secret seed (ctx.rng): the clean ones, or (variant ``denoising``)
+          versions with Gaussian noise of ``noise_std`` added here and clipped to [0, 1];
+          it writes codes.npy (N, d);
+- codes, here: float, shape (N, d) with d <= ``latent_size``, finite, and every value
+          within float16's range; then ROUNDED TO FLOAT16. The decode box gets nothing but
+          these codes, so the code is a real bottleneck: at most 16 * latent_size bits per
+          image cross it, never the image smuggled through the low mantissa bits of
+          float32/float64 values (a 32-number code could otherwise carry 32 * 52 bits);
+- decode: a fresh box (no test images, clean or noisy) loads the weights and decodes the
+          float16 codes into reconstructions.npy (N, 28, 28);
+- score, here: reconstructions in [0, 1] (``range_tolerance``), then the mean squared
+          error per pixel against the CLEAN test images, which no box running student code
+          sees with the denoising variant (with the plain one the encode box sees exactly
+          its inputs, and the decode box none). ``credit`` is the MSE's line; the sparse
+          variant adds ``sparsity``: the fraction of active code entries (|c| above
+          ``tolerance`` x the 99th percentile of |c|, so rescaling the codes changes
+          nothing) earns ``sparsity.share`` of the points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.specs.schema import ReconstructionCheck
+from worker.checks import generative_phases as gp
+from worker.checks.base import Outcome
+from worker.checks.credit import credit_fraction
+from worker.checks.phases import PhaseContext, PhaseLog, load_array
+
+FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
+
+
+def run(check: ReconstructionCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
+    log = PhaseLog()
+    problem = gp.static_problem(check, ctx)
+    if problem:
+        return gp.zero(check, problem), log
+    weights, train_curve, message = gp.train(check, ctx, log, check.model)
+    if weights is None:
+        return gp.zero(check, message, {"curve": train_curve}), log
+    test_images = np.load(ctx.visible_data["test_images.npy"], allow_pickle=False)
+    clean, seen = test_inputs(check, ctx.rng(check.id), test_images)
+    out, problem = gp.later_phase(
+        check, ctx, log, "encode", "encoding", check.model, weights, {"images": seen},
+        check.phase_wall_seconds,
+    )  # fmt: skip
+    if out is None:
+        return gp.zero(check, problem, {"curve": train_curve}), log
+    codes = read_codes(out, check)
+    if isinstance(codes, str):
+        return gp.zero(check, codes, {"curve": train_curve}), log
+    out, problem = gp.later_phase(
+        check, ctx, log, "decode", "decoding", check.model, weights, {"codes": codes},
+        check.phase_wall_seconds,
+    )  # fmt: skip
+    if out is None:
+        return gp.zero(check, problem, {"curve": train_curve}), log
+    path = gp.artifact(out, "reconstructions.npy", len(clean) * 784 * 8 + 4096)
+    if isinstance(path, str):
+        return gp.zero(check, f"reconstructions: {path}", {"curve": train_curve}), log
+    recon = load_array(path, kinds="f", shape=(len(clean), 28, 28), what="reconstructions")
+    if isinstance(recon, str):
+        return gp.zero(check, recon, {"curve": train_curve}), log
+    return score(check, codes, recon, clean, train_curve), log
+
+
+def test_inputs(
+    check: ReconstructionCheck, rng: np.random.Generator, test_images: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(clean targets, what the encode box sees): a subset of the test images chosen from
+    the job's seed, as float32 in [0, 1]; noisy for the denoising variant."""
+    n = min(check.test_subset, len(test_images))
+    index = rng.choice(len(test_images), size=n, replace=False)
+    clean = test_images[index].astype(np.float32) / 255.0
+    if check.variant != "denoising":
+        return clean, clean
+    noise = rng.standard_normal(clean.shape).astype(np.float32) * np.float32(check.noise_std)
+    return clean, np.clip(clean + noise, 0.0, 1.0)
+
+
+def read_codes(out: Path, check: ReconstructionCheck) -> np.ndarray | str:
+    n = min(check.test_subset, 10000)
+    # Room for codes as wide as the image itself, so that too wide a code is named as such.
+    path = gp.artifact(out, "codes.npy", n * max(check.latent_size, 784) * 8 + 4096)
+    if isinstance(path, str):
+        return f"codes: {path}"
+    codes = load_array(path, kinds="f", shape=(n, None), what="codes from encode()")
+    return codes if isinstance(codes, str) else check_codes(codes, n, check.latent_size)
+
+
+def check_codes(codes: np.ndarray, n: int, latent_size: int) -> np.ndarray | str:
+    """Pure: the untrusted codes as float16 (N, d), or why they are refused."""
+    if not isinstance(codes, np.ndarray) or codes.dtype.kind != "f":
+        return "codes from encode(): must be a float tensor"
+    if codes.ndim != 2 or codes.shape[0] != n:
+        return (
+            f"codes from encode(): shape {codes.shape}, expected ({n}, d): one flat code "
+            "vector per image"
+        )
+    d = codes.shape[1]
+    if not 1 <= d <= latent_size:
+        return (
+            f"codes from encode(): {d} numbers per image, but the code may have at most "
+            f"{latent_size} (the bottleneck is what makes it an auto-encoder)"
+        )
+    if not np.isfinite(codes).all():
+        return "codes from encode(): contain NaN or infinity"
+    if np.abs(codes).max() > FLOAT16_MAX:
+        return f"codes from encode(): values beyond +-{FLOAT16_MAX:g} do not fit float16"
+    return codes.astype(np.float16)
+
+
+def active_fraction(codes: np.ndarray, tolerance: float) -> float:
+    """Share of code entries above ``tolerance`` x the 99th percentile of |code|."""
+    magnitude = np.abs(codes.astype(np.float64))
+    scale = float(np.percentile(magnitude, 99))
+    if scale <= 0:
+        return 0.0
+    return float((magnitude > tolerance * scale).mean())
+
+
+def score(
+    check: ReconstructionCheck,
+    codes: np.ndarray,
+    recon: np.ndarray,
+    clean: np.ndarray,
+    train_curve: list[dict[str, Any]],
+) -> Outcome:
+    """Pure: checked float16 codes, untrusted reconstructions, clean targets -> Outcome."""
+    if recon.dtype.kind != "f" or recon.shape != clean.shape:
+        return gp.zero(check, f"reconstructions: shape {recon.shape}, expected {clean.shape}")
+    if not np.isfinite(recon).all():
+        return gp.zero(check, "reconstructions: contain NaN or infinity")
+    lo, hi = float(recon.min()), float(recon.max())
+    tol = check.range_tolerance
+    if not (lo >= -tol and hi <= 1 + tol):
+        return gp.zero(
+            check,
+            f"reconstructions lie in [{lo:.3g}, {hi:.3g}], but images are in [0, 1]: does "
+            "decode() end with a sigmoid?",
+            {"min": lo, "max": hi, "curve": train_curve},
+        )
+    per_image = ((recon.astype(np.float64) - clean.astype(np.float64)) ** 2).mean(axis=(1, 2))
+    mse = float(per_image.mean())
+    line = check.credit
+    fractions = {"mse": credit_fraction(mse, line.full_at, line.zero_at, line.scale)}
+    what = {"plain": "", "denoising": " from noisy inputs", "sparse": ""}[check.variant]
+    lines = [
+        f"reconstruction error{what}: MSE {mse:.4f} per pixel against the clean hidden test "
+        f"images ({len(clean)} images; full points at {line.full_at:g} or below, none at "
+        f"{line.zero_at:g}); worst image {float(per_image.max()):.4f}"
+    ]
+    details: dict[str, Any] = {
+        "mse": mse,
+        "code_size": int(codes.shape[1]),
+        "test_examples": int(len(clean)),
+        "curve": train_curve,
+    }
+    earned = fractions["mse"] * line.share
+    if check.sparsity is not None:
+        sp = check.sparsity
+        active = active_fraction(codes, sp.tolerance)
+        fractions["sparsity"] = credit_fraction(active, sp.full_at, sp.zero_at, "linear")
+        earned += fractions["sparsity"] * sp.share
+        details["active_fraction"] = active
+        lines.append(
+            f"sparsity: {active:.1%} of the code entries are active (|c| above {sp.tolerance:g}"
+            f" x the 99th percentile of |c|); full points at {sp.full_at:.0%} or fewer, none "
+            f"at {sp.zero_at:.0%}"
+            + (
+                ""
+                if fractions["sparsity"] >= 1
+                else ": is the L1 penalty on the codes in the loss?"
+            )
+        )
+    details["parts"] = fractions
+    message = "\n".join(lines)
+    if earned < 1 and check.hint:
+        message += f"\nHint: {check.hint}"
+    return Outcome(check.points * earned, check.points, message, details)

@@ -1,0 +1,191 @@
+"""Check kind ``samples``: a generator trained by the student's loop, sampled from noise
+the grader draws, its samples judged outside by the project's MNIST classifier.
+
+Phases (each a fresh sandbox; artifacts flow forward only):
+- train:    the student's train(generator, images, config, log) on the training images
+            only (no labels), within the spec's wall budget; writes weights.safetensors
+            and metrics.jsonl (e.g. d_loss, g_loss per epoch);
+- generate: a fresh build_generator() loads those weights and maps noise z, drawn HERE
+            from the job's secret seed (ctx.rng), to samples.npy (N, 28, 28);
+- score:    here, in numpy: dtype, shape, finiteness and the [0, 1] range first, then the
+            judge (worker/judges/mnist_judge.py, checksummed weights):
+            * confidence: the mean top-class probability (do the samples look like digits?),
+            * coverage:   the effective number of digits, exp(entropy of the judge's class
+                          histogram) / 10: 1 when all ten digits are equally common, 0.1
+                          when one digit is all there is (mode collapse),
+            * frechet:    the Frechet distance between the judge's 128 penultimate features
+                          of the samples and of the 10,000 real MNIST test images.
+            Each earns its share of the points on its own credit line.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.specs.schema import FallingCredit, RisingCredit, SamplesCheck
+from worker.checks import generative_phases as gp
+from worker.checks.base import Outcome
+from worker.checks.credit import credit_fraction
+from worker.checks.phases import PhaseContext, PhaseLog, load_array
+from worker.judges.mnist_judge import JudgeUnavailable, MnistJudge, frechet_distance, load_judge
+
+COVERAGE_MIN_SHARE = 0.01  # a digit under 1% of the samples counts as missing in feedback
+
+
+def run(check: SamplesCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
+    log = PhaseLog()
+    try:
+        judge = load_judge()
+    except JudgeUnavailable as exc:
+        raise gp.infra_error("infra:judge-unavailable", str(exc)) from exc
+    problem = gp.static_problem(check, ctx)
+    if problem:
+        return gp.zero(check, problem), log
+    weights, train_curve, message = gp.train(check, ctx, log, check.generator)
+    if weights is None:
+        return gp.zero(check, message, {"curve": train_curve}), log
+    z = noise(check, ctx.rng(check.id))
+    out, problem = gp.later_phase(
+        check,
+        ctx,
+        log,
+        "generate",
+        "generation",
+        check.generator,
+        weights,
+        {"z": z},
+        check.generate_wall_seconds,
+    )
+    if out is None:
+        return gp.zero(check, problem, {"curve": train_curve}), log
+    samples = read_samples(out, check.samples)
+    if isinstance(samples, str):
+        return gp.zero(check, samples, {"curve": train_curve}), log
+    real = real_features(ctx, judge)
+    return score(check, samples, judge, real, train_curve), log
+
+
+def noise(check: SamplesCheck, rng: np.random.Generator) -> np.ndarray:
+    """The generator's input: standard normal z (samples, latent_dim), from the job's seed."""
+    return rng.standard_normal((check.samples, check.latent_dim)).astype(np.float32)
+
+
+def read_samples(out: Path, n: int) -> np.ndarray | str:
+    path = gp.artifact(out, "samples.npy", n * 784 * 8 + 4096)
+    if isinstance(path, str):
+        return f"generated samples: {path}"
+    return load_array(path, kinds="f", shape=(n, 28, 28), what="generated samples")
+
+
+_REAL_LOCK = threading.Lock()
+_REAL: dict[tuple[str, int, int], np.ndarray] = {}
+
+
+def real_features(ctx: PhaseContext, judge: MnistJudge) -> np.ndarray:
+    """The judge's features of the real MNIST test images (cached per process)."""
+    path = Path(ctx.visible_data["test_images.npy"])
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_mtime_ns)
+    with _REAL_LOCK:
+        if key not in _REAL:
+            images = np.load(path, allow_pickle=False)
+            _REAL.clear()
+            _REAL[key] = judge(images.astype(np.float32) / 255.0).features
+        return _REAL[key]
+
+
+# ------------------------------------------------------------------------------ scoring
+
+
+def rising(value: float, line: RisingCredit) -> float:
+    if not np.isfinite(value):
+        return 0.0
+    return float(min(1.0, max(0.0, (value - line.floor) / (line.target - line.floor))))
+
+
+def falling(value: float, line: FallingCredit) -> float:
+    return credit_fraction(value, line.full_at, line.zero_at, line.scale)
+
+
+def score(
+    check: SamplesCheck,
+    samples: np.ndarray,
+    judge: MnistJudge,
+    real: np.ndarray,
+    train_curve: list[dict[str, Any]],
+) -> Outcome:
+    """Pure: samples (already read as a finite float array of the right shape) -> Outcome."""
+    n = check.samples
+    if samples.shape != (n, 28, 28) or samples.dtype.kind != "f":
+        return gp.zero(check, f"generated samples: shape {samples.shape}, expected ({n}, 28, 28)")
+    if not np.isfinite(samples).all():
+        return gp.zero(check, "generated samples: contain NaN or infinity")
+    lo, hi = float(samples.min()), float(samples.max())
+    tol = check.range_tolerance
+    if not (lo >= -tol and hi <= 1 + tol):
+        return gp.zero(
+            check,
+            f"generated samples lie in [{lo:.3g}, {hi:.3g}], but images must be in [0, 1] "
+            "(0 black, 1 white): a generator ending in tanh must map its output with "
+            "(x + 1) / 2, one ending in a plain Linear layer needs a sigmoid",
+            {"min": lo, "max": hi, "curve": train_curve},
+        )
+    verdict = judge(samples)
+    top = verdict.probs.max(axis=1)
+    labels = verdict.probs.argmax(axis=1)
+    counts = np.bincount(labels, minlength=10)
+    shares = counts / n
+    nonzero = shares[shares > 0]
+    coverage = float(np.exp(-(nonzero * np.log(nonzero)).sum()) / 10)
+    confidence = float(top.mean())
+    distance = frechet_distance(verdict.features, real)
+    credit = check.credit
+    parts = {
+        "confidence": rising(confidence, credit.confidence),
+        "coverage": rising(coverage, credit.coverage),
+        "frechet": falling(distance, credit.frechet),
+    }
+    fraction = sum(parts[k] * getattr(credit, k).share for k in parts)
+    spread = float(np.std(samples.reshape(n, -1), axis=0).mean())
+    lines = [
+        f"the judge's mean confidence {confidence:.3f} (no points at {credit.confidence.floor:g} "
+        f"or below, full at {credit.confidence.target:g})",
+        f"digit coverage {coverage:.3f} = {coverage * 10:.1f} effective digits of 10 (no points "
+        f"at {credit.coverage.floor:g}, full at {credit.coverage.target:g})",
+        f"Frechet distance to real test images {distance:.1f} in the judge's features (full "
+        f"points at {credit.frechet.full_at:g} or below, none at {credit.frechet.zero_at:g})",
+    ]
+    worst = int(shares.argmax())
+    if shares[worst] >= 0.3:
+        lines.append(
+            f"digit {worst} makes up {shares[worst]:.0%} of the {n} samples: the generator "
+            "collapses onto few modes"
+        )
+    missing = [d for d in range(10) if shares[d] < COVERAGE_MIN_SHARE]
+    if missing:
+        lines.append(
+            f"digits (almost) never generated: {', '.join(map(str, missing))} "
+            f"(under {COVERAGE_MIN_SHARE:.0%} of the samples each)"
+        )
+    if spread < 1e-3:
+        lines.append(
+            "all samples are (almost) the same image: does the generator ignore its noise z?"
+        )
+    message = "\n".join(lines)
+    if fraction < 1 and check.hint:
+        message += f"\nHint: {check.hint}"
+    details = {
+        "confidence": confidence,
+        "coverage": coverage,
+        "frechet": distance,
+        "class_counts": counts.tolist(),
+        "parts": parts,
+        "pixel_spread": spread,
+        "samples": int(n),
+        "curve": train_curve,
+    }
+    return Outcome(check.points * fraction, check.points, message, details)

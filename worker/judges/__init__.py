@@ -1,0 +1,1 @@
+"""Trusted classifiers the grader uses to judge generated images (numpy only)."""
