@@ -28,7 +28,7 @@ run: setup
 
 test:
 	AUTOGRADER_SETUP_DOCKER=1 bash scripts/setup.sh
-	AUTOGRADER_TEST_REQUIRE_SERVICES=1 $(PYTHON) -m pytest -q -p no:cacheprovider tests
+	AUTOGRADER_TEST_REQUIRE_SERVICES=1 $(PYTHON) -m pytest -q -p no:cacheprovider --durations=30 tests
 
 lint: setup
 	$(RUFF) check .
