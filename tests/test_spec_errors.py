@@ -89,3 +89,13 @@ def test_slug_must_be_a_valid_name(tmp_path):
     shutil.copy(ROOT / "tests" / "fixtures" / "specs" / "mini.yaml", bad)
     with pytest.raises(SpecError, match="not a valid slug"):
         load_spec_file(bad)
+
+
+def test_check_ids_are_unique_in_the_whole_spec(tmp_path):
+    """A check id used in two questions is refused: phased checks name their sandboxes by it."""
+    copy = tmp_path / "hw4-2.yaml"
+    text = (ROOT / "grading_specs" / "hw4-2.yaml").read_text()
+    assert "id: denoising-ae" in text
+    copy.write_text(text.replace("id: denoising-ae", "id: plain-ae"))
+    with pytest.raises(SpecError, match="check id 'plain-ae' is used in questions"):
+        load_spec_file(copy)

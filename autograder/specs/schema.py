@@ -755,10 +755,19 @@ class Spec(Strict):
         if len(set(names)) != len(names):
             raise ValueError("a file is listed twice in files")
         qids: set[str] = set()
+        cids: dict[str, str] = {}
         for q in self.questions:
             if q.id in qids:
                 raise ValueError(f"question id {q.id!r} is used twice")
             qids.add(q.id)
+            for c in q.checks:
+                # Unique in the whole spec: a phased check's sandboxes are named by it.
+                if c.id in cids and cids[c.id] != q.id:
+                    raise ValueError(
+                        f"check id {c.id!r} is used in questions {cids[c.id]!r} and {q.id!r}; "
+                        "check ids must be unique in the whole spec"
+                    )
+                cids[c.id] = q.id
         return self
 
     @property
