@@ -228,12 +228,15 @@ def safetensors_summary(path: Path) -> dict[str, int]:
     return {"params": params, "bytes": size}
 
 
-def weight_constraints(check: ClassifierCheck, weights: Path) -> str | None:
+def weight_constraints(check: Any, weights: Path, what: str = "the weights") -> str | None:
+    """Why weights break a check's ``constraints`` (max_params, max_weights_mb), read from
+    the safetensors header here, never by loading them; None: they keep them. Shared by
+    every kind with ``constraints`` (classifier, sequence, samples, reconstruction)."""
     limits = check.constraints
     try:
         summary = safetensors_summary(weights)
     except (ValueError, KeyError, TypeError, OSError) as exc:
-        return f"the weights could not be read: {exc}"
+        return f"{what} could not be read: {exc}"
     if limits.max_params is not None and summary["params"] > limits.max_params:
         return (
             f"constraint max_params: the model has {summary['params']:,} parameters, "

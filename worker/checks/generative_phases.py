@@ -17,7 +17,7 @@ import numpy as np
 
 from worker.artifacts import json_lines, read_capped
 from worker.checks.base import Outcome
-from worker.checks.classifier_check import forbidden_imports, safetensors_summary
+from worker.checks.classifier_check import forbidden_imports, weight_constraints
 from worker.checks.phases import PhaseContext, PhaseLog, phase_problem, run_phase
 
 RUNNER = "generative_runner.py"
@@ -92,22 +92,7 @@ def weights_problem(check: Any, weights: Path) -> str | None:
     """Why the trained weights may not go on (None: they may)."""
     if weights.stat().st_size > MAX_WEIGHTS_BYTES:
         return f"the trained weights take more than {MAX_WEIGHTS_BYTES // 2**20} MB"
-    try:
-        summary = safetensors_summary(weights)
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        return f"the trained weights could not be read: {exc}"
-    limits = check.constraints
-    if limits.max_params is not None and summary["params"] > limits.max_params:
-        return (
-            f"constraint max_params: the model has {summary['params']:,} parameters, "
-            f"at most {limits.max_params:,} are allowed"
-        )
-    if limits.max_weights_mb is not None and summary["bytes"] > limits.max_weights_mb * 2**20:
-        return (
-            f"constraint max_weights_mb: the weights take {summary['bytes'] / 2**20:.2f} MB, "
-            f"at most {limits.max_weights_mb:g} MB are allowed"
-        )
-    return None
+    return weight_constraints(check, weights, "the trained weights")
 
 
 def later_phase(

@@ -28,7 +28,11 @@ import numpy as np
 from autograder.specs.schema import SequenceCheck
 from worker.checks import seqtasks
 from worker.checks.base import Outcome
-from worker.checks.classifier_check import forbidden_imports, safetensors_summary
+from worker.checks.classifier_check import (
+    forbidden_imports,
+    safetensors_summary,
+    weight_constraints,
+)
 from worker.checks.phases import PhaseContext, PhaseLog, curve, load_array, phase_problem, run_phase
 from worker.checks.seqtasks import EOS, PAD, TaskData
 
@@ -186,25 +190,6 @@ def check_ids(arr: np.ndarray, vocab_size: int, what: str) -> np.ndarray | str:
         low, high = int(arr.min()), int(arr.max())
         return f"{what}: token ids must lie in [0, {vocab_size}), found {low}..{high}"
     return arr.astype(np.int64)
-
-
-def weight_constraints(check: SequenceCheck, weights: Path) -> str | None:
-    limits = check.constraints
-    try:
-        summary = safetensors_summary(weights)
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        return f"the weights could not be read: {exc}"
-    if limits.max_params is not None and summary["params"] > limits.max_params:
-        return (
-            f"constraint max_params: the model has {summary['params']:,} parameters, "
-            f"at most {limits.max_params:,} are allowed"
-        )
-    if limits.max_weights_mb is not None and summary["bytes"] > limits.max_weights_mb * 2**20:
-        return (
-            f"constraint max_weights_mb: the weights take {summary['bytes'] / 2**20:.2f} MB, "
-            f"at most {limits.max_weights_mb:g} MB are allowed"
-        )
-    return None
 
 
 # ------------------------------------------------------------------------------ scoring
