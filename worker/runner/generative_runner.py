@@ -21,10 +21,7 @@ Images handed to student code are float32 tensors (N, 1, 28, 28) in [0, 1].
 
 from __future__ import annotations
 
-import importlib
-import json
 import os
-import sys
 import time
 
 T0 = time.perf_counter()
@@ -33,43 +30,18 @@ import torch  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
 from runner_common import (  # noqa: E402
-    ForbiddenImports,
+    IN_DIR,
+    OUT_DIR,
     announce_start,
-    append_json_line,
-    student_traceback,
+    epoch_logger,
+    phase_main,
 )
+from torch_common import build, device_for, set_threads  # noqa: E402
 
 announce_start()
-IN_DIR = "/job/in"
-OUT_DIR = "/job/rw/out"
 DATA_DIR = "/data"
 CURVE_KEYS = ("loss", "d_loss", "g_loss", "recon_loss", "l1")
 BATCH = 500
-
-
-def write_json(name, value):
-    with open(os.path.join(OUT_DIR, name), "w") as fh:
-        json.dump(value, fh)
-
-
-def device_for(phase):
-    """The device the grader assigned: "cuda" only inside a box given a GPU."""
-    if phase.get("device") == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("this job was given a GPU but CUDA is not available in the sandbox")
-        return torch.device("cuda", 0)
-    return torch.device("cpu")
-
-
-def build(phase):
-    module = importlib.import_module(phase["module"])
-    factory = getattr(module, phase["model"], None)
-    if not callable(factory):
-        raise LookupError(f"{phase['module']}.py has no function {phase['model']}()")
-    model = factory()
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{phase['model']}() returned {type(model).__name__}, not an nn.Module")
-    return module, model
 
 
 def as_images(array):
@@ -107,21 +79,7 @@ def train_phase(phase):
     train = getattr(module, phase["function"], None)
     if not callable(train):
         raise LookupError(f"{phase['module']}.py has no function {phase['function']}()")
-    count = [0]
-    last = [time.perf_counter()]
-
-    def log(metrics):
-        count[0] += 1
-        line = {"epoch": count[0], "seconds": time.perf_counter() - last[0]}
-        last[0] = time.perf_counter()
-        if isinstance(metrics, dict):
-            for key in CURVE_KEYS:
-                try:
-                    line[key] = float(metrics[key])
-                except (KeyError, TypeError, ValueError):
-                    pass
-        append_json_line(os.path.join(OUT_DIR, "metrics.jsonl"), line)
-
+    log = epoch_logger(CURVE_KEYS)
     result = train(model, x, cfg, log)
     model = result if isinstance(result, torch.nn.Module) else model
     state = {
@@ -202,26 +160,7 @@ PHASES = {
 
 
 def main():
-    kind = sys.argv[1]
-    with open(os.path.join(IN_DIR, "phase.json")) as fh:
-        phase = json.load(fh)
-    torch.set_num_threads(int(phase.get("threads", 1)))
-    blocker = ForbiddenImports(phase.get("forbidden_imports", []))
-    sys.meta_path.insert(0, blocker)
-    sys.path.insert(0, "/job/src")
-    sys.argv = ["student"]
-    started = time.perf_counter()
-    try:
-        PHASES[kind](phase)
-        result = {"status": "ok"}
-    except BaseException as exc:
-        result = {"status": "error", "error": student_traceback(exc)}
-    result.update(
-        import_seconds=IMPORT_SECONDS,
-        seconds=time.perf_counter() - started,
-        forbidden_attempted=blocker.attempted[:20],
-    )
-    write_json("result.json", result)
+    phase_main(PHASES, IMPORT_SECONDS, set_threads)
 
 
 if __name__ == "__main__":

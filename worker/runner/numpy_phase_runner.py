@@ -30,7 +30,6 @@ Artifacts in /job/rw/out:
 import importlib
 import json
 import os
-import sys
 import time
 
 
@@ -51,26 +50,17 @@ import numpy as np  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
 from runner_common import (  # noqa: E402
-    ForbiddenImports,
+    IN_DIR,
+    OUT_DIR,
     announce_start,
-    append_json_line,
-    student_traceback,
+    append_metrics,
+    epoch_logger,
+    phase_main,
 )
 
 announce_start()
-IN_DIR = "/job/in"
-OUT_DIR = "/job/rw/out"
 DATA_DIR = "/data"
 ACCURACY_SAMPLE = 5000
-
-
-def write_json(name, value):
-    with open(os.path.join(OUT_DIR, name), "w") as fh:
-        json.dump(value, fh)
-
-
-def append_metrics(line):
-    append_json_line(os.path.join(OUT_DIR, "metrics.jsonl"), line)
 
 
 def images(name, limit):
@@ -148,21 +138,7 @@ def student_loop(module, net, x, y, cfg, function):
     train = getattr(module, function, None)
     if not callable(train):
         raise LookupError(f"{module.__name__}.py has no function {function}()")
-    epoch = [0]
-    last = [time.perf_counter()]
-
-    def log(metrics):
-        epoch[0] += 1
-        line = {"epoch": epoch[0], "seconds": time.perf_counter() - last[0]}
-        last[0] = time.perf_counter()
-        if isinstance(metrics, dict):
-            for key in ("loss", "train_accuracy"):
-                try:
-                    line[key] = float(metrics[key])
-                except (KeyError, TypeError, ValueError):
-                    pass
-        append_metrics(line)
-
+    log = epoch_logger()
     result = train(net, x.astype(np.float32) / 255.0, y, dict(cfg), log)
     return net if result is None else result
 
@@ -213,25 +189,7 @@ def predict_phase(phase):
 
 
 def main():
-    kind = sys.argv[1]
-    with open(os.path.join(IN_DIR, "phase.json")) as fh:
-        phase = json.load(fh)
-    blocker = ForbiddenImports(phase.get("forbidden_imports", []))
-    sys.meta_path.insert(0, blocker)
-    sys.path.insert(0, "/job/src")
-    sys.argv = ["student"]
-    started = time.perf_counter()
-    try:
-        (train_phase if kind == "train" else predict_phase)(phase)
-        result = {"status": "ok"}
-    except BaseException as exc:
-        result = {"status": "error", "error": student_traceback(exc)}
-    result.update(
-        import_seconds=IMPORT_SECONDS,
-        seconds=time.perf_counter() - started,
-        forbidden_attempted=blocker.attempted[:20],
-    )
-    write_json("result.json", result)
+    phase_main({"train": train_phase, "predict": predict_phase}, IMPORT_SECONDS)
 
 
 if __name__ == "__main__":

@@ -70,3 +70,72 @@ def _imported_by_student():
     ):
         frame = frame.f_back
     return frame is not None and frame.f_code.co_filename.startswith("/job/src/")
+
+
+# ------------------------------------------------------------------ phase runners
+
+IN_DIR = "/job/in"
+OUT_DIR = "/job/rw/out"
+
+
+def write_json(name, value):
+    with open(os.path.join(OUT_DIR, name), "w") as fh:
+        json.dump(value, fh)
+
+
+def append_metrics(line):
+    append_json_line(os.path.join(OUT_DIR, "metrics.jsonl"), line)
+
+
+def epoch_logger(keys=("loss", "train_accuracy")):
+    """The ``log(metrics)`` a student's train() calls once per epoch: each call writes one
+    metrics line (epoch number, seconds since the last call, and the numeric ``keys`` it
+    finds in ``metrics``), which the grader reads live for progress and the curve."""
+    import time
+
+    epoch = [0]
+    last = [time.perf_counter()]
+
+    def log(metrics):
+        epoch[0] += 1
+        line = {"epoch": epoch[0], "seconds": time.perf_counter() - last[0]}
+        last[0] = time.perf_counter()
+        if isinstance(metrics, dict):
+            for key in keys:
+                try:
+                    line[key] = float(metrics[key])
+                except (KeyError, TypeError, ValueError):
+                    pass
+        append_metrics(line)
+
+    return log
+
+
+def phase_main(phases, import_seconds, prepare=None):
+    """The main of a phase runner: ``phases[argv[1]](phase)`` with the phase of
+    /job/in/phase.json, after ``prepare(phase)`` (thread counts) and with the assignment's
+    forbidden imports refused; writes result.json (status, the student's traceback,
+    timings). Nothing here is trusted outside: the student's code shares this process."""
+    import time
+
+    kind = sys.argv[1]
+    with open(os.path.join(IN_DIR, "phase.json")) as fh:
+        phase = json.load(fh)
+    if prepare is not None:
+        prepare(phase)
+    blocker = ForbiddenImports(phase.get("forbidden_imports", []))
+    sys.meta_path.insert(0, blocker)
+    sys.path.insert(0, "/job/src")
+    sys.argv = ["student"]
+    started = time.perf_counter()
+    try:
+        phases[kind](phase)
+        result = {"status": "ok"}
+    except BaseException as exc:
+        result = {"status": "error", "error": student_traceback(exc)}
+    result.update(
+        import_seconds=import_seconds,
+        seconds=time.perf_counter() - started,
+        forbidden_attempted=blocker.attempted[:20],
+    )
+    write_json("result.json", result)

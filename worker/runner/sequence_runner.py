@@ -19,10 +19,8 @@ Artifacts in /job/rw/out:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import sys
 import time
 
 T0 = time.perf_counter()
@@ -31,26 +29,19 @@ import torch  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - T0
 from runner_common import (  # noqa: E402
-    ForbiddenImports,
+    IN_DIR,
+    OUT_DIR,
     announce_start,
-    append_json_line,
-    student_traceback,
+    append_metrics,
+    epoch_logger,
+    phase_main,
 )
+from torch_common import build as build_model  # noqa: E402
+from torch_common import device_for, set_threads  # noqa: E402
 
 announce_start()
-IN_DIR = "/job/in"
-OUT_DIR = "/job/rw/out"
 PAD, BOS, EOS = 0, 1, 2
 PREDICT_CHUNK = 500
-
-
-def write_json(name, value):
-    with open(os.path.join(OUT_DIR, name), "w") as fh:
-        json.dump(value, fh)
-
-
-def append_metrics(line):
-    append_json_line(os.path.join(OUT_DIR, "metrics.jsonl"), line)
 
 
 def load_ids(name):
@@ -59,24 +50,8 @@ def load_ids(name):
     )
 
 
-def device_for(phase):
-    """The device the grader assigned: "cuda" only inside a box given a GPU."""
-    if phase.get("device") == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("this job was given a GPU but CUDA is not available in the sandbox")
-        return torch.device("cuda", 0)
-    return torch.device("cpu")
-
-
 def build(phase, vocab):
-    module = importlib.import_module(phase["module"])
-    factory = getattr(module, phase["model"], None)
-    if not callable(factory):
-        raise LookupError(f"{phase['module']}.py has no function {phase['model']}()")
-    model = factory(len(vocab["src"]), len(vocab["tgt"]), phase["max_len"])
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{phase['model']}() returned {type(model).__name__}, not an nn.Module")
-    return module, model
+    return build_model(phase, len(vocab["src"]), len(vocab["tgt"]), phase["max_len"])
 
 
 def state_of(model):
@@ -158,21 +133,7 @@ def student_loop(module, model, data, cfg, function):
     train = getattr(module, function, None)
     if not callable(train):
         raise LookupError(f"{module.__name__}.py has no function {function}()")
-    epoch = [0]
-    last = [time.perf_counter()]
-
-    def log(metrics):
-        epoch[0] += 1
-        line = {"epoch": epoch[0], "seconds": time.perf_counter() - last[0]}
-        last[0] = time.perf_counter()
-        if isinstance(metrics, dict):
-            for key in ("loss", "train_accuracy"):
-                try:
-                    line[key] = float(metrics[key])
-                except (KeyError, TypeError, ValueError):
-                    pass
-        append_metrics(line)
-
+    log = epoch_logger()
     result = train(model, data, dict(cfg), log)
     return result if isinstance(result, torch.nn.Module) else model
 
@@ -287,28 +248,13 @@ def predict_phase(phase, vocab):
 
 
 def main():
-    kind = sys.argv[1]
-    with open(os.path.join(IN_DIR, "phase.json")) as fh:
-        phase = json.load(fh)
     with open(os.path.join(IN_DIR, "vocab.json")) as fh:
         vocab = json.load(fh)
-    torch.set_num_threads(int(phase.get("threads", 1)))
-    blocker = ForbiddenImports(phase.get("forbidden_imports", []))
-    sys.meta_path.insert(0, blocker)
-    sys.path.insert(0, "/job/src")
-    sys.argv = ["student"]
-    started = time.perf_counter()
-    try:
-        (train_phase if kind == "train" else predict_phase)(phase, vocab)
-        result = {"status": "ok"}
-    except BaseException as exc:
-        result = {"status": "error", "error": student_traceback(exc)}
-    result.update(
-        import_seconds=IMPORT_SECONDS,
-        seconds=time.perf_counter() - started,
-        forbidden_attempted=blocker.attempted[:20],
-    )
-    write_json("result.json", result)
+    phases = {
+        "train": lambda phase: train_phase(phase, vocab),
+        "predict": lambda phase: predict_phase(phase, vocab),
+    }
+    phase_main(phases, IMPORT_SECONDS, set_threads)
 
 
 if __name__ == "__main__":
