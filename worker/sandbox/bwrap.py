@@ -148,23 +148,7 @@ class BwrapBackend:
 
     def _argv(self, request: Request, uid: int, rw: Path) -> list[str]:
         lim = request.limits
-        threads = str(lim.threads)
-        env = {
-            "PATH": "/opt/venv/bin:/usr/bin:/bin",
-            "HOME": HOME,
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONHASHSEED": "0",
-            "MPLBACKEND": "Agg",
-            "OMP_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-            "OPENBLAS_NUM_THREADS": threads,
-            "NUMEXPR_NUM_THREADS": threads,
-            "TORCH_NUM_THREADS": threads,
-            **gpu_env(request.gpu),
-            **request.env,
-        }
+        env = box_environment(request)
         argv = [
             "setpriv",
             f"--reuid={uid}",
@@ -351,6 +335,28 @@ def gpu_args(gpu: GpuAssignment | None, dev: Path = Path("/dev")) -> list[str]:
     if gpu.mps_pipe_dir is not None:
         args += ["--bind", str(gpu.mps_pipe_dir), "/run/nvidia-mps"]
     return args
+
+
+def box_environment(request: Request) -> dict[str, str]:
+    """The whole environment of a box (every backend clears the rest): the sandbox's
+    Python first on PATH, thread counts pinned to the job's share, the GPU if it has one."""
+    threads = str(request.limits.threads)
+    return {
+        "PATH": "/opt/venv/bin:/usr/bin:/bin",
+        "HOME": HOME,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "NUMEXPR_NUM_THREADS": threads,
+        "TORCH_NUM_THREADS": threads,
+        **gpu_env(request.gpu),
+        **request.env,
+    }
 
 
 def gpu_env(gpu: GpuAssignment | None) -> dict[str, str]:

@@ -83,8 +83,8 @@ from worker.sandbox.bwrap import (
     _make_readable,
     _mount_tmpfs,
     _unmount,
+    box_environment,
     collect_outputs,
-    gpu_env,
     read_progress,
 )
 
@@ -247,23 +247,7 @@ class DockerBackend:
             shutil.rmtree(box, ignore_errors=True)
 
     def _environment(self, request: Request) -> dict[str, str]:
-        threads = str(request.limits.threads)
-        return {
-            "PATH": "/opt/venv/bin:/usr/bin:/bin",
-            "HOME": HOME,
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONHASHSEED": "0",
-            "MPLBACKEND": "Agg",
-            "OMP_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-            "OPENBLAS_NUM_THREADS": threads,
-            "NUMEXPR_NUM_THREADS": threads,
-            "TORCH_NUM_THREADS": threads,
-            **gpu_env(request.gpu),
-            **request.env,
-        }
+        return box_environment(request)
 
     def host_config(
         self, request: Request, rw: Path, group: ParentCgroup | None, pids: int
