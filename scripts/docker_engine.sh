@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private Docker engine for the docker sandbox backend, its tests and scripts/build_images.sh.
 #
-#   scripts/docker_engine.sh start    install docker.io + debootstrap if missing, start the
+#   scripts/docker_engine.sh start    install docker.io, debootstrap, docker-compose if missing, start the
 #                                     engine if it is not answering (idempotent, ~2 s)
 #   scripts/docker_engine.sh stop     stop the engine this script started
 #   scripts/docker_engine.sh host     print the engine's address (for DOCKER_HOST)
@@ -34,6 +34,8 @@ install_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
+    # Only to validate docker-compose.yml in the tests (Debian's Compose 1.29).
+    command -v docker-compose >/dev/null || missing+=(docker-compose)
     ((${#missing[@]} == 0)) && return
     [[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}; run as root or install them"
     say "apt-get install ${missing[*]}"
