@@ -293,15 +293,21 @@ def spec_of(slug: str):  # type: ignore[no-untyped-def]
     return load_spec_file(ROOT / "grading_specs" / f"{slug}.yaml").spec
 
 
+SINGLES_USERS = 5  # the last students: the one-at-a-time uploads
+
+
 def users_needed(args: argparse.Namespace) -> int:
-    """Enough students that nobody exceeds the specs' quotas (and one per burst client)."""
-    needed = max(1, args.clients if args.burst else 1)
-    for slug, count in ((args.slug, args.burst + args.singles), (args.mnist, args.inflight + 1)):
-        if not slug:
-            continue
-        quota = spec_of(slug).quota
-        per_user = min(q for q in (quota.per_day, quota.total, count) if q)
-        needed = max(needed, math.ceil(count / per_user))
+    """One student per burst client, each within the quota, then students for the rest."""
+    if args.burst:
+        quota = spec_of(args.slug).quota
+        per_user = min(q for q in (quota.per_day, quota.total) if q)
+        if args.burst > per_user * args.clients:
+            raise SystemExit(
+                f"--burst {args.burst} exceeds {args.clients} students' quota of {per_user}"
+            )
+    needed = (args.clients if args.burst else 0) + SINGLES_USERS
+    if args.mnist:
+        needed = max(needed, args.inflight + 1)
     return needed
 
 
@@ -323,7 +329,7 @@ def bench_singles(base: str, home: Path, tokens: list[str], args: argparse.Names
     files = reference_files(args.slug)
     rows = []
     for i in range(args.singles):
-        sid, _, _ = upload(base, tokens[i % len(tokens)], args.slug, files)
+        sid, _, _ = upload(base, tokens[-1 - i % SINGLES_USERS], args.slug, files)
         wait_all(home, [sid], timeout=300)
         rows += [r for r in phase_rows(home / "autograder.db") if r["submission_id"] == sid]
     compute = calls_compute(args.slug, home)
@@ -410,14 +416,10 @@ def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespa
     failures: list[str] = []
     ids: list[str] = []
 
-    async def client(i: int, todo: asyncio.Queue) -> None:
-        token = tokens[i % len(tokens)]
+    async def client(i: int, count: int) -> None:
+        token = tokens[i]  # one student per client, within the quota
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            while True:
-                try:
-                    todo.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
+            for _ in range(count):
                 started = time.perf_counter()
                 try:
                     r = await http.post(
@@ -435,10 +437,11 @@ def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespa
                     failures.append(f"HTTP {r.status_code}: {r.text[:200]}")
 
     async def rush() -> None:
-        todo: asyncio.Queue = asyncio.Queue()
-        for k in range(args.burst):
-            todo.put_nowait(k)
-        await asyncio.gather(*(client(i, todo) for i in range(args.clients)))
+        share = [
+            args.burst // args.clients + (i < args.burst % args.clients)
+            for i in range(args.clients)
+        ]
+        await asyncio.gather(*(client(i, n) for i, n in enumerate(share)))
 
     started = time.perf_counter()
     asyncio.run(rush())

@@ -29,7 +29,9 @@ def load_runner():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("torch_runner", RUNNER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.OUT_DIR = tempfile.mkdtemp()
+    out = tempfile.mkdtemp()
+    module.OUT_DIR = out
+    sys.modules["runner_common"].OUT_DIR = out  # the epoch metrics' writer
     return module
 
 
