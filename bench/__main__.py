@@ -8,7 +8,8 @@ in a temporary state directory and measures over HTTP, nothing asserted:
    calls run in one long-lived process (bench/calls_baseline.py) plus their scoring:
    ``overhead_ratio_hw1``.
 2. A deadline rush (``--burst`` uploads from ``--clients`` concurrent clients, one student
-   each): upload latency percentiles while the workers are busy
+   each, at ``--rate`` uploads a second together, each client on its own schedule however
+   slow the answers: an open loop): upload latency percentiles while the workers are busy
    (``api_upload_p99_ms_at_50_clients``), uploads or gradings that went wrong
    (``burst_1000_errors``), and graded submissions per minute from the first upload to
    the last result (``hw1_gradings_per_min``).
@@ -181,6 +182,9 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=5, help="hw1 uploads one at a time")
     parser.add_argument("--burst", type=int, default=1000, help="hw1 uploads at once")
     parser.add_argument("--clients", type=int, default=50, help="concurrent upload clients")
+    parser.add_argument(
+        "--rate", type=float, default=50, help="burst uploads per second, all clients together"
+    )
     parser.add_argument("--slug", default="hw1-1")
     parser.add_argument(
         "--concurrency", type=int, default=0, help="worker concurrency (0: the service's default)"
@@ -416,10 +420,17 @@ def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespa
     failures: list[str] = []
     ids: list[str] = []
 
+    period = args.clients / args.rate  # each client's seconds between uploads
+    t0 = time.perf_counter() + 0.5
+
     async def client(i: int, count: int) -> None:
         token = tokens[i]  # one student per client, within the quota
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            for _ in range(count):
+            for k in range(count):
+                # Open loop: each client uploads on its own schedule, however slow the
+                # answers are (a slow server is not given time to catch up).
+                due = t0 + (k + i / args.clients) * period
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
                 started = time.perf_counter()
                 try:
                     r = await http.post(
