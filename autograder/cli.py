@@ -231,7 +231,7 @@ def worker_cmd(queues: str, concurrency: int | None, celery_args: tuple[str, ...
         "-Q",
         queues,
         "-c",
-        str(concurrency or settings.worker_concurrency),
+        str(concurrency or settings.worker_concurrency or len(os.sched_getaffinity(0))),
         "-n",
         f"worker-{os.getpid()}@{socket.gethostname()}",
         "--loglevel",

@@ -170,7 +170,7 @@ def worker_command(settings: Settings) -> list[str]:
         "-Q",
         queues,
         "--concurrency",
-        str(settings.worker_concurrency),
+        str(settings.worker_concurrency or len(os.sched_getaffinity(0))),
         "--loglevel",
         "INFO",
         "-n",

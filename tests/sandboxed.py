@@ -20,8 +20,9 @@ MINI_REFERENCE = FIXTURES / "reference" / "mini"
 REQUIRE = os.environ.get("AUTOGRADER_TEST_REQUIRE_SERVICES") == "1"
 
 
-# The backend these helpers grade with: "bwrap" unless a test selects another with
-# use_backend (tests/test_hostile.py runs every case on each backend).
+# The backend these helpers grade with: "bwrap" (every box cold) unless a test selects
+# another with use_backend: "bwrap-pool" (boxes started ahead of demand, each used once:
+# worker/sandbox/pool.py) or "docker". tests/test_hostile.py runs every case on each.
 _BACKEND = "bwrap"
 
 
@@ -31,7 +32,11 @@ def use_backend(name: str) -> None:
 
 
 def sandbox_settings(tmp_path: Path) -> Settings:
-    settings = Settings(home=tmp_path / "home", jobs_dir=Path("/tmp") / f"ag-jobs-t{os.getpid()}")
+    settings = Settings(
+        home=tmp_path / "home",
+        jobs_dir=Path("/tmp") / f"ag-jobs-t{os.getpid()}",
+        sandbox_pool_size=2 if _BACKEND == "bwrap-pool" else 0,
+    )
     if _BACKEND == "docker":
         from tests.docker_engine import docker_settings
 

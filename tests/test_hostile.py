@@ -2,7 +2,8 @@
 
 Every case must: earn only what it deserves, leak nothing (canaries planted where a
 submission might look), and leave no process, cgroup, mount or container behind. Each case
-runs on both sandbox backends (bwrap and docker); the docker ones skip with the reason when
+runs on every sandbox backend: bwrap with each box started cold, bwrap with boxes started
+ahead of demand (worker/sandbox/pool.py), and docker; the docker ones skip with the reason when
 no engine or sandbox image is there, and fail under AUTOGRADER_TEST_REQUIRE_SERVICES=1.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -22,23 +24,38 @@ from tests.sandboxed import (
     use_backend,
 )
 from worker.sandbox import cgroups
+from worker.sandbox.pool import close_shared_pool, shared_pool
 
 GOOD = (MINI_REFERENCE / "mini.py").read_text()
 CANARY = "CANARY-7f3a9c-do-not-leak"
 
 
-@pytest.fixture(autouse=True, params=["bwrap", "docker"])
-def sandbox_backend(request):
+@pytest.fixture(autouse=True, params=["bwrap", "bwrap-pool", "docker"])
+def sandbox_backend(request, tmp_path):
     use_backend(request.param)
+    if request.param == "bwrap-pool":
+        # Grade once and wait until boxes of the mini homework's profile are warm, so the
+        # case itself runs in boxes started ahead of it (checked after the case).
+        (tmp_path / "warm-up").mkdir()
+        grade_source(tmp_path / "warm-up", GOOD)
+        pool = shared_pool(2, 600)
+        deadline = time.monotonic() + 120
+        while pool.warm_count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        hits = pool.hits
     yield request.param
+    if request.param == "bwrap-pool":
+        assert pool.hits > hits, "the case ran in no pre-warmed box"
     use_backend("bwrap")
 
 
 @pytest.fixture(autouse=True)
 def no_leftovers(tmp_path, sandbox_backend):
     """After each case: no process in this test run's box cgroups, no box mount left,
-    no sandbox container left."""
+    no sandbox container left (the warm boxes of a pool removed first: a pool that could
+    not remove its own boxes would fail here)."""
     yield
+    close_shared_pool()
     mine = [n for n in cgroups.box_names() if n.startswith(f"box-{os.getpid()}-")]
     assert all(not cgroups.BoxCgroup(n).pids() for n in mine), "a sandbox process survived"
     jobs = str(sandbox_settings(tmp_path).path("jobs"))

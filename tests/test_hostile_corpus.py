@@ -75,16 +75,21 @@ def _refs(folder: Path, canary: str) -> Path:
     return folder
 
 
-@pytest.fixture(params=["bwrap", "docker"])
+@pytest.fixture(params=["bwrap", "bwrap-cold", "docker"])
 def corpus_service(request, configured, db, tmp_path, monkeypatch):
+    """The whole service on one backend: "bwrap" with the worker's boxes started ahead of
+    demand (the default), "bwrap-cold" with every box started for its job, "docker"."""
     from tests.conftest import reset_caches
     from tests.processes import ApiServer, WorkerProcess
     from tests.sandboxed import prepared_mnist
     from tests.services import free_port
 
     canary = f"CANARY-{uuid.uuid4().hex}"
-    env = {"AUTOGRADER_SANDBOX": request.param}
-    if request.param == "docker":
+    backend = request.param.removesuffix("-cold")
+    env = {"AUTOGRADER_SANDBOX": backend}
+    if request.param == "bwrap-cold":
+        env["AUTOGRADER_SANDBOX_POOL_SIZE"] = "0"
+    if backend == "docker":
         from tests import docker_engine
 
         env["AUTOGRADER_DOCKER_HOST"] = docker_engine.docker_host()

@@ -35,9 +35,19 @@ def _on_worker_init(**_: object) -> None:
     from worker import housekeeping
 
     housekeeping.OWNER_PID = os.getpid()
+    lower_priority(get_settings().worker_nice)
     removed = housekeeping.remove_stale_boxes(get_settings())
     if removed:
         log.warning("removed %d sandbox(es) left by a dead worker", removed)
+
+
+def lower_priority(nice: int) -> None:
+    """Run the worker, its pool children and their boxes below the API's priority
+    (inherited by every process started from here; a warm box is set to it when its
+    job starts)."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 @signals.worker_process_init.connect
@@ -46,6 +56,14 @@ def _on_child_init(**_: object) -> None:
     from autograder import db
 
     db.engine_for.cache_clear()
+
+
+@signals.worker_process_shutdown.connect
+def _on_child_shutdown(**_: object) -> None:
+    """A pool child ends: remove its warm sandboxes now rather than at the next start."""
+    from worker.sandbox.pool import close_shared_pool
+
+    close_shared_pool()
 
 
 @signals.worker_ready.connect

@@ -39,6 +39,8 @@ from autograder.regrades import apply_if_automatic
 from autograder.settings import get_settings
 from autograder.storage import path_for
 from worker.artifacts import metrics
+from worker.checks.registry import KINDS as CALL_KINDS
+from worker.cpus import Ledger
 from worker.gpus import assign_gpu
 from worker.pipeline import InfraError, Report, grade
 from worker.sandbox import get_backend
@@ -184,7 +186,20 @@ class ProgressWriter:
 def threads_per_job(settings: Any) -> int:
     """This worker's cores shared among the jobs it runs at once."""
     cores = len(os.sched_getaffinity(0))
-    return max(1, cores // max(1, settings.worker_concurrency))
+    return max(1, cores // effective_concurrency(settings))
+
+
+def effective_concurrency(settings: Any) -> int:
+    """Jobs at once: the setting, or (0) as many as this worker has cores."""
+    return settings.worker_concurrency or len(os.sched_getaffinity(0))
+
+
+def boxes_at_once(spec: Any) -> int:
+    """Call-based checks run the student's box beside the reference's: two at a time."""
+    return 2 if any(c.kind in CALL_KINDS for _, c in spec.checks()) else 1
+
+
+CORES_WAIT_SECONDS = 3600
 
 
 def execute(run_id: int, settings: Any, owner: str, backend: Any = None) -> Report:
@@ -221,19 +236,33 @@ def execute(run_id: int, settings: Any, owner: str, backend: Any = None) -> Repo
             shutil.copyfile(blob, upload / f["name"])
         set_phase(run_id, owner, "running")
         fetch = time.monotonic() - fetch_started
-        report = grade(
-            loaded,
-            upload,
-            settings.reference_dir / slug,
-            seed,
-            backend if backend is not None else get_backend(settings),
-            settings,
-            work_dir=work / "job",
-            on_progress=ProgressWriter(run_id, owner),
-            gpu=gpu,
-            max_threads=threads_per_job(settings),
-        )
+        spec = loaded.spec
+        want = min(spec.resources.threads, threads_per_job(settings))
+        memory = spec.resources.memory_mb * boxes_at_once(spec)
+        waited = time.monotonic()
+        ledger, key = Ledger(settings.sandbox_slot_dir), f"run-{run_id}-{owner}"
+        try:
+            grant = ledger.acquire(key, want, memory, CORES_WAIT_SECONDS)
+        except TimeoutError as exc:
+            raise InfraError("infra:no-cores", str(exc)) from exc
+        try:
+            waited = time.monotonic() - waited
+            report = grade(
+                loaded,
+                upload,
+                settings.reference_dir / slug,
+                seed,
+                backend if backend is not None else get_backend(settings),
+                settings,
+                work_dir=work / "job",
+                on_progress=ProgressWriter(run_id, owner),
+                gpu=gpu,
+                cores=grant.cores,
+            )
+        finally:
+            ledger.release(key)
         report.timings["fetch"] = round(fetch, 4)
+        report.timings["cores_wait"] = round(waited, 4)
         lateness = assess(received_at, loaded.spec.deadline, loaded.spec.late_policy)
         report.extra["late_penalty"] = lateness.penalty_fraction
         return report

@@ -76,11 +76,20 @@ class BoxRun:
     student_seconds: float
 
 
-def limits_for(spec: Spec, settings: Any, max_threads: int | None = None) -> Limits:
+ORACLE_KINDS = ("gradient", "equivalence")
+
+
+def limits_for(
+    spec: Spec, settings: Any, max_threads: int | None = None, cores: tuple[int, ...] | None = None
+) -> Limits:
     """The sandbox limits of a spec; ``max_threads`` is this job's share of the worker's
-    cores (jobs side by side with more threads than cores slow each other several-fold)."""
+    cores (jobs side by side with more threads than cores slow each other several-fold);
+    ``cores``: the host cores the job holds (worker/cpus.py), its threads are as many."""
     res = spec.resources
+    if cores:
+        max_threads = len(cores)
     return Limits(
+        cores=cores,
         memory_mb=res.memory_mb,
         wall_seconds=res.wall_seconds,
         cpu_seconds=res.cpu_seconds,
@@ -163,13 +172,19 @@ def stage_code(source_dir: Path, spec: Spec, target: Path) -> list[str]:
 
 
 def run_box(
-    backend: Backend, src: Path, in_dir: Path, limits: Limits, out: Path, oracle: bool = False
+    backend: Backend,
+    src: Path,
+    in_dir: Path,
+    limits: Limits,
+    out: Path,
+    oracle: bool = False,
+    runtime: str = "numpy",
 ) -> BoxRun:
     """One box of call-based checks. ``oracle``: the reference box, where calls that name
     an oracle (the PyTorch built-in, autograd) run the grader's own code for them instead
     of the reference solution's; no student code runs there."""
     argv = [PYTHON, "-B", RUNNER] + (["--oracle"] if oracle else [])
-    request = Request(argv=argv, src_dir=src, in_dir=in_dir, limits=limits)
+    request = Request(argv=argv, src_dir=src, in_dir=in_dir, limits=limits, runtime=runtime)
     result = backend.run(request, out)
     return read_box(result)
 
@@ -238,6 +253,7 @@ def grade(
     on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None,
     gpu: GpuAssignment | None = None,
     max_threads: int | None = None,
+    cores: tuple[int, ...] | None = None,
 ) -> Report:
     """Grade one submission folder. Call-based checks (``function``, ``regression``) run in
     one sandbox beside the reference solution's; phased checks (``classifier``) run their
@@ -255,7 +271,7 @@ def grade(
     try:
         backend.check()
         missing = stage_code(submission_dir, spec, job / "student")
-        limits = limits_for(spec, settings, max_threads)
+        limits = limits_for(spec, settings, max_threads, cores)
         timings: dict[str, float] = {"stage": time.monotonic() - t0}
         results: dict[int, Outcome] = {}
         calls = _grade_calls(spec, seed, backend, job, reference_dir, limits, results, timings)
@@ -294,11 +310,23 @@ def _grade_calls(
             "spec:reference-missing", f"reference solution in {reference_dir} lacks required files"
         )
     t_stage = time.monotonic()
+    runtime = spec.resources.runtime
+    # The oracle computes with torch (autograd, the built-in modules) whatever the homework's.
+    oracle_runtime = "torch" if any(c.kind in ORACLE_KINDS for _, c in checks) else runtime
     with ThreadPoolExecutor(2) as pool:
         ref_future = pool.submit(
-            run_box, backend, job / "reference", job / "in", limits, job / "out-reference", True
+            run_box,
+            backend,
+            job / "reference",
+            job / "in",
+            limits,
+            job / "out-reference",
+            True,
+            oracle_runtime,
         )
-        student = run_box(backend, job / "student", job / "in", limits, job / "out-student")
+        student = run_box(
+            backend, job / "student", job / "in", limits, job / "out-student", runtime=runtime
+        )
         reference = ref_future.result()
     t_run = time.monotonic()
     student.result.require_runner_started("student code")

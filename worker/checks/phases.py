@@ -112,6 +112,7 @@ def run_phase(
         progress_file=progress_file,
         on_progress=progress if progress_file else None,
         gpu=ctx.gpu,
+        runtime="numpy" if runner.startswith("numpy") else "torch",
     )
     result = ctx.backend.run(request, out)
     result.require_runner_started(f"{phase_name} phase")

@@ -17,6 +17,8 @@ def get_backend(settings: Any) -> Backend:
             uid_base=settings.sandbox_uid_base,
             slots=settings.sandbox_slots,
             slot_dir=settings.sandbox_slot_dir,
+            pool_size=settings.sandbox_pool_size,
+            pool_idle_seconds=settings.sandbox_pool_idle_seconds,
         )
     if settings.sandbox == "docker":
         from worker.sandbox.docker_backend import DockerBackend

@@ -51,6 +51,14 @@ class Limits:
     rw_mb: int = 64
     output_bytes: int = 64 * 1024
     max_out_files: int = 2000
+    # The host cores the box runs on (worker/cpus.py); None: any. threads follows them.
+    cores: tuple[int, ...] | None = None
+
+    @property
+    def cpu_limit(self) -> int:
+        """CPU seconds of all the box's processes together: its own, or else its wall
+        clock on all its threads plus 5."""
+        return self.cpu_seconds or int(self.wall_seconds * max(1, self.threads) + 5)
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,9 @@ class Request:
     progress_file: str | None = None
     on_progress: Callable[[list[dict[str, Any]]], None] | None = None
     gpu: GpuAssignment | None = None
+    # What the box needs imported ("none", "numpy" or "torch"): a box started ahead of
+    # demand (worker/sandbox/pool.py) has it ready; a cold box imports it as it goes.
+    runtime: str = "none"
 
 
 @dataclass
@@ -93,6 +104,8 @@ class Result:
     out_files: dict[str, Path]
     out_rejected: list[str]
     process_limit_hit: bool = False
+    # Its processes together used more CPU seconds than the limit (killed from outside).
+    cpu_limit_hit: bool = False
 
     @property
     def runner_started(self) -> bool:
@@ -116,6 +129,8 @@ class Result:
             return "timeout"
         if self.oom_killed:
             return "memory"
+        if self.cpu_limit_hit:
+            return "cpu"
         return None
 
 

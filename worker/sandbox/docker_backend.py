@@ -257,7 +257,7 @@ class DockerBackend:
 
         lim = request.limits
         memory = lim.memory_mb * 1024 * 1024
-        cpu = lim.cpu_seconds or int(lim.wall_seconds * max(1, lim.threads) + 5)
+        cpu = lim.cpu_limit
         fsize = lim.file_mb * 1024 * 1024
         mounts = [
             Mount(RUNNER_DIR, str(self.runner_dir()), type="bind", read_only=True),
@@ -290,6 +290,8 @@ class DockerBackend:
             # engine's own limit is one above it, so that the parent's is the one hit.
             pids_limit=pids + 1 if group is not None else pids,
             cgroup_parent=group.path if group is not None else None,
+            # The job's cores (worker/cpus.py), as bwrap's boxes are pinned to them.
+            cpuset_cpus=",".join(map(str, lim.cores)) if lim.cores else None,
             ulimits=[
                 Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
                 Ulimit(name="fsize", soft=fsize, hard=fsize),
