@@ -57,9 +57,19 @@ def upsert_assignment(session: Session, loaded: LoadedSpec) -> bool:
     return changed
 
 
+_PARSED: dict[tuple[str, str], LoadedSpec] = {}
+_PARSED_MAX = 64
+
+
 def spec_for(session: Session, assignment: Assignment, spec_hash: str | None = None) -> LoadedSpec:
-    """The spec of ``assignment`` at ``spec_hash`` (default: current), from the stored text."""
+    """The spec of ``assignment`` at ``spec_hash`` (default: current), from the stored text.
+
+    A version's text never changes (its hash is of its content), so what was parsed and
+    validated once is kept: a worker grading a rush of one homework parses it once."""
     wanted = spec_hash or assignment.spec_hash
+    cached = _PARSED.get((assignment.slug, wanted))
+    if cached is not None:
+        return cached
     version = session.scalar(
         select(SpecVersion).where(
             SpecVersion.assignment_id == assignment.id, SpecVersion.spec_hash == wanted
@@ -67,4 +77,10 @@ def spec_for(session: Session, assignment: Assignment, spec_hash: str | None = N
     )
     if version is None:
         raise LookupError(f"no stored spec {wanted[:12]} for {assignment.slug}")
-    return load_spec_text(version.source, assignment.slug, f"{assignment.slug}.yaml@{wanted[:12]}")
+    name = f"{assignment.slug}.yaml@{wanted[:12]}"
+    loaded = load_spec_text(version.source, assignment.slug, name)
+    if loaded.spec_hash == wanted:  # only a text that is what its hash says
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[(assignment.slug, wanted)] = loaded
+    return loaded

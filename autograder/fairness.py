@@ -54,12 +54,37 @@ def sendable() -> ColumnElement[bool]:
 
 
 def is_sendable(session: Session, run_id: int) -> bool:
-    query = (
-        select(GradingRun.id)
+    """``sendable()`` for one run, asked from the student's side: their own runs only
+    (by the submissions' user index), not every queued run of the lane. In a deadline
+    rush with a thousand runs queued, each upload asks this once."""
+    row = session.execute(
+        select(GradingRun.state, GradingRun.queue, GradingRun.queued_at, Submission.user_id)
         .join(Submission, Submission.id == GradingRun.submission_id)
-        .where(GradingRun.id == run_id, sendable())
+        .where(GradingRun.id == run_id)
+    ).one_or_none()
+    if row is None or row.state != RunState.queued:
+        return False
+    theirs = select(Submission.id).where(Submission.user_id == row.user_id)
+    ahead = session.scalar(
+        select(GradingRun.id)
+        .where(
+            GradingRun.submission_id.in_(theirs),
+            GradingRun.queue == row.queue,
+            GradingRun.id != run_id,
+            or_(
+                GradingRun.state == RunState.running,
+                and_(
+                    GradingRun.state == RunState.queued,
+                    or_(
+                        GradingRun.queued_at < row.queued_at,
+                        and_(GradingRun.queued_at == row.queued_at, GradingRun.id < run_id),
+                    ),
+                ),
+            ),
+        )
+        .limit(1)
     )
-    return session.scalar(query) is not None
+    return ahead is None
 
 
 def enqueue_run(session: Session, run: GradingRun) -> bool:

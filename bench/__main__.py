@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -61,11 +62,10 @@ def start_service(home: Path, port: int, concurrency: int) -> tuple[subprocess.P
         **os.environ,
         "AUTOGRADER_HOME": str(home),
         "AUTOGRADER_PORT": str(port),
-        "AUTOGRADER_JOBS_DIR": f"/tmp/ag-bench-jobs-{port}",
     }
     if concurrency:
         env["AUTOGRADER_WORKER_CONCURRENCY"] = str(concurrency)
-    for key in ("AUTOGRADER_DATABASE_URL", "AUTOGRADER_REDIS_URL"):
+    for key in ("AUTOGRADER_DATABASE_URL", "AUTOGRADER_REDIS_URL", "AUTOGRADER_JOBS_DIR"):
         env.pop(key, None)
     log = open(home / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -333,6 +333,7 @@ def bench_singles(base: str, home: Path, tokens: list[str], args: argparse.Names
     files = reference_files(args.slug)
     rows = []
     for i in range(args.singles):
+        time.sleep(1)  # a moment between two students' uploads, as on a quiet day
         sid, _, _ = upload(base, tokens[-1 - i % SINGLES_USERS], args.slug, files)
         wait_all(home, [sid], timeout=300)
         rows += [r for r in phase_rows(home / "autograder.db") if r["submission_id"] == sid]
@@ -364,7 +365,8 @@ def calls_compute(slug: str, home: Path) -> dict:
 
     spec = spec_of(slug)
     checks = [c for _, c in spec.checks() if c.kind in KINDS]
-    work = Path(tempfile.mkdtemp(prefix="calls-", dir=home))
+    # In memory, as a box's out/ is (a tmpfs).
+    work = Path(tempfile.mkdtemp(prefix="ag-bench-calls-", dir="/dev/shm"))
     plans = build_plans(checks, seed=12345)
     indexes = write_plan(plans, work / "in")
     plan_file = work / "in" / "plan.json"
@@ -384,14 +386,18 @@ def calls_compute(slug: str, home: Path) -> dict:
         check=True,
     )
     line = json.loads(out.stdout.strip().splitlines()[-1])
-    score = score_seconds(checks, plans, indexes, work)
+    try:
+        score = score_seconds(checks, plans, indexes, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     total = line["student_seconds"] + line["reference_seconds"] + score
     return {**line, "score_seconds": score, "total_seconds": total}
 
 
 def score_seconds(checks: list, plans: list, indexes: list, work: Path) -> float:
     """Scoring the checks on the outputs the baseline's calls left (a correct submission's
-    outputs equal the reference's), timed as the worker does it: read and compare."""
+    outputs equal the reference's), as the worker does it: read and compare. The median
+    of five passes after a first one (imports and first use are not the checks' cost)."""
     from worker.checks.base import CallResult
     from worker.checks.registry import KINDS
     from worker.pipeline import _load_outputs
@@ -400,14 +406,17 @@ def score_seconds(checks: list, plans: list, indexes: list, work: Path) -> float
         files = {f.name: f for f in folder.iterdir()}
         return [CallResult("ok", "", _load_outputs(files, k)) for k in idx]
 
-    started = time.perf_counter()
-    for check, plan, idx in zip(checks, plans, indexes, strict=True):
-        got = results(work / "out" / "student", idx)
-        want = results(work / "out" / "reference", idx)
-        outcome = KINDS[check.kind].score(check, plan, got, want)
-        if not outcome.passed:
-            raise RuntimeError(f"the in-process baseline did not earn full marks: {outcome}")
-    return time.perf_counter() - started
+    times = []
+    for _ in range(6):
+        started = time.perf_counter()
+        for check, plan, idx in zip(checks, plans, indexes, strict=True):
+            got = results(work / "out" / "student", idx)
+            want = results(work / "out" / "reference", idx)
+            outcome = KINDS[check.kind].score(check, plan, got, want)
+            if not outcome.passed:
+                raise RuntimeError(f"the in-process baseline did not earn full marks: {outcome}")
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[1:])
 
 
 def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespace) -> dict:
@@ -417,15 +426,16 @@ def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespa
 
     files = [(f.name, f.read_bytes()) for f in reference_files(args.slug)]
     latencies: list[float] = []
+    timeline: list[tuple[float, float]] = []  # (seconds into the burst, latency)
     failures: list[str] = []
     ids: list[str] = []
 
     period = args.clients / args.rate  # each client's seconds between uploads
-    t0 = time.perf_counter() + 0.5
+    t0 = 0.0
 
-    async def client(i: int, count: int) -> None:
+    async def client(http: httpx.AsyncClient, i: int, count: int) -> None:
         token = tokens[i]  # one student per client, within the quota
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        async with http:
             for k in range(count):
                 # Open loop: each client uploads on its own schedule, however slow the
                 # answers are (a slow server is not given time to catch up).
@@ -442,17 +452,25 @@ def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespa
                     failures.append(f"{type(exc).__name__}: {exc}")
                     continue
                 latencies.append(time.perf_counter() - started)
+                timeline.append((started - t0, latencies[-1]))
                 if r.status_code == 202:
                     ids.append(r.json()["id"])
                 else:
                     failures.append(f"HTTP {r.status_code}: {r.text[:200]}")
 
     async def rush() -> None:
+        nonlocal t0
         share = [
             args.burst // args.clients + (i < args.burst % args.clients)
             for i in range(args.clients)
         ]
-        await asyncio.gather(*(client(i, n) for i, n in enumerate(share)))
+        # Every client is made before the clock starts: making one costs the bench's own
+        # event loop milliseconds (TLS context and all), which would count as latency.
+        clients = [httpx.AsyncClient(base_url=base, timeout=60) for _ in share]
+        t0 = time.perf_counter() + 0.5
+        await asyncio.gather(
+            *(client(c, i, n) for i, (c, n) in enumerate(zip(clients, share, strict=True)))
+        )
 
     started = time.perf_counter()
     asyncio.run(rush())
@@ -476,6 +494,10 @@ def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespa
         "errors": len(failures) + len(bad),
         "upload_ms": {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "max": pct(1.0)},
         "upload_wall_seconds": upload_wall,
+        "slowest_uploads": [
+            {"at_s": round(at, 3), "ms": round(1000 * ms, 1)}
+            for at, ms in sorted(timeline, key=lambda x: -x[1])[:20]
+        ],
         "wall_seconds": wall,
         "graded_per_minute": len(rows) / wall * 60,
         "end_to_end_seconds_median": statistics.median(end_to_end(r) for r in rows),
@@ -523,14 +545,20 @@ def bench_mnist(base: str, home: Path, tokens: list[str], args: argparse.Namespa
     # The same threads a graded job gets: the worker's cores shared by its concurrency.
     from autograder.settings import get_settings
 
-    concurrency = args.concurrency or get_settings().worker_concurrency
+    concurrency = args.concurrency or get_settings().worker_concurrency or os.cpu_count() or 1
     threads = max(1, len(os.sched_getaffinity(0)) // concurrency)
     baseline = mnist_baseline(slug, home / "data" / "mnist" / "prepared", threads)
     files = reference_files(slug)
+    # The first submission of a homework after the worker started finds no box of its
+    # profiles warm (the pool learns them from demand); the one measured is the next.
+    first, _, _ = upload(base, tokens[0], slug, files)
+    wait_all(home, [first], timeout=900)
+    first_row = next(r for r in phase_rows(home / "autograder.db") if r["submission_id"] == first)
+    time.sleep(10)  # the worker's boxes for the next job get warm (as between two uploads)
     sid, token, _ = upload(base, tokens[0], slug, files)
     wait_all(home, [sid], timeout=900)
     single = next(r for r in phase_rows(home / "autograder.db") if r["submission_id"] == sid)
-    end_to_end = ts(single["finished_at"]) - ts(single["received_at"])
+    e2e = end_to_end(single)
     started = time.perf_counter()
     with ThreadPoolExecutor(args.inflight) as pool:
         uploads = list(
@@ -543,7 +571,8 @@ def bench_mnist(base: str, home: Path, tokens: list[str], args: argparse.Namespa
     wall = time.perf_counter() - started
     rows = {r["submission_id"]: r for r in phase_rows(home / "autograder.db")}
     scores = [(rows[s]["score"], rows[s]["max_score"]) for s, _, _ in uploads] + [
-        (single["score"], single["max_score"])
+        (single["score"], single["max_score"]),
+        (first_row["score"], first_row["max_score"]),
     ]
     compute = baseline["train_seconds"] + baseline["predict_seconds"]
     return {
@@ -551,8 +580,9 @@ def bench_mnist(base: str, home: Path, tokens: list[str], args: argparse.Namespa
         "threads": threads,
         "baseline_in_process": baseline,
         "baseline_compute_seconds": compute,
-        "end_to_end_seconds": end_to_end,
-        "overhead_ratio": end_to_end / compute,
+        "end_to_end_seconds": e2e,
+        "overhead_ratio": e2e / compute,
+        "first_end_to_end_seconds": end_to_end(first_row),
         "timings": json.loads(single["timings"] or "{}"),
         "inflight": args.inflight,
         "inflight_wall_seconds": wall,
@@ -603,7 +633,8 @@ def report_mnist(m: dict) -> None:
         f"\n{m['slug']} reference, one submission: end to end {m['end_to_end_seconds']:.1f} s "
         f"against {m['baseline_compute_seconds']:.1f} s of training and evaluation in one "
         f"process with the same {m['threads']} thread(s) (overhead ratio "
-        f"{m['overhead_ratio']:.2f})"
+        f"{m['overhead_ratio']:.2f}); the first after the worker started: "
+        f"{m['first_end_to_end_seconds']:.1f} s"
     )
     t = m["timings"]
     print(
