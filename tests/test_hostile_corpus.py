@@ -357,6 +357,9 @@ def _dump_database(db) -> list[tuple[str, str]]:
 
 def _leftovers(s: dict) -> list[str]:
     problems = []
+    # A live worker keeps boxes started ahead of demand (worker/sandbox/pool.py); once
+    # stopped it must have removed them, with whatever the cases left.
+    s["worker"].stop()
     deadline = time.monotonic() + 15
     while True:
         prefix = f"box-{s['worker'].proc.pid}-"

@@ -12,12 +12,13 @@ student code exists here until the job arrives.
    an optimizer step), with the box's thread count;
 2. writes READY_MARKER to stdout and blocks opening /job/ctl/go (a FIFO the worker opens
    when the job's files are in place): no CPU while waiting;
-3. reads /job/ctl/job.json -- the argv a cold box would have run, and that job's extra
-   environment -- and runs it in this process: ``python -B SCRIPT ARGS`` or
-   ``python -c CODE ARGS``. From here on the box is exactly a job's box.
+3. reads from it b"1" and the job as JSON -- the argv a cold box would have run, and that
+   job's extra environment (the worker then unlinks the FIFO) -- and runs it in this
+   process: ``python -B SCRIPT ARGS`` or ``python -c CODE ARGS``. From here on the box is
+   exactly a job's box.
 
-A box is used for one job and then destroyed; if the worker writes anything but b"1"
-(or closes the FIFO without writing), the box ends without running anything.
+A box is used for one job and then destroyed; if the worker writes anything else (or
+closes the FIFO without writing), the box ends without running anything.
 """
 
 from __future__ import annotations
@@ -90,14 +91,16 @@ def main() -> None:
     sys.stdout.flush()
     os.write(1, READY_MARKER)
     fd = os.open(f"{CTL}/go", os.O_RDONLY)  # blocks until the worker opens it to write
+    chunks = []
     try:
-        go = os.read(fd, 1)
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
     finally:
         os.close(fd)
-    if go != b"1":
+    message = b"".join(chunks)
+    if not message.startswith(b"1"):
         os._exit(0)
-    with open(f"{CTL}/job.json") as fh:
-        job = json.load(fh)
+    job = json.loads(message[1:])
     os.environ.update(job["env"])
     code = 0
     try:

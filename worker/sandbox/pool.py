@@ -6,11 +6,12 @@ program is worker/runner/warm_start.py: it imports the runtime the job will need
 or torch with its first-use paths warmed) and then blocks on a FIFO. When a job comes:
 
 1. its code and inputs are hard-linked (or copied) into the box's own, still empty,
-   read-only /job/src and /job/in; the job's command line goes to /job/ctl/job.json;
+   read-only /job/src and /job/in;
 2. the box's limits that run from the start of the job are set from outside: RLIMIT_CPU
    of every process in the box to what it has used plus the job's CPU seconds (prlimit,
    lowering only), the wall clock from now; warm-up ran at nice 19 and now runs at 0;
-3. the worker writes b"1" to the FIFO; the box runs the job's argv in the same process;
+3. the worker writes b"1" and the job's command line to the FIFO, and unlinks it (the
+   job sees an empty /job/ctl); the box runs the job's argv in the same process;
 4. the box then ends exactly as a cold one: SIGKILL of its cgroup, outputs read after
    every process is dead, tmpfs, cgroups and folders removed. It is never reused.
 
@@ -207,15 +208,13 @@ class WarmBox:
                 )
             _link_tree(request.src_dir, self.box / "src")
             _link_tree(request.in_dir, self.box / "in")
-            job = {"argv": request.argv, "env": {}}
-            (self.box / "ctl" / "job.json").write_text(json.dumps(job))
-            os.chmod(self.box / "ctl" / "job.json", 0o644)
+            job = json.dumps({"argv": request.argv, "env": {}}).encode()
             cpu_before = self.group.cpu_seconds() or 0.0
             cpu = lim.cpu_limit
             self._renice(lim.cores)
             self.capture.restart(lim.output_bytes)
             started = time.monotonic()
-            self._go(b"1")
+            self._go(job)
             start_seconds = started - asked
 
             def job_cpu() -> float | None:
@@ -285,23 +284,28 @@ class WarmBox:
             except OSError as exc:
                 raise SandboxUnavailable(f"cannot set a warm box's priority: {exc}") from exc
 
-    def _go(self, word: bytes) -> None:
-        """Open the FIFO for writing (the box is blocked opening it for reading)."""
+    def _go(self, job: bytes) -> None:
+        """Hand the job over the FIFO (the box is blocked opening it for reading), then
+        unlink the FIFO: the box keeps its open end, and the job sees an empty /job/ctl
+        (a program that opened the FIFO itself would otherwise wait forever)."""
+        fifo = self.box / "ctl" / "go"
         deadline = time.monotonic() + 10
         while True:
             try:
-                fd = os.open(self.box / "ctl" / "go", os.O_WRONLY | os.O_NONBLOCK)
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
                 break
             except OSError as exc:  # ENXIO: no reader yet
                 if time.monotonic() > deadline or not self.alive():
                     raise SandboxUnavailable(
-                        f"a warm sandbox is not waiting for its job: {exc}"
+                        f"a warm box is not waiting for its job: {exc}"
                     ) from exc
                 time.sleep(0.002)
         try:
-            os.write(fd, word)
+            os.set_blocking(fd, True)
+            os.write(fd, b"1" + job)
         finally:
             os.close(fd)
+            fifo.unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Kill and remove the box (used or not); release its slot."""
@@ -401,6 +405,13 @@ class BoxPool:
 
     def _refill_loop(self) -> None:
         while True:
+            if _orphaned():
+                # Our worker's main process is gone (killed with -9: a pool child can
+                # outlive it). Start nothing more and remove what we hold, or the next
+                # worker's sweep of dead owners' boxes would race new ones.
+                log.warning("the worker is gone: removing this process's warm sandboxes")
+                threading.Thread(target=self.close, daemon=True).start()
+                return
             with self._cond:
                 if self._closed:
                     return
@@ -460,6 +471,12 @@ class BoxPool:
     def warm_count(self) -> int:
         with self._cond:
             return sum(1 for bs in self._boxes.values() for b in bs if b.ready())
+
+
+def _orphaned() -> bool:
+    """True in a worker's pool child whose main process (the boxes' owner) has died."""
+    owner = housekeeping.OWNER_PID
+    return owner != os.getpid() and not housekeeping.owner_alive(f"box-{owner}-x")
 
 
 def _memory_allows(profile: Profile) -> bool:
