@@ -275,3 +275,63 @@ def test_a_warm_box_left_unused_is_removed_cleanly(pooled, tmp_path):
     assert box.capture.ready.wait(60)
     box.discard()
     assert not box.box.exists()
+
+
+FREEZER = Path("/sys/fs/cgroup/freezer")
+
+
+def test_a_warm_box_that_cannot_be_killed_is_ours_not_the_students(pooled, tmp_path):
+    """A warm box whose processes sit in uninterruptible sleep past the time limit (a
+    frozen freezer cgroup, as a process stuck in the kernel): the job is not graded as
+    the student's timeout but raised as ours (SandboxUnavailable, retried), in bounded
+    time, and the box is removed once its processes can die."""
+    if not FREEZER.is_dir():
+        pytest.skip("the cgroup v1 freezer controller is not mounted")
+    pool = shared_pool(1, 600)
+    pooled.run(job(tmp_path, "a", "pass"), tmp_path / "o1")
+    wait_warm(pool, 1)
+    frozen = FREEZER / f"agpool-{os.getpid()}-{os.urandom(3).hex()}"
+    frozen.mkdir()
+    running: list[str] = []
+    try:
+        import threading
+
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = pooled.run(
+                    job(tmp_path, "b", "import time; time.sleep(60)", wall_seconds=2),
+                    tmp_path / "o2",
+                )
+            except SandboxUnavailable as exc:
+                outcome["error"] = str(exc)
+
+        worker = threading.Thread(target=run)
+        started = time.monotonic()
+        worker.start()
+        time.sleep(1.0)  # the job is running in the warm box
+        running = [  # the job's box: its FIFO is gone (a box still warming has one)
+            n
+            for n in cgroups.box_names()
+            if n.startswith(f"box-{os.getpid()}-") and not (JOBS / n / "ctl" / "go").exists()
+        ]
+        assert len(running) == 1, running
+        for pid in cgroups.BoxCgroup(running[0]).pids():
+            (frozen / "cgroup.procs").write_text(str(pid))
+        (frozen / "freezer.state").write_text("FROZEN")
+        worker.join(60)
+        assert not worker.is_alive()
+        assert "could not be killed" in outcome.get("error", ""), outcome
+        assert time.monotonic() - started < 45  # bounded: the job does not hang
+    finally:
+        (frozen / "freezer.state").write_text("THAWED")
+        for _ in range(100):  # the box's reaper removes it once its processes died
+            try:
+                frozen.rmdir()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            if not running or not (JOBS / running[0]).exists():
+                break
+            time.sleep(0.1)

@@ -313,10 +313,12 @@ class WarmBox:
 
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-        killed = self.group.kill_all()
+        # Short waits: a box still alive here is stuck (run() already waited for its
+        # kill) and is left to the reaper, which removes it once its processes die.
+        killed = self.group.kill_all(timeout=2)
         if self.proc is not None:
             try:
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 pass
         if killed:
