@@ -38,8 +38,8 @@ def main() -> None:
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
         import warm_start
 
-        warm_start.warm("torch")
-        t = stage("warm_start.warm('torch')", t)
+        warm_start.warm("torch-train")
+        t = stage("warm_start.warm(torch-train)", t)
     import torch
     from torch import nn
 

@@ -112,7 +112,11 @@ def run_phase(
         progress_file=progress_file,
         on_progress=progress if progress_file else None,
         gpu=ctx.gpu,
-        runtime="numpy" if runner.startswith("numpy") else "torch",
+        # A training box also warms an optimizer's first step (0.8 s of torch._dynamo
+        # imports here); a prediction box does not need it.
+        runtime="numpy"
+        if runner.startswith("numpy")
+        else ("torch-train" if phase_name == "train" else "torch"),
     )
     result = ctx.backend.run(request, out)
     result.require_runner_started(f"{phase_name} phase")

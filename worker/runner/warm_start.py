@@ -5,7 +5,7 @@ place: the same user, namespaces, mounts, limits and cleared environment as a bo
 for a job. Nothing of any job is in the box yet: /job/src and /job/in are empty, and no
 student code exists here until the job arrives.
 
-    python -B warm_start.py RUNTIME        RUNTIME: none | numpy | torch
+    python -B warm_start.py RUNTIME        RUNTIME: none | numpy | torch | torch-train
 
 1. imports what the runtime needs (numpy-only homework never imports torch) and, for
    torch, runs the code paths a job's first steps use (module calls, a loss, backward,
@@ -32,32 +32,33 @@ CTL = "/job/ctl"
 
 
 def warm(runtime: str) -> None:
-    if runtime in ("numpy", "torch"):
+    if runtime in ("numpy", "torch", "torch-train"):
         import numpy as np
 
         np.save  # noqa: B018 - resolve the lazy submodules a runner uses at once
         np.linalg.norm(np.ones(4))
         np.random.default_rng(0).standard_normal(4)
-    if runtime == "torch":
-        warm_torch()
+    if runtime in ("torch", "torch-train"):
+        warm_torch(train=runtime == "torch-train")
 
 
-def warm_torch() -> None:
-    """Pay torch's first-use costs now: the import, the module machinery, autograd, an
-    optimizer, a loss, convolution, recurrent and attention layers as small as possible;
+def warm_torch(train: bool = True) -> None:
+    """Pay torch's first-use costs now: the import, the module machinery, autograd, a loss,
+    convolution, recurrent and attention layers as small as possible, and for a training
+    box an optimizer's first steps (Adam's first step imports torch._dynamo: 0.8 s here);
     in a box given a GPU, CUDA's initialisation and the same steps on the device."""
     import torch
 
     threads = int(os.environ.get("TORCH_NUM_THREADS", "1") or 1)
     torch.set_num_threads(threads)
-    warm_steps(torch, "cpu")
+    warm_steps(torch, "cpu", train)
     if os.environ.get("CUDA_VISIBLE_DEVICES") and torch.cuda.is_available():
-        warm_steps(torch, "cuda")
+        warm_steps(torch, "cuda", train)
         torch.cuda.synchronize()
     import safetensors.numpy  # noqa: F401 - how weights come and go
 
 
-def warm_steps(torch, device: str) -> None:  # type: ignore[no-untyped-def]
+def warm_steps(torch, device: str, train: bool = True) -> None:  # type: ignore[no-untyped-def]
     from torch import nn
 
     model = nn.Sequential(
@@ -67,15 +68,15 @@ def warm_steps(torch, device: str) -> None:  # type: ignore[no-untyped-def]
         nn.Flatten(),
         nn.Linear(2 * 4 * 4, 4),
     ).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    sgd = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = torch.zeros(2, 1, 8, 8, device=device)
     target = torch.zeros(2, dtype=torch.long, device=device)
     loss = nn.functional.cross_entropy(model(x), target)
     loss.backward()
-    opt.step()
-    sgd.step()
-    opt.zero_grad()
+    if train:
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        opt.step()
+        torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9).step()
+        opt.zero_grad()
     nn.LSTM(3, 4, batch_first=True).to(device)(torch.zeros(1, 2, 3, device=device))
     nn.GRU(3, 4).to(device)(torch.zeros(2, 1, 3, device=device))
     attention = nn.MultiheadAttention(4, 1, batch_first=True).to(device)
