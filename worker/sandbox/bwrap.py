@@ -102,29 +102,16 @@ class BwrapBackend:
     @contextmanager
     def slot(self) -> Iterator[int]:
         """Hold one slot (a uid) for the duration of a box, across every process on the host."""
-        self._prepare_jobs_dir()
-        deadline = time.monotonic() + 600
-        while True:
-            for index in range(self.slots):
-                fh = open(self.slot_dir / f"{self.uid_base + index}.lock", "w")  # noqa: SIM115
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    fh.close()
-                    continue
-                try:
-                    yield self.uid_base + index
-                finally:
-                    fcntl.flock(fh, fcntl.LOCK_UN)
-                    fh.close()
-                return
-            if time.monotonic() > deadline:
-                raise SandboxUnavailable("no free sandbox slot for 600 s")
-            time.sleep(0.05)
+        uid, lock = self.try_slot()
+        try:
+            yield uid
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
 
     def try_slot(self, wait: float = 600) -> tuple[int, Any]:
-        """Take a slot for as long as the caller holds the returned lock file (a warm box
-        holds its slot from start to removal)."""
+        """Take a free slot, waiting up to ``wait`` seconds; it is held for as long as the
+        caller holds the returned lock file (a warm box holds it from start to removal)."""
         self._prepare_jobs_dir()
         deadline = time.monotonic() + wait
         while True:
