@@ -92,8 +92,10 @@ def _assert_graded_exactly_once(db, ids: list[int], logs: list[Path]) -> None:
     subs = [finals[i].submission_id for i in ids]
     rows = db.scalars(select(GradingRun).where(GradingRun.submission_id.in_(subs))).all()
     assert len(rows) == len(ids)
+    # Never stored twice. A run may have no line at all: its worker was killed -9 between
+    # the commit and the log line reaching the file (seen once in CI, seed 400930).
     counts = _stored_counts(logs)
-    assert all(counts.get(i) == 1 for i in ids), f"stored lines per run: {counts}"
+    assert all(counts.get(i, 0) <= 1 for i in ids), f"stored lines per run: {counts}"
     # Charged to the quota: exactly the graded submissions, one each.
     charged = db.scalars(
         select(Submission.id).where(
