@@ -66,6 +66,18 @@ def _on_child_shutdown(**_: object) -> None:
     close_shared_pool()
 
 
+@signals.worker_shutdown.connect
+def _on_worker_shutdown(**_: object) -> None:
+    """The main process ends (its pool children are gone): remove every box still named
+    for it. A child stopped by a signal does not always get to remove its warm boxes;
+    they would otherwise wait for the next worker on this jobs folder."""
+    from autograder.settings import get_settings
+    from worker import housekeeping
+
+    if housekeeping.OWNER_PID == os.getpid():
+        housekeeping.remove_stale_boxes(get_settings(), also_owner=os.getpid())
+
+
 @signals.worker_ready.connect
 def _on_worker_ready(**_: object) -> None:
     from worker.heartbeat import start_heartbeat

@@ -29,11 +29,19 @@ def owner_alive(name: str) -> bool:
     return True
 
 
-def remove_stale_boxes(settings: Any) -> int:
+def remove_stale_boxes(settings: Any, also_owner: int | None = None) -> int:
+    """Remove the boxes of dead owners (and, with ``also_owner``, that owner's: a worker
+    shutting down, whose pool children may have ended without removing theirs)."""
+
+    def stale(name: str) -> bool:
+        return not owner_alive(name) or (
+            also_owner is not None and name.startswith(f"box-{also_owner}-")
+        )
+
     removed = 0
     jobs: Path = settings.path("jobs")
     for name in cgroups.box_names():
-        if not owner_alive(name):
+        if stale(name):
             group = cgroups.BoxCgroup(name)
             group.kill_all(timeout=5)
             group.remove()
@@ -44,7 +52,7 @@ def remove_stale_boxes(settings: Any) -> int:
         removed += docker_backend.remove_stale(settings)
     if jobs.is_dir():
         for box in jobs.glob("box-*"):
-            if not owner_alive(box.name):
+            if stale(box.name):
                 subprocess.run(["umount", "-l", str(box / "rw")], capture_output=True, check=False)
                 subprocess.run(["rm", "-rf", "--one-file-system", str(box)], check=False)
     return removed
