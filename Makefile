@@ -8,14 +8,26 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 AUTOGRADER := $(VENV)/bin/autograder
 RUFF := $(VENV)/bin/ruff
+MYPY := $(VENV)/bin/mypy
+LINT_IMPORTS := $(VENV)/bin/lint-imports
+
+# The static checks (their settings are in pyproject.toml): ruff's rules and format, mypy
+# --strict, and the layering contracts. `make lint` runs them alone, `make test` before the
+# suite.
+define lint_checks
+$(RUFF) check .
+$(RUFF) format --check .
+$(MYPY)
+$(LINT_IMPORTS)
+endef
 
 .PHONY: help setup run test lint bench specs migrate
 
 help:
 	@echo "make setup    install system packages, .venv and .venv-sandbox (idempotent)"
 	@echo "make run      the whole service: API, worker, embedded Redis and SQLite"
-	@echo "make test     the test suite, with real Postgres, Redis and sandboxes"
-	@echo "make lint     ruff check and ruff format --check"
+	@echo "make test     make lint, then the test suite, with real Postgres, Redis and sandboxes"
+	@echo "make lint     ruff check, ruff format --check, mypy and lint-imports"
 	@echo "make bench    the benchmarks"
 	@echo "make specs    validate the grading specs and test them on reference solutions"
 	@echo "make migrate  upgrade the database to the latest migration"
@@ -27,12 +39,12 @@ run: setup
 	$(AUTOGRADER) serve
 
 test:
-	AUTOGRADER_SETUP_DOCKER=1 bash scripts/setup.sh
+	AUTOGRADER_SETUP_DOCKER=1 AUTOGRADER_SETUP_VM=1 bash scripts/setup.sh
+	$(lint_checks)
 	AUTOGRADER_TEST_REQUIRE_SERVICES=1 $(PYTHON) -m pytest -q -p no:cacheprovider --durations=30 tests
 
 lint: setup
-	$(RUFF) check .
-	$(RUFF) format --check .
+	$(lint_checks)
 
 bench: setup
 	$(PYTHON) -m bench

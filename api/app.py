@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
@@ -54,6 +55,39 @@ STAFF_ROUTERS = (
 )
 
 
+def install_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) with its files served here, from the static files of the
+    fastapi-offline package, so that the page works where no CDN can be reached, as on
+    this project's machines. (No /redoc: ReDoc's page loads its logo from its CDN.)"""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import (
+        get_swagger_ui_html,
+        get_swagger_ui_oauth2_redirect_html,
+    )
+
+    assets = files("fastapi_offline") / "static"
+    app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="docs-assets")
+    openapi = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi,
+            title=f"{app.title} · API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            # No badge from validator.swagger.io: nothing on the page leaves the service.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+
 def create_app() -> FastAPI:
     configure_logging()  # AUTOGRADER_LOG_FORMAT=json: JSON lines (autograder/logs.py)
     app = FastAPI(
@@ -62,6 +96,8 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         version="0.1.0",
         openapi_tags=TAGS,
+        docs_url=None,  # served below from swagger-ui-bundle, not from a CDN
+        redoc_url=None,
     )
     errors.install(app)
     for module in (health, assignments, submissions, me, users, pages, auth, account, roster):
@@ -70,4 +106,12 @@ def create_app() -> FastAPI:
     for staff_router in STAFF_ROUTERS:
         app.include_router(staff_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    install_docs(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        """Browsers ask for it on pages that are not HTML (a handout shown as text)."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     return app

@@ -155,14 +155,17 @@ CurrentUser = Annotated[User, Depends(current_user)]
 CsrfProtected = Annotated[User, Depends(current_user)]
 
 
+ROLE_NAMES = {"instructor": "an instructor", "ta": "a TA", "student": "a student"}
+
+
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
     """A dependency: the current user if their role is one of ``roles``, else 403."""
     allowed = frozenset(roles)
 
     async def dependency(user: CurrentUser) -> User:
         if user.role not in allowed:
-            names = " or ".join(sorted(r.value for r in allowed))
-            raise Forbidden(f"only a {names} may do this")
+            names = " or ".join(ROLE_NAMES.get(r.value, r.value) for r in sorted(allowed))
+            raise Forbidden(f"only {names} may do this")
         return user
 
     dependency.__name__ = "require_" + "_or_".join(sorted(r.value for r in allowed))

@@ -9,9 +9,13 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.templating import render
+from autograder.db import database_unreachable
 from autograder.refusals import (
     BadRequest,
     BadUpload,
@@ -22,6 +26,7 @@ from autograder.refusals import (
     QueueFull,
     QuotaExceeded,
     Refused,
+    StorageFull,
     TooLarge,
     TooManyAttempts,
     Unauthorized,
@@ -40,6 +45,7 @@ STATUS: dict[type[Refused], int] = {
     UploadsClosed: 403,
     QuotaExceeded: 429,
     QueueFull: 503,
+    StorageFull: 507,
     Conflict: 409,
 }
 
@@ -54,7 +60,7 @@ def status_for(exc: Refused) -> int:
 def headers_for(exc: Refused) -> dict[str, str]:
     if isinstance(exc, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
-    limited = QuotaExceeded | TooManyAttempts | QueueFull
+    limited = QuotaExceeded | TooManyAttempts | QueueFull | StorageFull
     if isinstance(exc, limited) and exc.retry_after is not None:
         return {"Retry-After": str(exc.retry_after)}
     return {}
@@ -78,5 +84,34 @@ def sign_in_url(request: Request) -> str:
     return "/login?" + urlencode({"next": here})
 
 
+async def not_found_handler(request: Request, exc: Exception) -> Response:
+    """A URL no route answers: a page for a browser (outside /api/), JSON for the rest."""
+    assert isinstance(exc, StarletteHTTPException)
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if exc.status_code != 404 or request.url.path.startswith("/api/") or not wants_page:
+        return await http_exception_handler(request, exc)
+    context = {"status": 404, "message": f"there is no page at {request.url.path}"}
+    return render(request, "error.html", context, status_code=404)
+
+
+DATABASE_RETRY_AFTER = 5  # seconds: a database restart takes about one
+
+
+async def database_down_handler(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached (a restart, an outage): 503 with Retry-After, never
+    a bare 500. Anything else the database says is a real error and stays one."""
+    if not database_unreachable(exc):
+        raise exc
+    message = "The database is unavailable for a moment; nothing was stored. Try again shortly."
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if request.url.path.startswith("/api/"):
+        body = {"detail": message, "code": "database-unavailable"}
+        return JSONResponse(body, status_code=503, headers=headers)
+    context = {"status": 503, "message": message, "code": "database-unavailable"}
+    return render(request, "error.html", context, status_code=503, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(Refused, refused_handler)
+    app.add_exception_handler(StarletteHTTPException, not_found_handler)
+    app.add_exception_handler(DBAPIError, database_down_handler)

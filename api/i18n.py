@@ -57,7 +57,7 @@ def script_messages(lang: str) -> dict[str, str]:
 
 
 def _valid(value: str | None) -> Language | None:
-    return value if value in LANGUAGES else None  # type: ignore[return-value]
+    return value if value in LANGUAGES else None
 
 
 def language_of(request: Request) -> Language:

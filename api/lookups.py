@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autograder.assignments import spec_for
-from autograder.models import Assignment, Role, Submission, User
+from autograder.models import Assignment, AssignmentState, Role, Submission, User
 from autograder.refusals import NotFound
 from autograder.specs.loader import LoadedSpec, SpecError
 
@@ -19,10 +19,16 @@ _SPEC_CACHE_SIZE = 256
 _specs: dict[tuple[str, str], LoadedSpec] = {}
 
 
-def active_assignments(session: Session) -> list[tuple[Assignment, LoadedSpec]]:
-    """Every active assignment with a usable spec, by deadline (none last), then slug."""
+def active_assignments(
+    session: Session, *, any_state: bool = False
+) -> list[tuple[Assignment, LoadedSpec]]:
+    """Every published assignment (``any_state``: drafts and withdrawn ones too, for staff)
+    with a usable spec, by deadline (none last), then slug."""
     found: list[tuple[Assignment, LoadedSpec]] = []
-    for row in session.scalars(select(Assignment).where(Assignment.active.is_(True))):
+    query = select(Assignment)
+    if not any_state:
+        query = query.where(Assignment.state == AssignmentState.published)
+    for row in session.scalars(query):
         try:
             found.append((row, current_spec(session, row)))
         except NotFound:
@@ -31,10 +37,13 @@ def active_assignments(session: Session) -> list[tuple[Assignment, LoadedSpec]]:
     return found
 
 
-def assignment_by_slug(session: Session, slug: str) -> Assignment:
-    row = session.scalar(
-        select(Assignment).where(Assignment.slug == slug, Assignment.active.is_(True))
-    )
+def assignment_by_slug(session: Session, slug: str, *, any_state: bool = False) -> Assignment:
+    """A published assignment (``any_state``: a draft or a withdrawn one too, for staff);
+    NotFound otherwise, the same for one that does not exist."""
+    query = select(Assignment).where(Assignment.slug == slug)
+    if not any_state:
+        query = query.where(Assignment.state == AssignmentState.published)
+    row = session.scalar(query)
     if row is None:
         raise NotFound(f"no assignment {slug!r}")
     return row

@@ -41,6 +41,12 @@ class AssignmentOut(BaseModel):
     device: Literal["cpu", "gpu"]
     url: str
     upload_page: str
+    starter_url: str | None = Field(
+        default=None, description="The skeleton and handouts as a zip; null: no starter."
+    )
+    handouts: dict[str, str] = Field(
+        default_factory=dict, description="The handout's URL by language (en, zh)."
+    )
 
 
 class CheckOut(BaseModel):
@@ -106,8 +112,13 @@ class SubmissionOut(BaseModel):
     phase: str | None
     queue_position: int | None = Field(
         default=None,
-        description="While queued: how many queued submissions on the same queue are ahead "
-        "of this one (0: it is next); null otherwise.",
+        description="While queued: how many submissions will be graded before this one under "
+        "the fair order (0: it is next); null otherwise.",
+    )
+    estimated_wait_seconds: float | None = Field(
+        default=None,
+        description="While queued: roughly how long until it is graded, from the "
+        "assignment's recent gradings; null when there is no history yet.",
     )
     progress: dict[str, Any] = Field(
         default_factory=dict,
@@ -121,6 +132,15 @@ class SubmissionOut(BaseModel):
     feedback_level: str = Field(description="What hidden checks show now (see feedback.py).")
     failure_kind: str | None
     failure_message: str | None
+    failure_messages: dict[str, str] | None = Field(
+        default=None,
+        description="The student's own failure in each language there is (en, zh); "
+        "failure_message is the English one.",
+    )
+    failure_titles: dict[str, str] | None = Field(
+        default=None,
+        description="The failure in a few words, in each language (en, zh): a heading.",
+    )
     outcomes: list[OutcomeOut]
     scores_released: bool = Field(
         default=True,
@@ -152,6 +172,9 @@ class WorkerHealthOut(BaseModel):
     worker: str = Field(description="host:pid of the worker's main process")
     host: str
     pid: int
+    state: Literal["alive", "lost"] = Field(
+        description='"lost": no heartbeat for two intervals, or its process on this host is gone'
+    )
     queues: list[str]
     sandbox_backend: str
     sandbox: str = Field(description='"ok", or why its sandbox cannot start boxes')
@@ -160,12 +183,36 @@ class WorkerHealthOut(BaseModel):
     seen_at: datetime
 
 
+class HeldRunOut(BaseModel):
+    run: int
+    submission: str
+    lease_owner: str = Field(description="host:pid of the process that leased it")
+    lease_expires_at: datetime | None
+    why: str
+
+
+class DiskOut(BaseModel):
+    folder: Literal["storage", "job scratch", "datasets", "database"]
+    path: str
+    free_mb: int | None = None
+    total_mb: int | None = None
+    error: str | None = None
+    low: bool
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "error"] = Field(description='"error" only when the database is down')
     database: str = Field(description='"ok" or "unreachable: ..."')
     broker: str = Field(description='"ok" or "unreachable: ..."')
     workers: list[WorkerHealthOut] = Field(
         default_factory=list, description="Workers whose heartbeat was seen lately."
+    )
+    runs_held_by_lost_workers: list[HeldRunOut] = Field(
+        default_factory=list,
+        description="Running runs whose worker is gone: graded again once their lease ends.",
+    )
+    disk: list[DiskOut] = Field(
+        default_factory=list, description="Free space of the folders the service writes."
     )
     degraded: bool = Field(
         default=False, description="Something is wrong that delays grading (see problems)."

@@ -5,7 +5,6 @@ site's own files (``/static``) and requests to this site."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from api import i18n
+from autograder.clock import course_time
+from autograder.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -41,13 +42,6 @@ PAGE_HEADERS = {
 }
 
 
-def when(value: datetime | None) -> str:
-    """A deadline as people read it, in the time zone it was written in."""
-    if value is None:
-        return "—"
-    return value.strftime("%Y-%m-%d %H:%M ") + (value.strftime("UTC%z") if value.tzinfo else "")
-
-
 def size(value: int) -> str:
     for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
         if value >= factor:
@@ -67,9 +61,19 @@ _env = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
-_env.filters["when"] = when
+SHORT_ID = 8
+
+
+def short_id(value: str) -> str:
+    """A submission's id as people read it: its first 8 hex digits (4 billion to one
+    against two of a course's submissions sharing them); the whole id stays in links."""
+    return str(value)[:SHORT_ID]
+
+
+_env.filters["when"] = course_time  # in the course's time zone (autograder/clock.py)
 _env.filters["size"] = size
 _env.filters["num"] = num
+_env.filters["short_id"] = short_id
 templates = Jinja2Templates(env=_env)
 
 
@@ -92,6 +96,7 @@ def render(
         "auth": auth,
         "user": auth.user if auth is not None else None,
         "csrf_token": auth.csrf_token if auth is not None else "",
+        "course_timezone": get_settings().course_timezone,
     }
     response = templates.TemplateResponse(
         request,

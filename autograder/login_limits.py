@@ -6,6 +6,11 @@ the client address). Within ``login_window_seconds``, more than
 ``login_max_failures_per_ip`` from one address, refuse further attempts (even with the
 right password) until the oldest counted failure leaves the window. A successful sign-in
 clears its account's failures but not its address's.
+
+Every attempt is counted as a failure before its password is checked (``reserve_attempt``),
+in one locked step with the check (DESIGN rule 12): checking first and recording after the
+slow password hash let 20 simultaneous guesses all be tried against a limit of 5. A
+sign-in that succeeds then clears its reservation with its account's other failures.
 """
 
 from __future__ import annotations
@@ -13,18 +18,46 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, text
 from sqlalchemy.orm import Session
 
+from autograder.db import write_lock
 from autograder.models import LoginFailure, utcnow
 from autograder.refusals import TooManyAttempts
 from autograder.settings import Settings
 
 MAX_ACCOUNT_LENGTH = 254
+# pg_advisory_xact_lock(class, key) classes: one per kind of key, so that an account name
+# and an address never share a lock.
+LOCK_ACCOUNT, LOCK_ADDRESS = 0x61675F61, 0x61675F69
 
 
 def account_key(login: str) -> str:
     return login.strip().lower()[:MAX_ACCOUNT_LENGTH]
+
+
+def reserve_attempt(session: Session, settings: Settings, login: str, client_ip: str) -> None:
+    """Refuse this sign-in (TooManyAttempts), or count it as failed before its password is
+    checked; both under ``_lock_attempts``. Commit before checking the password, so that
+    concurrent attempts count this one."""
+    _lock_attempts(session, account_key(login), client_ip)
+    check_allowed(session, settings, login, client_ip)
+    record_failure(session, settings, login, client_ip)
+
+
+def _lock_attempts(session: Session, account: str, client_ip: str) -> None:
+    """Serialise, until commit, sign-ins that share this account name or this address.
+    Postgres: transaction-scoped advisory locks on a hash of each key, the account's
+    always first, so no two sign-ins wait on each other in a cycle (a hash collision only
+    makes two unrelated sign-ins wait a few milliseconds). SQLite: the write lock."""
+    write_lock(session)
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for lock_class, key in ((LOCK_ACCOUNT, account), (LOCK_ADDRESS, client_ip)):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:class, hashtext(:key))"),
+            {"class": lock_class, "key": key},
+        )
 
 
 def check_allowed(session: Session, settings: Settings, login: str, client_ip: str) -> None:

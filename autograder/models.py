@@ -1,9 +1,9 @@
-"""Database models (SQLAlchemy 2). The database is the truth about every job.
+r"""Database models (SQLAlchemy 2). The database is the truth about every job.
 
 Job states of a grading run (see docs/architecture.md):
 
     queued -> running -> graded | failed_student | failed_infra
-                 \\-> queued   (lease expired or infrastructure error, attempts left)
+                 \-> queued   (lease expired or infrastructure error, attempts left)
     queued -> superseded       (a newer upload of the same student replaced it before it
                                 ran, under the spec's ``supersede_queued``; never graded)
 """
@@ -131,6 +131,16 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
+class AssignmentState(enum.StrEnum):
+    """draft: staff only (a spec uploaded for a new slug, not yet published with its
+    checks); published: students see it and may submit; withdrawn: hidden from students
+    again, every submission kept."""
+
+    draft = "draft"
+    published = "published"
+    withdrawn = "withdrawn"
+
+
 class Assignment(Base):
     __tablename__ = "assignments"
 
@@ -139,8 +149,19 @@ class Assignment(Base):
     title: Mapped[str] = mapped_column(String(200))
     spec_hash: Mapped[str] = mapped_column(String(64))
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[AssignmentState] = mapped_column(
+        String(16), default=AssignmentState.published, server_default="published"
+    )
+    # Where the current version came from: "file <path>", "upload by <user>", "bundle <dir>".
+    origin: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # The version that passed the publish checks (`autograder assignments publish`) or was
+    # live: only it may be published (again) from the staff pages.
+    checked_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def published(self) -> bool:
+        return self.state == AssignmentState.published
 
 
 class SpecVersion(Base):
@@ -230,6 +251,10 @@ class GradingRun(Base):
     resources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     failure_kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The failure whole (autograder/grading/failures.py Failure.model_dump()): code, values
+    # and detail, so its message renders in either language. None: no failure, or a run
+    # from before migration 0006.
+    failure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Set on a re-grade's run: the batch it belongs to (None for the upload's own run).
     batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("regrade_batches.id"), nullable=True, index=True

@@ -26,18 +26,59 @@ _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
 class WeakPassword(ValueError):
-    """A new password that is too short or too long; the message says which."""
+    """A new password that is refused; the message says why, in words for the user."""
 
 
-def check_new_password(password: str) -> None:
+# Passwords that lists of leaked passwords put at the top, in English- and Chinese-speaking
+# countries alike, and words a student of this course would try first. Compared lower-cased,
+# and also without trailing digits and punctuation ("password123!" is "password").
+COMMON = frozenset(
+    """
+    password passw0rd p@ssword p@ssw0rd pass1234 password1 passwd secret letmein welcome
+    welcome1 admin administrator root qwerty qwertyui qwertyuiop asdfghjk asdfghjkl zxcvbnm
+    qazwsx qazwsxedc zaq12wsx 1qaz2wsx 1q2w3e4r 1q2w3e4r5t q1w2e3r4 qweasdzxc iloveyou
+    woaini woaini1314 wo ai ni 5201314 1314520 520520 abc123 abcd1234 a123456 aa123456
+    qq123456 a1234567 a12345678 aaaaaaaa 11111111 00000000 88888888 66666666 12345678
+    123456789 1234567890 0123456789 87654321 11223344 12341234 123123123 147258369 159357
+    football baseball basketball soccer dragon monkey shadow master sunshine princess
+    trustno1 superman batman michael jennifer jordan23 hello hello123 hellokitty
+    computer internet google facebook tencent baidu taobao login student students teacher
+    school college university course homework deeplearning machinelearning pytorch tensorflow
+    python autograder mnist changeme default guest test test1234 testing
+    """.split()
+)
+
+
+def check_new_password(password: str, login: str | None = None) -> None:
+    """Refuse a password that is too short or long, one of the commonly used ones (also
+    with digits or punctuation appended), one character or two repeated, a run like
+    12345678 or abcdefgh, or one containing the user's login name."""
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"a password needs at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise WeakPassword(f"a password may have at most {MAX_LENGTH} characters")
+    lowered = password.lower()
+    stem = lowered.rstrip("0123456789!@#$%^&*.?_-~ ")
+    if (
+        lowered in COMMON
+        or " ".join(lowered.split()) in COMMON
+        or (len(stem) >= 4 and stem in COMMON)
+    ):
+        raise WeakPassword("this password is one of the most common ones: choose another")
+    if len(set(lowered)) <= 2:
+        raise WeakPassword("a password needs more than one or two different characters")
+    steps = {ord(b) - ord(a) for a, b in zip(lowered, lowered[1:], strict=False)}
+    if steps in ({1}, {-1}):
+        raise WeakPassword("a run of characters such as 12345678 or abcdefgh is too easy to guess")
+    if login and len(login) >= 3 and login.lower() in lowered:
+        raise WeakPassword("a password may not contain your login name")
 
 
-def hash_password(password: str) -> str:
-    check_new_password(password)
+def hash_password(password: str, *, check: bool = True, login: str | None = None) -> str:
+    """The argon2id hash of a new password, checked first (``check=False``: an existing
+    password being re-hashed with newer parameters at sign-in, never refused there)."""
+    if check:
+        check_new_password(password, login)
     return _hasher.hash(password)
 
 

@@ -123,5 +123,15 @@ class QueueFull(Refused):
         self.retry_after = retry_after
 
 
+class StorageFull(Refused):
+    """The submission storage has no room: ours, not the student's; nothing was stored."""
+
+    code = "upload:storage-full"
+
+    def __init__(self, message: str, retry_after: int | None = 300):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Conflict(Refused):
     code = "conflict"

@@ -8,6 +8,7 @@ if it dies) and serves the API with uvicorn in this process until SIGINT or SIGT
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -52,6 +54,7 @@ def run_service() -> None:
         migrate_database(settings)
         load_specs(settings)
         ensure_datasets(settings)
+        refuse_unreachable_folders(settings)
         worker = WorkerProcess(worker_command(settings), dict(os.environ))
         worker.start()
         serve_http(settings, broker)
@@ -121,6 +124,21 @@ def make_jobs_reachable(settings: Settings) -> None:
         )
 
 
+def refuse_unreachable_folders(settings: Settings) -> None:
+    """The sandbox uids must reach every folder a box binds (the Pythons, the runners, the
+    jobs folder, the prepared datasets), or every grading fails: say which and how to fix
+    it now, instead of starting a service that cannot grade."""
+    if settings.sandbox != "bwrap" or os.geteuid() != 0:
+        return  # docker boxes bind as the engine; a non-root worker is refused anyway
+    from worker.sandbox import SandboxUnreachable, get_backend
+
+    try:
+        # A BwrapBackend (sandbox == "bwrap"), which Backend does not describe.
+        get_backend(settings).check_reachable()  # type: ignore[attr-defined]
+    except SandboxUnreachable as exc:
+        raise SystemExit(f"autograder serve cannot start: {exc}") from None
+
+
 def start_broker(settings: Settings) -> EmbeddedRedis | None:
     if settings.redis_url:
         log.info("broker: %s", _redact(settings.redis_url))
@@ -181,7 +199,7 @@ def worker_command(settings: Settings) -> list[str]:
 def serve_http(settings: Settings, broker: EmbeddedRedis | None) -> None:
     """Run uvicorn in this thread until a signal; print the banner once it listens."""
     # JSON logs: uvicorn's loggers propagate to the root logger's JSON handler.
-    extra = {"log_config": None} if settings.log_format == "json" else {}
+    extra: dict[str, Any] = {"log_config": None} if settings.log_format == "json" else {}
     config = uvicorn.Config(
         "api.app:create_app", factory=True, host=settings.host, port=settings.port, **extra
     )
@@ -239,7 +257,7 @@ def _redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
-        return url.split("@")[-1] if "@" in url else url
+        return url.rsplit("@", maxsplit=1)[-1] if "@" in url else url
 
 
 # --------------------------------------------------------------------------- the worker
@@ -276,7 +294,7 @@ class WorkerProcess:
             cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl, before exec
         )
         self._started_at = time.monotonic()
         log.info("worker started (pid %d): %s", self.proc.pid, " ".join(self.command[2:]))
@@ -327,7 +345,5 @@ class WorkerProcess:
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

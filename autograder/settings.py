@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,12 +45,6 @@ def _is_tmpfs(path: Path) -> bool:
     )
 
 
-def _default_mnist_source() -> Path | None:
-    """The shared copy beside the checkout (``../shared/data/mnist``), when there is one."""
-    candidate = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
-    return candidate if candidate.is_dir() else None
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOGRADER_", extra="ignore")
 
@@ -73,9 +67,15 @@ class Settings(BaseSettings):
     specs_dir: Path = PROJECT_ROOT / "grading_specs"
     reference_dir: Path = PROJECT_ROOT / "reference_solutions"
     starters_dir: Path = PROJECT_ROOT / "starters"
-    mnist_source: Path | None = Field(
-        default_factory=_default_mnist_source,
-        description="Local MNIST copy `serve` fills the data dir from when MNIST is missing.",
+    datasets_dir: Path = Field(
+        default=PROJECT_ROOT / "datasets",
+        description="The course's dataset manifests (<name>.yaml), beside grading_specs/.",
+    )
+    dataset_sources: dict[str, Path | None] = Field(
+        default_factory=dict,
+        description="Per dataset, the local folder `serve` fills the data dir from when it is "
+        "missing (JSON; null: none), instead of the manifest's source.local; "
+        "AUTOGRADER_<NAME>_SOURCE names one too.",
     )
 
     # --- services ------------------------------------------------------------------
@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # --- sandbox -------------------------------------------------------------------
     sandbox: Literal["bwrap", "docker"] = "bwrap"
     sandbox_python: Path = PROJECT_ROOT / ".venv-sandbox" / "bin" / "python"
+    sandbox_numpy_python: Path = Field(
+        default=PROJECT_ROOT / ".venv-sandbox-numpy" / "bin" / "python",
+        description="The Python of boxes of numpy-only homework (resources.runtime: numpy): "
+        "numpy and safetensors, no torch (what a homework forbids is absent from its boxes).",
+    )
     sandbox_uid_base: int = 61000
     sandbox_slots: int = Field(
         default=64,
@@ -117,6 +122,17 @@ class Settings(BaseSettings):
         default=Path("/run/autograder-slots"),
         description="Lock files of the sandbox uids: one folder per host, shared by every "
         "worker and state directory on it, since the uids are the host's.",
+    )
+    cgroup_parent: Path | None = Field(
+        default=None,
+        description="cgroup v2 hosts: the delegated group under which box groups are made "
+        "(e.g. a systemd unit's own group with Delegate=yes). Empty: the worker's own group "
+        "plus /autograder.",
+    )
+    host_memory_mb: int = Field(
+        default=0,
+        description="Memory the jobs of this host may share, in MB. 0: MemTotal. Set it "
+        "where MemTotal misleads, e.g. a virtual machine whose memory grows on demand.",
     )
     sandbox_tmp_mb: int = 64
     sandbox_out_mb: int = 64
@@ -140,7 +156,16 @@ class Settings(BaseSettings):
     max_upload_files: int = 32
     lease_seconds: int = 120
     max_attempts: int = 3
+    # How long a run our side keeps failing (no sandbox, a full scratch disk, a lost file)
+    # is retried, with growing back-off, before it ends failed_infra: worker/jobs.release.
+    infra_retry_seconds: float = Field(default=300, ge=0)
     reconcile_seconds: int = 15
+    # How often a worker removes the boxes and scratch folders of dead workers (it also
+    # does when it starts): worker/housekeeping.py.
+    housekeeping_seconds: float = Field(default=300, gt=0)
+    # How long a worker retries a run's database writes (claim, phase, store, release)
+    # through a database restart before it gives up on them: worker/db_retry.py.
+    db_retry_seconds: float = Field(default=60, ge=0)
     requeue_after_seconds: int = 60
     worker_concurrency: int = Field(
         default=0,
@@ -165,6 +190,17 @@ class Settings(BaseSettings):
         default=None,
         description="The CUDA MPS pipe directory (nvidia-cuda-mps-control -d); with it each "
         "GPU job's pinned device memory is capped at the spec's gpu_memory_mb.",
+    )
+    gpu_mps_shm_dir: Path | None = Field(
+        default=None,
+        description="The folder the MPS control daemon sees as /dev/shm (started in a mount "
+        "namespace of its own with this folder there: bench/gpu/README.md); GPU boxes get "
+        "it as their /dev/shm, where MPS clients and their server share memory.",
+    )
+    gpu_boxes_per_gpu: int = Field(
+        default=32,
+        description="Boxes alive at once on one GPU, warm ones included: each holds a CUDA "
+        "context, and CUDA MPS serves at most 48 clients per device (Volta and later).",
     )
     gpu_fallback_after_seconds: int = Field(
         default=300,
@@ -200,7 +236,17 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: int = Field(
         default=15,
         description="Workers record a heartbeat row this often; /healthz lists the workers "
-        "seen within three of these intervals.",
+        "seen within three of these intervals, and reports one lost after two.",
+    )
+    course_timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The course's time zone (an IANA name): every time a page shows is in it, "
+        "with its offset, and the staff pages' date inputs mean times in it.",
+    )
+    disk_low_mb: int = Field(
+        default=1024,
+        description="/healthz reports a folder (storage, job scratch, datasets, the SQLite "
+        "database) as low on disk below this many MB free (or a tenth of its file system).",
     )
 
     # --- accounts ----------------------------------------------------------------------
@@ -220,6 +266,26 @@ class Settings(BaseSettings):
     )
 
     # --- derived ---------------------------------------------------------------------
+    def env_dataset_source(self, name: str) -> Path | None:
+        """``AUTOGRADER_<NAME>_SOURCE`` (``-`` as ``_``): a dataset's local folder named in
+        the environment, e.g. AUTOGRADER_MNIST_SOURCE (read here: settings are the one
+        place that reads the environment)."""
+        value = os.environ.get(f"AUTOGRADER_{name.upper().replace('-', '_')}_SOURCE")
+        return Path(value) if value else None
+
+    @field_validator("course_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as Asia/Shanghai or UTC"
+            ) from None
+        return value
+
     def path(self, name: Literal["storage", "data", "jobs"]) -> Path:
         explicit = {"storage": self.storage_dir, "data": self.data_dir, "jobs": self.jobs_dir}[name]
         if explicit:

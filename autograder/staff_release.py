@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy.orm import Session
 
+from autograder.clock import course_time
 from autograder.models import Assignment, ReleaseSetting, User, utcnow
 
 ScoresMode = Literal["immediate", "scheduled"]
@@ -57,7 +58,7 @@ class ReleasePolicy:
             when = "by the course staff"
             when_zh = "由助教公布"
         else:
-            stamp = self.scores_released_at.strftime("%Y-%m-%d %H:%M UTC")
+            stamp = course_time(self.scores_released_at)
             when, when_zh = f"on {stamp}", f"于 {stamp} 公布"
         return (
             f"Your submission was received and graded; scores for this assignment are "
@@ -74,9 +75,9 @@ def policy_for(session: Session, assignment: Assignment | int) -> ReleasePolicy:
     if row is None:
         return DEFAULT
     return ReleasePolicy(
-        scores_mode=row.scores_mode,  # type: ignore[arg-type]
+        scores_mode=cast(ScoresMode, row.scores_mode),  # a String column: what save_policy wrote
         scores_released_at=row.scores_released_at,
-        feedback_mode=row.feedback_mode,  # type: ignore[arg-type]
+        feedback_mode=cast(FeedbackMode, row.feedback_mode),
         feedback_released_at=row.feedback_released_at,
     )
 

@@ -23,7 +23,7 @@ def current_run(submission: Submission) -> GradingRun:
     return runs[-1]
 
 
-def current_runs_of(assignment_id: int) -> Select[tuple[Submission, GradingRun]]:
+def current_runs_of(assignment_id: int) -> Select[Submission, GradingRun]:
     """Every submission of an assignment with its current run, oldest submission first."""
     return (
         select(Submission, GradingRun)

@@ -24,7 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from autograder.assignments import upsert_assignment
-from autograder.models import Assignment, SpecUpload, SpecVersion, User, utcnow
+from autograder.grading.failures import FailureCode
+from autograder.models import (
+    Assignment,
+    AssignmentState,
+    SpecUpload,
+    SpecVersion,
+    User,
+    utcnow,
+)
+from autograder.publishing import bundle_problems
 from autograder.specs.loader import (
     LoadedSpec,
     SpecError,
@@ -37,14 +46,52 @@ MAX_SPEC_BYTES = 1024 * 1024
 
 
 def upload_spec(
-    session: Session, slug: str, filename: str, data: bytes, user: User | None
-) -> tuple[LoadedSpec, bool]:
-    """Validate ``data`` as the spec of ``slug`` and make it current (not committed).
-    Returns the spec and whether its content changed. Raises SpecError with every problem."""
+    session: Session,
+    slug: str,
+    filename: str,
+    data: bytes,
+    user: User | None,
+    reference: Path,
+    starter: Path,
+    *,
+    reloaded_from: Path | None = None,
+) -> tuple[LoadedSpec, bool, Assignment, list[str]]:
+    """Validate ``data`` as the spec of ``slug`` (in ``reference`` and ``starter``: its
+    reference solution and starter folders) and make it current (not committed).
+
+    A spec for a new slug is stored as a draft, which students do not see, whatever its
+    bundle lacks (returned as warnings). A new version of a published assignment is live at
+    once, so it must find everything its bundle needs (autograder/publishing.py): else
+    SpecError, nothing changed. Returns the spec, whether its content changed, the
+    assignment and the warnings. Raises SpecError with every problem.
+
+    ``reloaded_from``: ``data`` is the content of this file in the specs folder, made
+    current on request ("reload from file"), not an upload."""
     loaded = load_spec_text(_decode(data, filename), slug, filename)
-    changed = upsert_assignment(session, loaded)
+    problems = bundle_problems(loaded, reference, starter)
+    existing = session.scalar(select(Assignment).where(Assignment.slug == slug))
+    if problems and existing is not None and existing.state == AssignmentState.published:
+        raise SpecError(
+            [
+                SpecProblem(
+                    filename,
+                    None,
+                    "",
+                    f"{p}; {slug} is published, so this version would be live at once",
+                    FailureCode.SPEC_BUNDLE_INCOMPLETE,
+                )
+                for p in problems
+            ]
+        )
+    who = user.name if user else "the CLI"
+    origin = f"upload of {filename} by {who}"
+    if reloaded_from is not None:
+        origin = f"file {reloaded_from} (reloaded by {who})"
+    changed = upsert_assignment(session, loaded, state_if_new=AssignmentState.draft, origin=origin)
     assignment = session.scalar(select(Assignment).where(Assignment.slug == slug))
     assert assignment is not None
+    if reloaded_from is not None:
+        return loaded, changed, assignment, problems
     session.add(
         SpecUpload(
             assignment_id=assignment.id,
@@ -55,18 +102,18 @@ def upload_spec(
         )
     )
     session.flush()
-    return loaded, changed
+    return loaded, changed, assignment, problems
 
 
 def _decode(data: bytes, filename: str) -> str:
     if len(data) > MAX_SPEC_BYTES:
         message = f"a spec is at most {MAX_SPEC_BYTES} bytes (this one has {len(data)})"
-        raise SpecError([SpecProblem(filename, None, "", message, "spec:io")])
+        raise SpecError([SpecProblem(filename, None, "", message, FailureCode.SPEC_IO)])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = f"cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})"
-        raise SpecError([SpecProblem(filename, None, "", message, "spec:io")]) from None
+        raise SpecError([SpecProblem(filename, None, "", message, FailureCode.SPEC_IO)]) from None
 
 
 def upload_supersedes_file(session: Session, loaded: LoadedSpec) -> bool:
@@ -132,7 +179,8 @@ def spec_overview(session: Session, specs_dir: Path, reference_dir: Path) -> lis
         out.append(_assignment_entry(session, assignment, files.pop(assignment.slug, None)))
         out[-1]["reference_solution"] = (reference_dir / assignment.slug).is_dir()
     for slug, file in sorted(files.items()):
-        entry = {"slug": slug, "title": None, "current_hash": None, "versions": []}
+        entry: dict[str, Any] = {"slug": slug, "title": None, "current_hash": None, "versions": []}
+        entry |= {"state": None, "origin": "", "publishable": False}
         entry |= {"valid": False, "problems": file["problems"], "file": file}
         entry["reference_solution"] = (reference_dir / slug).is_dir()
         out.append(entry)
@@ -191,7 +239,9 @@ def _assignment_entry(
     return {
         "slug": assignment.slug,
         "title": assignment.title,
-        "active": assignment.active,
+        "state": assignment.state,
+        "origin": assignment.origin,
+        "publishable": assignment.checked_hash == assignment.spec_hash,
         "current_hash": assignment.spec_hash,
         "valid": current is not None and not problems,
         "problems": problems,

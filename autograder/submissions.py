@@ -3,9 +3,11 @@ GradingRun, and the hint to the broker. The database is the truth: a run whose m
 could not be sent stays ``queued`` with ``enqueued_at`` NULL and the worker's reconciler
 sends it again.
 
-Limits on use: the spec's quota (429 + Retry-After); back-pressure when the lane the
-upload would go to already has ``queue_max_depth`` queued runs (503 + Retry-After,
-``check_capacity``, refused before any file is stored); under the spec's
+Limits on use: the spec's quota (429 + Retry-After), checked and consumed in one locked
+step (``lock_student``, DESIGN rule 12); back-pressure when the lane the upload would go
+to already has ``queue_max_depth`` queued runs (503 + Retry-After, ``check_capacity``,
+refused before any file is stored; an overload guard read without a lock, so a burst may
+pass it together: exact, it would serialise every student's uploads); under the spec's
 ``supersede_queued`` a new upload supersedes the student's runs still queued for the
 assignment (``supersede_queued``); and at most one run per student per lane in the
 broker (autograder/fairness.py).
@@ -16,12 +18,13 @@ from __future__ import annotations
 import hmac
 import math
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from autograder import fairness, late_policy
+from autograder.db import write_lock
 from autograder.models import Assignment, GradingRun, RunState, Submission, User, new_id, utcnow
 from autograder.refusals import QueueFull, QuotaExceeded, UploadsClosed
 from autograder.settings import get_settings
@@ -93,7 +96,7 @@ def _charged(
     """Submissions charged to the quota: all but those whose every run failed on our side
     or was superseded before it ran. Under ``supersede_queued`` an upload still queued is
     not charged either: the upload being checked would supersede it."""
-    states = NOT_CHARGED
+    states: tuple[RunState, ...] = NOT_CHARGED
     if spec is not None and spec.supersede_queued:
         states = (*NOT_CHARGED, RunState.queued)
     charged = exists().where(
@@ -138,6 +141,17 @@ def _check_quota(
             )
 
 
+def lock_student(session: Session, user: User) -> None:
+    """Serialise ``user``'s uploads until the transaction ends (DESIGN rule 12): count,
+    then insert, with no other upload of theirs in between. Postgres: the user's row
+    (``FOR UPDATE``): other students' uploads go on; under READ COMMITTED each later
+    statement reads what the previous holder committed. SQLite: the database's write lock
+    (``db.write_lock``); SQLite has one writer at a time anyway, so this costs only the
+    few milliseconds of the quota count."""
+    write_lock(session)
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+
+
 def create_submission(
     session: Session,
     user: User,
@@ -147,8 +161,8 @@ def create_submission(
     received_at: datetime,
 ) -> Submission:
     """Add the submission and its queued run (not committed). The rules are checked again
-    with the user's row locked, so two concurrent uploads cannot both take the last slot."""
-    session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    under ``lock_student``, so two concurrent uploads cannot both take the last slot."""
+    lock_student(session, user)
     lateness = check_accepting(session, user, assignment, loaded_spec.spec, received_at)
     submission = Submission(
         id=new_id(),
@@ -206,7 +220,7 @@ def supersede_queued(session: Session, newer: Submission) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return int(cast(CursorResult[Any], result).rowcount or 0)  # an UPDATE's result
 
 
 def enqueue_run(session: Session, run: GradingRun) -> bool:

@@ -13,7 +13,9 @@ encrypted, corrupt or exotic (not stored/deflated) archives.
 from __future__ import annotations
 
 import codecs
+import errno
 import functools
+import logging
 import re
 import stat
 import zipfile
@@ -31,6 +33,7 @@ from autograder.refusals import (
     DuplicateFile,
     MissingFile,
     NotUtf8,
+    StorageFull,
     TooLarge,
     UnexpectedFile,
 )
@@ -39,6 +42,8 @@ from autograder.specs.schema import RequiredFile, Spec
 MAX_ARCHIVE_MEMBERS = 1000
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+
+log = logging.getLogger("autograder.uploads")
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,16 @@ def _store_all(
                 ) from exc
             raise TooLarge(
                 f"file {name!r} is larger than its limit of {spec_file.max_bytes} bytes"
+            ) from exc
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            log.error("submission storage is full: %s", exc)
+            raise StorageFull(
+                "the server's submission storage is full, so nothing of this upload was "
+                "kept; this is not your fault, and the course staff can see it. Send it "
+                "again later (服务器的提交存储已满，本次上传未保存；"
+                "这不是你的问题，请稍后重新提交)."
             ) from exc
         remaining -= blob.size
         stored.append({"name": name, "sha256": blob.sha256, "size": blob.size})

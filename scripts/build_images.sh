@@ -7,17 +7,24 @@
 #   autograder-sandbox  base + /opt/venv from requirements/sandbox.lock (hash-checked)
 #   autograder-worker   base + the service venv (requirements/main.lock + docker SDK) + /app
 #   autograder-api      base + the service venv (no docker SDK) + /app
+#   autograder-postgres base + Debian's postgresql-15 (for docker-compose.yml)
+#   autograder-redis    base + Debian's redis-server (for docker-compose.yml)
 #
-#   scripts/build_images.sh [sandbox|worker|api|all ...]     (default: sandbox)
+#   scripts/build_images.sh [sandbox|worker|api|postgres|redis|compose|all ...]
+#                                    (default: sandbox; compose: all but sandbox)
 #
 # Wheels are downloaded on the host (`pip download`, from the package index pip is set up
 # with; the sandbox's with --require-hashes) and installed offline in the build
 # (`--no-index`, the sandbox's with --require-hashes again); every build runs with
-# `--network none`. Each image is tagged NAME:<hash of its inputs> (the Dockerfile, the
+# `--network none`. Debian packages likewise: a throwaway container of the base, on the
+# host's network, only downloads them with apt (which checks them against Debian's signed
+# indexes), and the build installs those files with dpkg. Each image is tagged NAME:<hash of its inputs> (the Dockerfile, the
 # lock, the base; for worker and api also the project's files) and is skipped when that tag
 # exists, so a second run takes about a second. The id of each image is written to
 # $AUTOGRADER_DOCKER_DIR/images/NAME.id; the sandbox's is what AUTOGRADER_SANDBOX_IMAGE
-# must hold (the docker backend runs only that id).
+# must hold (the docker backend runs only that id). The last lines printed are
+# AUTOGRADER_<NAME>_IMAGE=sha256:<id>, one per image asked for: a `docker-compose
+# --env-file` (see docker-compose.yml).
 #
 # The engine: DOCKER_HOST if set, else the private one of scripts/docker_engine.sh
 # (started if needed).
@@ -49,9 +56,11 @@ flock 9 # one build at a time (several checkouts may run make setup together)
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 has_tag() { docker image inspect "$1" >/dev/null 2>&1; }
 # NAME.id holds the image's id; NAME:latest points at the image of this checkout.
+# LAST_ID: the id of the image recorded last.
 record() {
     docker tag "$1:$2" "$1:latest"
-    docker image inspect --format '{{.Id}}' "$1:$2" >"$DIR/images/$1.id"
+    LAST_ID=$(docker image inspect --format '{{.Id}}' "$1:$2")
+    echo "$LAST_ID" >"$DIR/images/$1.id"
 }
 
 # ------------------------------------------------------------------ base
@@ -86,7 +95,8 @@ base_image() {
 
 sandbox_image() {
     local tag ctx start=$SECONDS
-    tag=$(hash_of docker/Dockerfile.sandbox requirements/sandbox.lock <(echo "$BASE"))
+    tag=$(hash_of docker/Dockerfile.sandbox requirements/sandbox.lock \
+        requirements/sandbox-numpy.lock <(echo "$BASE"))
     if has_tag "autograder-sandbox:$tag"; then
         record autograder-sandbox "$tag"
         say "autograder-sandbox:$tag: up to date ($(cat "$DIR/images/autograder-sandbox.id"))"
@@ -106,6 +116,7 @@ sandbox_image() {
         cp -l "$wheels/$name" "$ctx/wheels/" 2>/dev/null || cp "$wheels/$name" "$ctx/wheels/"
     done < <(lock_wheels "$wheels")
     cp requirements/sandbox.lock "$ctx/wheels/sandbox.lock"
+    cp requirements/sandbox-numpy.lock "$ctx/wheels/sandbox-numpy.lock"
     say "docker build autograder-sandbox:$tag (no network)"
     docker build -q --network none --force-rm --build-arg BASE="$BASE" \
         -f docker/Dockerfile.sandbox -t "autograder-sandbox:$tag" "$ctx" >/dev/null
@@ -132,7 +143,7 @@ lock_wheels() {
 # ------------------------------------------------------------------ worker and api
 
 SERVICE_FILES=(pyproject.toml alembic.ini requirements api autograder worker grading_specs
-    reference_solutions starters migrations)
+    reference_solutions starters datasets migrations)
 
 service_image() {
     local name=$1 extra=$2 tag ctx start=$SECONDS
@@ -164,21 +175,62 @@ service_image() {
         "$(docker image inspect --format '{{.Size}}' "autograder-$name:$tag" | numfmt --to=iec)"
 }
 
+# ------------------------------------------------------------------ postgres and redis
+
+# debian_image NAME PACKAGES...: Dockerfile.NAME on the base with these Debian packages (and
+# their dependencies that the base lacks), tagged by the hash of the Dockerfile, the files
+# copied beside it (the postgres entrypoint), the packages and the base.
+debian_image() {
+    local name=$1 tag ctx start=$SECONDS
+    shift
+    tag=$(hash_of "docker/Dockerfile.$name" docker/postgres-entrypoint.sh <(echo "$BASE $*"))
+    if has_tag "autograder-$name:$tag"; then
+        record "autograder-$name" "$tag"
+        say "autograder-$name:$tag: up to date"
+        return
+    fi
+    ctx="$DIR/ctx-$name-$$"
+    rm -rf "$ctx"
+    mkdir -p "$ctx/debs"
+    cp docker/postgres-entrypoint.sh "$ctx/"
+    say "apt-get download $* (and dependencies) from the base's sources ($name)"
+    docker run --rm --network host -v "$ctx/debs:/out" "$BASE" sh -c \
+        'apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends \
+         --download-only "$@" >/dev/null && cp /var/cache/apt/archives/*.deb /out/' sh "$@" ||
+        die "downloading $* failed (is Debian's mirror reachable from this host?)"
+    say "docker build autograder-$name:$tag (no network)"
+    docker build -q --network none --force-rm --build-arg BASE="$BASE" \
+        -f "docker/Dockerfile.$name" -t "autograder-$name:$tag" "$ctx" >/dev/null
+    rm -rf "$ctx"
+    record "autograder-$name" "$tag"
+    say "autograder-$name:$tag built in $((SECONDS - start)) s," \
+        "$(docker image inspect --format '{{.Size}}' "autograder-$name:$tag" | numfmt --to=iec)"
+}
+
 main() {
     local targets=("$@")
     ((${#targets[@]})) || targets=(sandbox)
-    [[ " ${targets[*]} " == *" all "* ]] && targets=(sandbox worker api)
+    [[ " ${targets[*]} " == *" all "* ]] && targets=(sandbox worker api postgres redis)
+    [[ " ${targets[*]} " == *" compose "* ]] && targets=(worker api postgres redis)
+    LAST_ID=
     base_image
-    local t
+    local t ids=()
     for t in "${targets[@]}"; do
         case "$t" in
         sandbox) sandbox_image ;;
         worker) service_image worker "[docker]" ;;
         api) service_image api "" ;;
-        *) die "unknown image $t (sandbox, worker, api or all)" ;;
+        postgres) debian_image postgres postgresql-15 ;;
+        redis) debian_image redis redis-server ;;
+        *) die "unknown image $t (sandbox, worker, api, postgres, redis, compose or all)" ;;
         esac
+        # The id of the image just built or found (not the shared NAME.id file, which a
+        # build of another checkout may change later).
+        ids+=("AUTOGRADER_${t^^}_IMAGE=$LAST_ID")
     done
-    say "AUTOGRADER_SANDBOX_IMAGE=$(cat "$DIR/images/autograder-sandbox.id" 2>/dev/null || echo '(not built)')"
+    [[ " ${targets[*]} " == *" sandbox "* ]] ||
+        ids+=("AUTOGRADER_SANDBOX_IMAGE=$(cat "$DIR/images/autograder-sandbox.id" 2>/dev/null || echo '(not built)')")
+    printf '%s\n' "${ids[@]}"
 }
 
 main "$@"

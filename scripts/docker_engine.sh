@@ -34,7 +34,7 @@ install_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
-    # Only to validate docker-compose.yml in the tests (Debian's Compose 1.29).
+    # Debian's Compose 1.29: tests/test_compose.py runs docker-compose.yml with it.
     command -v docker-compose >/dev/null || missing+=(docker-compose)
     ((${#missing[@]} == 0)) && return
     [[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}; run as root or install them"

@@ -10,6 +10,9 @@
 #   - .venv-sandbox  the Python that runs student code, made from Debian's /usr/bin/python3
 #                    so the unprivileged sandbox uids can read it (a pyenv under /root,
 #                    mode 0700, is out of their reach); requirements/sandbox.txt.
+#   - .venv-sandbox-numpy  the same without torch, for numpy-only homework
+#                    (requirements/sandbox-numpy.txt): a box must not have what its
+#                    homework forbids.
 # Each venv keeps a stamp of the inputs it was installed from; a second run with nothing
 # changed only checks and takes about a second.
 set -euo pipefail
@@ -20,6 +23,7 @@ cd "$ROOT"
 
 VENV="$ROOT/.venv"
 SANDBOX_VENV="$ROOT/.venv-sandbox"
+NUMPY_VENV="$ROOT/.venv-sandbox-numpy"
 SANDBOX_PYTHON=/usr/bin/python3
 PG_BIN=/usr/lib/postgresql/15/bin
 CHROMIUM=/usr/bin/chromium
@@ -36,6 +40,7 @@ die() {
 
 missing_packages() {
     command -v bwrap >/dev/null || echo bubblewrap
+    ldconfig -p | grep -q 'libseccomp\.so\.2 ' || echo libseccomp2 # the boxes' seccomp filter
     command -v redis-server >/dev/null || echo redis-server
     { command -v setpriv && command -v runuser; } >/dev/null || echo util-linux
     [[ -x "$PG_BIN/initdb" ]] || echo postgresql-15
@@ -43,6 +48,8 @@ missing_packages() {
     "$SANDBOX_PYTHON" -c 'import ensurepip' 2>/dev/null || echo python3-venv
     [[ -x "$CHROMIUM" ]] || echo chromium
     has_cjk_font || echo fonts-wqy-microhei
+    command -v systemd-analyze >/dev/null || echo systemd # verifies systemd/*.service in tests
+    command -v npm >/dev/null || echo npm # installs axe-core for the accessibility tests
 }
 
 # Without a CJK font the Chinese half of every page renders as boxes in screenshots.
@@ -105,7 +112,8 @@ service_python() {
 service_install_ok() {
     local found
     found="$(cd / && "$VENV/bin/python" -c 'import autograder; print(autograder.__file__)' 2>/dev/null)" || return 1
-    [[ "$found" == "$ROOT/autograder/__init__.py" && -x "$VENV/bin/autograder" && -x "$VENV/bin/ruff" ]]
+    [[ "$found" == "$ROOT/autograder/__init__.py" && -x "$VENV/bin/autograder" && -x "$VENV/bin/ruff" &&
+        -x "$VENV/bin/mypy" && -x "$VENV/bin/lint-imports" ]]
 }
 
 setup_service_venv() {
@@ -208,12 +216,107 @@ setup_docker() {
     bash "$ROOT/scripts/build_images.sh" sandbox
 }
 
+# The cgroup-v2 virtual machine of tests/test_cgroup_v2.py (scripts/cgroup2_vm.sh): QEMU
+# and a static busybox, then one boot that fetches and unpacks Debian's kernel (once, about
+# 70 MB, cached in /var/cache/autograder-vm). Only for `make test` (AUTOGRADER_SETUP_VM=1).
+setup_vm() {
+    if [[ "${AUTOGRADER_SETUP_VM:-}" != 1 ]]; then
+        return
+    fi
+    local missing=()
+    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+    dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
+        || missing+=(busybox-static)
+    if ((${#missing[@]})); then
+        [[ $(id -u) -eq 0 ]] || die "missing system packages (${missing[*]}); run as root"
+        say "apt-get install ${missing[*]} (the cgroup v2 test VM)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+    say "cgroup v2 test VM: $(bash "$ROOT/scripts/cgroup2_vm.sh" -- uname -r) boots"
+}
+
+# The numpy-only sandbox environment: numpy and safetensors, and certainly no torch.
+setup_numpy_sandbox_venv() {
+    local want
+    want="$ROOT $("$SANDBOX_PYTHON" --version 2>&1) $(sha_of requirements/sandbox-numpy.txt)"
+    venv_ok "$NUMPY_VENV" || make_venv "$SANDBOX_PYTHON" "$NUMPY_VENV"
+    if ! stamp_matches "$NUMPY_VENV" "$want"; then
+        say ".venv-sandbox-numpy: pip install -r requirements/sandbox-numpy.txt"
+        "$NUMPY_VENV/bin/python" -m pip install --no-input -q -r requirements/sandbox-numpy.txt
+        chmod -R a+rX "$NUMPY_VENV"
+        echo "$want" >"$NUMPY_VENV/$STAMP_NAME"
+    fi
+    local check='import numpy, safetensors, importlib.util as u; assert u.find_spec("torch") is None'
+    if [[ $(id -u) -eq 0 ]]; then
+        as_nobody "$NUMPY_VENV/bin/python" -c "$check" ||
+            die "uid $NOBODY cannot use $NUMPY_VENV, or it holds torch: remove it and rerun"
+    fi
+    say ".venv-sandbox-numpy: up to date (numpy, safetensors; no torch)"
+}
+
+# Fashion-MNIST (datasets/fashion-mnist.yaml) comes as Debian's dataset-fashion-mnist package
+# (MIT, Zalando SE): downloaded once with `apt-get download` (the package registry only) and
+# extracted with `dpkg-deb -x` into .autograder/debian/dataset-fashion-mnist, the manifest's
+# source.local, from which `serve` (or `autograder data fetch fashion-mnist`) prepares it.
+# Idempotent: an extracted copy or a .deb already there is used as it is, offline. A .deb
+# elsewhere can be named with AUTOGRADER_FASHION_MNIST_DEB. Never fatal: without it only
+# fashion-cnn cannot be graded, and `autograder data status` says how to fix that.
+setup_fashion_mnist() {
+    local pkg=dataset-fashion-mnist
+    local dir="$ROOT/.autograder/debian"
+    local out="$dir/$pkg"
+    if [[ -f "$out/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz" ]]; then
+        say "$pkg: extracted in $out"
+        return
+    fi
+    mkdir -p "$dir"
+    local deb="${AUTOGRADER_FASHION_MNIST_DEB:-}"
+    if [[ -z "$deb" ]]; then
+        deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n 1)
+    fi
+    if [[ -z "$deb" ]]; then
+        say "apt-get download $pkg (about 31 MB, once)"
+        if ! (cd "$dir" && apt-get download -q "$pkg"); then
+            say "WARNING: could not download $pkg (no package index or registry?): fashion-cnn" \
+                "cannot be graded until its files are in $out (see datasets/fashion-mnist.yaml)"
+            return
+        fi
+        deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n 1)
+        [[ -n "$deb" ]] || { say "WARNING: apt-get download $pkg left no .deb in $dir"; return; }
+    fi
+    rm -rf "$out.part"
+    dpkg-deb -x "$deb" "$out.part"
+    rm -rf "$out"
+    mv "$out.part" "$out"
+    say "$pkg: extracted $(basename "$deb") in $out"
+}
+
+# axe-core (npm), pinned, for tests/browser/test_accessibility.py: Playwright runs it inside
+# each page. Installed under .autograder/npm with the machine's npm; never served to users.
+AXE_VERSION=4.14.1
+setup_axe_core() {
+    local dir="$ROOT/.autograder/npm"
+    local pkg="$dir/node_modules/axe-core/package.json"
+    if [[ -f "$pkg" ]] && grep -q "\"version\": \"$AXE_VERSION\"" "$pkg"; then
+        say "axe-core: $AXE_VERSION present"
+        return
+    fi
+    command -v npm >/dev/null || die "npm is missing (apt-get install npm): the accessibility tests need axe-core"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --no-save "axe-core@$AXE_VERSION" >/dev/null
+    say "axe-core: installed $AXE_VERSION in $dir"
+}
+
 main() {
     local start=$SECONDS
     install_system_packages
     setup_service_venv
     setup_sandbox_venv
+    setup_numpy_sandbox_venv
+    setup_fashion_mnist
+    setup_axe_core
     setup_docker
+    setup_vm
     say "setup done in $((SECONDS - start)) s"
 }
 

@@ -6,6 +6,8 @@ Fixture map (use these names in every test module):
 - ``configured`` (function): AUTOGRADER_* env pointing at a fresh Postgres database, the
   session Redis (a fresh db number is not needed: queues are drained per test) and a
   fresh state directory under tmp_path; migrated with Alembic; returns the Settings.
+  A module that must also run on the embedded SQLite overrides it with a parametrized
+  fixture built on ``configure_service`` (tests/test_limit_races.py).
 - ``db`` (function): a SQLAlchemy session on that database.
 - ``api_server`` (function): uvicorn serving the real app over HTTP on a free port.
 - ``worker`` (function): a real Celery worker process (prefork, 2 children) on that
@@ -62,6 +64,31 @@ def reset_caches() -> None:
     queueing.client.cache_clear()
 
 
+def configure_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str, redis_url: str
+):  # type: ignore[no-untyped-def]
+    """Point AUTOGRADER_* at ``database_url`` ("": the embedded SQLite file under HOME) and
+    ``redis_url``, with a fresh state directory under tmp_path; migrate; yield the Settings."""
+    from autograder.migrate import upgrade
+    from autograder.settings import get_settings
+
+    home = tmp_path / "home"
+    home.mkdir()
+    jobs = Path("/tmp") / f"ag-jobs-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AUTOGRADER_HOME", str(home))
+    monkeypatch.setenv("AUTOGRADER_DATABASE_URL", database_url)
+    monkeypatch.setenv("AUTOGRADER_REDIS_URL", redis_url)
+    monkeypatch.setenv("AUTOGRADER_JOBS_DIR", str(jobs))
+    monkeypatch.setenv("AUTOGRADER_SECRET_KEY", "test-secret-" + uuid.uuid4().hex)
+    reset_caches()
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    upgrade()
+    yield get_settings()
+    reset_caches()
+
+
 @pytest.fixture
 def configured(
     tmp_path: Path,
@@ -69,25 +96,8 @@ def configured(
     redis_server: services.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ):  # type: ignore[no-untyped-def]
-    from autograder.migrate import upgrade
-    from autograder.settings import get_settings
-
-    home = tmp_path / "home"
-    home.mkdir()
-    jobs = Path("/tmp") / f"ag-jobs-{uuid.uuid4().hex[:8]}"
     url = postgres.create_database("t_" + uuid.uuid4().hex[:12])
-    monkeypatch.setenv("AUTOGRADER_HOME", str(home))
-    monkeypatch.setenv("AUTOGRADER_DATABASE_URL", url)
-    monkeypatch.setenv("AUTOGRADER_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("AUTOGRADER_JOBS_DIR", str(jobs))
-    monkeypatch.setenv("AUTOGRADER_SECRET_KEY", "test-secret-" + uuid.uuid4().hex)
-    reset_caches()
-    import redis
-
-    redis.Redis.from_url(redis_server.url).flushdb()
-    upgrade()
-    yield get_settings()
-    reset_caches()
+    yield from configure_service(monkeypatch, tmp_path, url, redis_server.url)
 
 
 @pytest.fixture

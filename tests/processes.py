@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+QUIET = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 
 
 class WorkerProcess:
@@ -22,7 +23,11 @@ class WorkerProcess:
         extra_env: dict[str, str] | None = None,
         concurrency: int = 2,
         queues: str = "cpu,gpu,cpu-low,gpu-low",
+        events: bool = False,
     ):
+        """``events``: with Celery's gossip, mingle and heartbeat on, as production runs
+        (more broker channels, each to be closed and restored on a connection loss)."""
+        self.events = events
         self.log_path = log_path
         self.env = {**os.environ, **(extra_env or {})}
         self.concurrency = concurrency
@@ -44,9 +49,7 @@ class WorkerProcess:
                 str(self.concurrency),
                 "-n",
                 name,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
+                *(() if self.events else QUIET),
             ],
             cwd=ROOT,
             env=self.env,
@@ -86,8 +89,10 @@ class WorkerProcess:
 class ApiServer:
     """uvicorn serving the real app on a free port, as `autograder serve` does."""
 
-    def __init__(self, log_path: Path, port: int):
-        self.log_path, self.port = log_path, port
+    def __init__(self, log_path: Path, port: int, workers: int = 1):
+        """``workers`` > 1: that many uvicorn processes behind one socket, as a deployment
+        with several API processes has (requests then really run in parallel)."""
+        self.log_path, self.port, self.workers = log_path, port, workers
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -98,6 +103,7 @@ class ApiServer:
         from tests.services import wait_port
 
         self._log = open(self.log_path, "ab")  # noqa: SIM115
+        self._log_start = self._log.tell()
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -109,6 +115,7 @@ class ApiServer:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                *(["--workers", str(self.workers)] if self.workers > 1 else []),
             ],
             cwd=ROOT,
             env=dict(os.environ),
@@ -118,6 +125,22 @@ class ApiServer:
             start_new_session=True,
         )
         wait_port(self.port, timeout)
+        self._wait_started(timeout)
+
+    def _wait_started(self, timeout: float) -> None:
+        """The port answers as soon as uvicorn binds it; wait until every worker process
+        has started the app too."""
+        deadline = time.monotonic() + timeout
+        while self._started() < self.workers:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"API server exited early:\n{self.log_path.read_text()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"API server not started after {timeout}s")
+            time.sleep(0.1)
+
+    def _started(self) -> int:
+        log = self.log_path.read_bytes()[self._log_start :]
+        return log.count(b"Application startup complete")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

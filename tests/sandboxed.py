@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ _BACKEND = "bwrap"
 
 
 def use_backend(name: str) -> None:
-    global _BACKEND
+    global _BACKEND  # noqa: PLW0603 - the backend the sandbox tests of this process use
     _BACKEND = name
 
 
@@ -75,14 +74,12 @@ def grade_source(
 def only_checks(loaded: LoadedSpec, only: list[str]) -> LoadedSpec:
     """The spec narrowed to some checks ("question/check"), e.g. to grade a submission
     whose bug lies in one check without training every model of the homework again."""
-    questions = []
-    for q in loaded.spec.questions:
-        kept = [c for c in q.checks if f"{q.id}/{c.id}" in only]
-        if kept:
-            questions.append(q.model_copy(update={"checks": kept}))
-    found = {f"{q.id}/{c.id}" for q in questions for c in q.checks}
+    from autograder.specs import samples
+
+    narrowed = samples.only_checks(loaded, only)
+    found = {f"{q.id}/{c.id}" for q, c in narrowed.spec.checks()}
     assert found == set(only), f"unknown checks: {set(only) - found}"
-    return replace(loaded, spec=loaded.spec.model_copy(update={"questions": questions}))
+    return narrowed
 
 
 def grade_folder(
@@ -107,20 +104,29 @@ def grade_folder(
 
 
 def by_check(report: Report) -> dict[str, dict]:
-    return {f"{o['question']}/{o['check']}": o for o in report.outcomes}
+    """Each check's outcome, by ``question/check``, as the row a run stores."""
+    return {o.name: o.model_dump() for o in report.outcomes}
 
 
 MINI_MNIST_SPEC = FIXTURES / "specs" / "mini-mnist.yaml"
 MINI_MNIST = FIXTURES / "reference" / "mini-mnist"
+MINI_GRADIENT_SPEC = FIXTURES / "specs" / "mini-gradient.yaml"
+MINI_GRADIENT = FIXTURES / "reference" / "mini-gradient"
+MINI_GENERATIVE_SPEC = FIXTURES / "specs" / "mini-generative.yaml"
+MINI_GENERATIVE = FIXTURES / "reference" / "mini-generative"
+MINI_SEQUENCE_SPEC = FIXTURES / "specs" / "mini-sequence.yaml"
+MINI_SEQUENCE = FIXTURES / "reference" / "mini-sequence"
 SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
+DEBIAN_FASHION_MNIST = PROJECT_ROOT / ".autograder" / "debian" / "dataset-fashion-mnist"
 
 
 def prepared_mnist() -> Path:
-    """A data folder holding the real MNIST, prepared once per test process.
+    """A data folder holding the real MNIST (and Fashion-MNIST, where scripts/setup.sh has
+    extracted Debian's package), prepared once per test process.
 
     It lives directly under /tmp (mode 0711) because the sandbox uids must traverse it.
     """
-    global _MNIST_DIR
+    global _MNIST_DIR  # noqa: PLW0603 - prepared once per test process
     if _MNIST_DIR is None:
         from autograder import datasets
 
@@ -132,6 +138,8 @@ def prepared_mnist() -> Path:
         folder.mkdir(mode=0o711, exist_ok=True)
         folder.chmod(0o711)
         datasets.fetch("mnist", SHARED_MNIST, data_dir=folder)
+        if (DEBIAN_FASHION_MNIST / "usr").is_dir():  # extracted by scripts/setup.sh
+            datasets.fetch("fashion-mnist", DEBIAN_FASHION_MNIST, data_dir=folder)
         _MNIST_DIR = folder
     return _MNIST_DIR
 

@@ -129,6 +129,31 @@ def start_postgres() -> Postgres:
 class Redis:
     port: int
     proc: subprocess.Popen[bytes]
+    # Where it keeps an append-only file (fsync on every write); None: no persistence.
+    persist_dir: Path | None = None
+
+    def argv(self) -> list[str]:
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.persist_dir)]
+            if self.persist_dir is not None
+            else ["--appendonly", "no"]
+        )
+        return ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""] + [
+            *persistence
+        ]
+
+    def restart(self, down_seconds: float = 0.5, persist_dir: Path | None | bool = False) -> None:
+        """kill -9, wait ``down_seconds``, start again on the same port; ``persist_dir``
+        (a folder, or None for none) changes the persistence, False keeps it."""
+        self.proc.kill()
+        self.proc.wait()
+        time.sleep(down_seconds)
+        if persist_dir is not False:
+            self.persist_dir = persist_dir  # type: ignore[assignment]
+        self.proc = subprocess.Popen(
+            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_port(self.port)
 
     @property
     def url(self) -> str:
@@ -147,20 +172,7 @@ def redis_available() -> str | None:
 
 def start_redis() -> Redis:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    argv = Redis(port, None).argv()  # type: ignore[arg-type]  # the command line only
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return Redis(port, proc)

@@ -47,7 +47,7 @@ def pooled():
     yield backend
     close_shared_pool()
     mine = [n for n in cgroups.box_names() if n.startswith(f"box-{os.getpid()}-")]
-    assert all(not cgroups.BoxCgroup(n).pids() for n in mine), "a box process survived"
+    assert all(not cgroups.box_cgroup(n).pids() for n in mine), "a box process survived"
     assert str(JOBS) not in Path("/proc/mounts").read_text(), "a box tmpfs is still mounted"
     assert not list(JOBS.glob("box-*")), "a box folder was left"
 
@@ -274,7 +274,7 @@ def test_a_warm_box_left_unused_is_removed_cleanly(pooled, tmp_path):
     box = WarmBox(pooled, profile_of(job(tmp_path, "a", "pass"), pooled), background=True)
     assert box.capture.ready.wait(60)
     box.discard()
-    assert not box.box.exists()
+    assert not box.folder.path.exists()
 
 
 FREEZER = Path("/sys/fs/cgroup/freezer")
@@ -314,10 +314,10 @@ def test_a_warm_box_that_cannot_be_killed_is_ours_not_the_students(pooled, tmp_p
         running = [  # the job's box: its FIFO is gone (a box still warming has one)
             n
             for n in cgroups.box_names()
-            if n.startswith(f"box-{os.getpid()}-") and not (JOBS / n / "ctl" / "go").exists()
+            if n.startswith(f"box-{os.getpid()}-") and not (JOBS / n / "ro" / "ctl" / "go").exists()
         ]
         assert len(running) == 1, running
-        for pid in cgroups.BoxCgroup(running[0]).pids():
+        for pid in cgroups.box_cgroup(running[0]).pids():
             (frozen / "cgroup.procs").write_text(str(pid))
         (frozen / "freezer.state").write_text("FROZEN")
         worker.join(60)

@@ -3,6 +3,7 @@ own sandboxes, score outside; uploaded weights; constraints; attacks on the phas
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -14,7 +15,9 @@ import pytest
 
 from autograder.specs.loader import load_spec_text
 from tests.sandboxed import MINI_MNIST, MINI_MNIST_SPEC, by_check, grade_mnist
-from worker.checks.classifier_check import forbidden_imports, safetensors_summary
+from worker.artifacts import safetensors_summary
+from worker.checks.classifier_check import VIEW_SALT
+from worker.checks.common.constraints import forbidden_imports
 
 pytestmark = pytest.mark.slow
 SANDBOX_PYTHON = Path(__file__).resolve().parent.parent / ".venv-sandbox" / "bin" / "python"
@@ -59,8 +62,43 @@ def test_reference_full_marks_with_feedback(tmp_path):
     assert details["curve"][0]["loss"] > 0
     assert len(details["misclassified"]) == 8
     assert all(m["predicted"] != m["label"] for m in details["misclassified"])
+    # each carries the published test image it names (clean, not the job's noisy view),
+    # and the image's true label is the one stated
+    from autograder import datasets
+    from tests.sandboxed import prepared_mnist
+
+    prepared = datasets.load_prepared("mnist", data_dir=prepared_mnist())
+    public = np.load(prepared.files["test_images"])
+    for m in details["misclassified"]:
+        image = np.frombuffer(base64.b64decode(m["image"]), dtype=np.uint8)
+        assert m["shape"] == [28, 28]
+        assert np.array_equal(image.reshape(28, 28), public[m["index"]])
+        assert prepared.test_labels[m["index"]] == m["label"]
     assert details["params"] == 7850
     assert "train_seconds" in report.timings and "predict_seconds" in report.timings
+
+
+def test_a_module_that_does_not_import_is_said_once(tmp_path):
+    """A phased kind: the import error is the run's failure (the student's own frames and
+    the caret), and each check only says it did not run, without its hint."""
+    source = TINY.replace("import torch", "import torch\nvalue = (1,\n", 1)
+    import yaml
+
+    data = yaml.safe_load(only(MINI_MNIST_SPEC.read_text(), "grader-loop", "student-loop"))
+    data["questions"][0]["checks"][0]["hint"] = "try a wider layer"
+    spec = load_spec_text(yaml.safe_dump(data), "mini-mnist", "mini")
+    report = grade_mnist(tmp_path, folder_with(tmp_path, source), spec)
+    assert report.state == "failed_student", report.failure_message
+    assert report.failure_kind == "submission:import-error"
+    assert "SyntaxError" in report.failure_message and "tiny.py" in report.failure_message
+    assert "frozen" not in report.failure_message and "importlib" not in report.failure_message
+    assert len(report.outcomes) == 2
+    for outcome in report.outcomes:
+        assert outcome.earned == 0
+        assert (
+            outcome.message
+            == "not run: tiny.py could not be imported (the error is shown once, above)"
+        )
 
 
 def test_scores_match_real_accuracy(tmp_path):
@@ -79,8 +117,10 @@ def test_scores_match_real_accuracy(tmp_path):
     """)
     report = grade_mnist(tmp_path, folder_with(tmp_path, source, weights=None), mini("grader-loop"))
     outcome = by_check(report)["train/grader-loop"]
-    labels = np.load(Path("/tmp") / _data_dir() / "mnist" / "hidden" / "test_labels.npy")[:1000]
-    assert outcome["details"]["accuracy"] == pytest.approx(float((labels == 7).mean()))
+    labels = np.load(Path("/tmp") / _data_dir() / "mnist" / "hidden" / "test_labels.npy")
+    # The job's view (grade_mnist's seed is 5): 1,000 test images drawn from the seed.
+    index = np.random.default_rng([5, VIEW_SALT]).permutation(len(labels))[:1000]
+    assert outcome["details"]["accuracy"] == pytest.approx(float((labels[index] == 7).mean()))
     assert outcome["earned"] == 0
     assert outcome["details"]["per_class_accuracy"][7] == 1.0
 
@@ -130,7 +170,8 @@ def test_pickle_in_weights_never_runs(tmp_path):
     report = grade_mnist(tmp_path, folder, mini("weights"))
     outcome = by_check(report)["uploaded/weights"]
     assert outcome["earned"] == 0
-    assert "prediction failed" in outcome["message"]
+    # unpickled (weights_only) by a box that runs no student code: the converter's
+    assert "reading weights.pt failed" in outcome["message"]
     assert "Weights only load failed" in outcome["message"] or "weights_only" in outcome["message"]
     assert not canary.exists()
 
@@ -173,13 +214,16 @@ def test_too_many_parameters(tmp_path):
 def test_phases_see_only_their_own_data(tmp_path):
     source = TINY + textwrap.dedent("""
         import os
-        print("DATA:", sorted(os.listdir("/data")))
+        print("DATA:", sorted(os.listdir("/data")) if os.path.isdir("/data") else None)
+        print("IN:", sorted(os.listdir("/job/in")))
         for path in ["/data/test_labels.npy", "/data/../hidden/test_labels.npy"]:
             print("LABELS:", os.path.exists(path))
     """)
     report = grade_mnist(tmp_path, folder_with(tmp_path, source), mini("grader-loop"))
     assert "DATA: ['train_images.npy', 'train_labels.npy']" in report.log
-    assert "DATA: ['test_images.npy']" in report.log
+    # The prediction box: no dataset at all, only the job's view of the test images.
+    assert "DATA: None" in report.log
+    assert "IN: ['phase.json', 'test_images.npy', 'weights.safetensors']" in report.log
     assert "LABELS: True" not in report.log
     assert report.raw_score == 4
 
@@ -205,15 +249,19 @@ def test_training_over_budget_is_stopped(tmp_path):
 def test_progress_is_reported_while_training(tmp_path):
     source = TINY.replace('log({"loss"', 'import time; time.sleep(1.5)\n        log({"loss"')
     text = only(MINI_MNIST_SPEC.read_text(), "student-loop").replace("epochs: 1", "epochs: 3")
-    seen: list[tuple[str, str, list]] = []
+    seen: list[tuple[str, str, list, int | None, bool]] = []
     report = grade_mnist(
         tmp_path,
         folder_with(tmp_path, source, weights=None),
         load_spec_text(text, "mini-mnist", "mini"),
-        on_progress=lambda check, phase, lines: seen.append((check, phase, lines)),
+        on_progress=lambda *call: seen.append(call),
     )
-    assert seen and all(check == "student-loop" and phase == "train" for check, phase, _ in seen)
-    assert max(len(lines) for _, _, lines in seen) >= 2
+    assert seen and all(c[:2] == ("student-loop", "train") for c in seen)
+    assert max(len(c[2]) for c in seen) >= 2
+    assert all(c[3] == 3 for c in seen)  # the epochs the phase is to run
+    # The last word comes once the phase has ended, with every epoch: none is missed.
+    assert [c[4] for c in seen].count(True) == 1 and seen[-1][4] is True
+    assert [line["epoch"] for line in seen[-1][2]] == [1, 2, 3]
     curve = by_check(report)["train/student-loop"]["details"]["curve"]
     assert [p["epoch"] for p in curve] == [1.0, 2.0, 3.0]
 

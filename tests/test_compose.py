@@ -1,15 +1,38 @@
-"""docker-compose.yml, checked without Docker Compose (which this project's machines lack):
-the services, their health checks, the named volumes, the settings they pass, and the
-trust boundary (only workers hold the engine's socket; the API needs no docker)."""
+"""docker-compose.yml: read as YAML (the services, their health checks, the named volumes,
+the settings they pass, the trust boundary: only workers hold the engine's socket, the API
+needs no docker), then run for real with Debian's docker-compose on the private engine of
+scripts/docker_engine.sh.
+
+The live part builds the five images offline (scripts/build_images.sh all: each is cached
+by the hash of its inputs, so only a changed checkout rebuilds), brings one compose project
+with a unique name up once for the module, and tears it down at the end, containers,
+network and volumes, even when a test failed. Through the API container a reference
+solution is graded by the worker container in a sandbox container; the worker container
+killed with SIGKILL (its main process, as an OOM kill or a crash would end it) comes back by
+its restart policy, and jobs sent around the kill end
+with exactly one result each.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import pytest
 import yaml
 
 from autograder.settings import Settings
+from tests import docker_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -38,7 +61,7 @@ def test_named_volumes_for_database_submissions_and_datasets():
 
 
 def test_only_workers_reach_the_engine_and_they_run_docker_sandboxes():
-    socket = "/var/run/docker.sock:/var/run/docker.sock"
+    socket = "${AUTOGRADER_DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock"
     assert socket not in [str(v) for v in SERVICES["api"].get("volumes", [])]
     for name in ("worker-cpu", "worker-gpu"):
         worker = SERVICES[name]
@@ -59,7 +82,11 @@ def test_every_autograder_variable_is_a_setting():
     used = set(re.findall(r"\bAUTOGRADER_[A-Z_]+", (ROOT / "docker-compose.yml").read_text()))
     # Variables of the compose file itself (host paths, image tag, concurrency), not settings.
     own = {
-        "AUTOGRADER_IMAGE_TAG",
+        "AUTOGRADER_API_IMAGE",
+        "AUTOGRADER_WORKER_IMAGE",
+        "AUTOGRADER_POSTGRES_IMAGE",
+        "AUTOGRADER_REDIS_IMAGE",
+        "AUTOGRADER_DOCKER_SOCKET",
         "AUTOGRADER_DATA_HOST_DIR",
         "AUTOGRADER_JOBS_HOST_DIR",
         "AUTOGRADER_CPU_CONCURRENCY",
@@ -68,16 +95,22 @@ def test_every_autograder_variable_is_a_setting():
     assert used - own <= fields, used - own - fields
 
 
+def test_images_are_ours_and_pinned():
+    """No image comes from a registry: each is one scripts/build_images.sh builds, named by
+    a variable that takes its id."""
+    for name, service in SERVICES.items():
+        if "image" not in service:
+            continue
+        m = re.fullmatch(
+            r"\$\{(AUTOGRADER_[A-Z]+_IMAGE):-autograder-([a-z]+):latest\}", service["image"]
+        )
+        assert m, (name, service["image"])
+        assert m.group(1) == f"AUTOGRADER_{m.group(2).upper()}_IMAGE"
+        assert (ROOT / "docker" / f"Dockerfile.{m.group(2)}").is_file()
+
+
 def test_compose_accepts_the_file():
-    """Where a Compose is installed (Debian's docker-compose 1.29 here), it validates the
-    file; the stack itself is not started in tests (postgres and redis images need a
-    registry)."""
-    import os
-    import shutil
-    import subprocess
-
-    import pytest
-
+    """Debian's docker-compose 1.29 validates the file."""
     tool = shutil.which("docker-compose")
     if tool is None:
         if os.environ.get("AUTOGRADER_TEST_REQUIRE_SERVICES") == "1":
@@ -87,9 +120,349 @@ def test_compose_accepts_the_file():
     for args in (["config", "-q"], ["--profile", "gpu", "config", "-q"]):
         done = subprocess.run(
             [tool, "-f", str(ROOT / "docker-compose.yml"), *args],
+            check=False,
             env=env,
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------------------------------ run for real
+
+REQUIRE = os.environ.get("AUTOGRADER_TEST_REQUIRE_SERVICES") == "1"
+SLUG = "hw1-1"  # numpy only: quick in a box
+# Only timings (and logging) are tuned for the test (health checks every few seconds, a
+# short lease so a killed worker's job is found in seconds, not minutes); everything else
+# is the file's own.
+OVERRIDE = {
+    "version": COMPOSE.get("version", "3.8"),
+    "services": {
+        "api": {"healthcheck": {"interval": "2s", "start_period": "60s"}},
+        "worker-cpu": {
+            "healthcheck": {"interval": "3s", "start_period": "60s"},
+            "environment": {
+                "AUTOGRADER_LEASE_SECONDS": "15",
+                "AUTOGRADER_RECONCILE_SECONDS": "3",
+                "AUTOGRADER_REQUEUE_AFTER_SECONDS": "10",
+            },
+        },
+        "postgres": {"healthcheck": {"interval": "1s"}},
+        "redis": {"healthcheck": {"interval": "1s"}},
+    },
+}
+# The test engine logs nothing by default (--log-driver none): keep the services' logs.
+for _service in ("api", "worker-cpu", "postgres", "redis", "migrate"):
+    OVERRIDE["services"].setdefault(_service, {})["logging"] = {
+        "driver": "json-file",
+        "options": {"max-size": "1m"},
+    }
+OVERRIDE["version"] = str(OVERRIDE["version"])
+if "version" not in COMPOSE:
+    del OVERRIDE["version"]
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE:
+        pytest.fail(f"docker-compose cannot run here: {reason}")
+    pytest.skip(reason)
+
+
+@dataclass
+class Stack:
+    project: str
+    files: list[str]
+    env: dict[str, str]
+    work: Path
+    images: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+    _ids: dict[str, str] = field(default_factory=dict)
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 300):
+        argv = ["docker-compose", "-p", self.project]
+        for f in self.files:
+            argv += ["-f", f]
+        done = subprocess.run(
+            [*argv, *args],
+            check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"docker-compose {' '.join(args)}: {done.stderr[-3000:]}")
+        return done
+
+    def docker(self, *args: str, timeout: float = 60) -> str:
+        done = subprocess.run(
+            ["docker", *args],
+            check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr[-2000:]}"
+        return done.stdout
+
+    def container(self, service: str) -> str:
+        ids = self.compose("ps", "-q", service).stdout.split()
+        assert len(ids) == 1, (service, ids)
+        return ids[0]
+
+    def state(self, service: str) -> dict:
+        return json.loads(self.docker("inspect", "--format", "{{json .}}", self.container(service)))
+
+    def sql(self, query: str) -> str:
+        """A query in the Postgres container (docker exec: faster than compose's)."""
+        if "postgres" not in self._ids:
+            self._ids["postgres"] = self.container("postgres")
+        return self.docker(
+            "exec", "-e", "PGPASSWORD=autograder", self._ids["postgres"],
+            "psql", "-h", "127.0.0.1", "-U", "autograder", "-d", "autograder", "-tAc", query,
+        ).strip()  # fmt: skip
+
+    def logs(self) -> str:
+        return self.compose("logs", "--no-color", "--tail", "60", check=False).stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _build_images(env: dict[str, str]) -> dict[str, str]:
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build_images.sh"), "all"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    images = dict(
+        line.split("=", 1) for line in done.stdout.splitlines() if line.startswith("AUTOGRADER_")
+    )
+    for name in ("SANDBOX", "WORKER", "API", "POSTGRES", "REDIS"):
+        assert images.get(f"AUTOGRADER_{name}_IMAGE", "").startswith("sha256:"), images
+    return images
+
+
+def _wait_healthy(stack: Stack, services: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    status: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        for name in services:
+            state = stack.state(name)["State"]
+            status[name] = (state.get("Health") or {}).get("Status", state["Status"])
+        if all(s == "healthy" for s in status.values()):
+            return
+        time.sleep(1)
+    raise AssertionError(f"not healthy after {timeout:.0f} s: {status}\n{stack.logs()}")
+
+
+def _teardown(stack: Stack, jobs: Path) -> None:
+    stack.compose("down", "-v", "--remove-orphans", "-t", "20", check=False, timeout=300)
+    # Boxes a killed worker left behind (a restarted worker removes them itself).
+    subprocess.run(["umount", "-R", "-l", str(jobs)], capture_output=True, check=False, timeout=60)
+    shutil.rmtree(stack.work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    if shutil.which("docker-compose") is None or shutil.which("docker") is None:
+        _unavailable("docker-compose or docker is not installed (scripts/docker_engine.sh)")
+    if os.geteuid() != 0:
+        _unavailable("the compose stack's worker binds a shared jobs folder: needs root")
+    host = docker_engine.docker_host()
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "DOCKER_HOST": host,
+    }
+    if (
+        subprocess.run(["docker", "version"], check=False, env=env, capture_output=True).returncode
+        != 0
+    ):
+        _unavailable(f"no Docker engine answers at {host} (scripts/docker_engine.sh start)")
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    images = _build_images({**env, "AUTOGRADER_DOCKER_DIR": str(docker_engine.DOCKER_DIR)})
+    timings["build"] = time.monotonic() - start
+
+    project = f"agtest{uuid.uuid4().hex[:10]}"
+    work = docker_engine.DOCKER_DIR / "compose" / project
+    jobs, data = work / "jobs", work / "data"
+    jobs.mkdir(parents=True)
+    data.mkdir()
+    override = work / "docker-compose.test.yml"
+    override.write_text(yaml.safe_dump(OVERRIDE))
+    env.update(images)
+    env.update(
+        {
+            "AUTOGRADER_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+            "AUTOGRADER_DOCKER_SOCKET": host.removeprefix("unix://"),
+            "AUTOGRADER_DATA_HOST_DIR": str(data),
+            "AUTOGRADER_JOBS_HOST_DIR": str(jobs),
+            "AUTOGRADER_CPU_CONCURRENCY": "2",
+            # The API's published port (the test reaches the container's own address).
+            "AUTOGRADER_PORT": str(_free_port()),
+            "AUTOGRADER_LOG_FORMAT": "text",
+        }
+    )
+    stack = Stack(project, [str(ROOT / "docker-compose.yml"), str(override)], env, work, images)
+    stack.timings = timings
+    try:
+        # The worker mounts each box's tmpfs in the jobs folder, and the engine must see it
+        # there: the folder is bound with shared propagation, so it must be a shared mount.
+        subprocess.run(["mount", "--bind", str(jobs), str(jobs)], check=True)
+        subprocess.run(["mount", "--make-shared", str(jobs)], check=True)
+        start = time.monotonic()
+        stack.compose("up", "-d", timeout=600)
+        timings["up"] = time.monotonic() - start
+        _wait_healthy(stack, ["postgres", "redis", "api", "worker-cpu"], timeout=240)
+        timings["healthy"] = time.monotonic() - start
+        print(f"\ncompose {project}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        yield stack
+    finally:
+        _teardown(stack, jobs)
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    """The API container's address on the project's network, and a student's token made by
+    the CLI in the API container."""
+    api = stack.state("api")
+    address = next(iter(api["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    made = stack.compose(
+        "exec", "-T", "api", "autograder", "users", "add", "--role", "student", "s1"
+    )
+    token = made.stdout.strip().splitlines()[-1]
+    with httpx.Client(
+        base_url=f"http://{address}:8000",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        trust_env=False,
+    ) as c:
+        yield c
+
+
+def _upload(client: httpx.Client, slug: str = SLUG) -> str:
+    from autograder.specs.loader import load_spec_file
+
+    spec = load_spec_file(ROOT / "grading_specs" / f"{slug}.yaml").spec
+    folder = ROOT / "reference_solutions" / slug
+    files = [
+        ("files", (f.name, (folder / f.name).read_bytes(), "application/octet-stream"))
+        for f in spec.files
+        if (folder / f.name).is_file()
+    ]
+    response = client.post(f"/api/v1/assignments/{slug}/submissions", files=files)
+    assert response.status_code == 202, response.text
+    return response.json()["url"]
+
+
+def _result(client: httpx.Client, url: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        response = client.get(url)
+        if response.status_code == 200:
+            body = response.json()
+            if body["state"] in ("graded", "failed_student", "failed_infra"):
+                return body
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not finished after {timeout:.0f} s: {body}")
+
+
+def _boxes_created(stack: Stack, since: str) -> list[str]:
+    """The images of the sandbox containers the engine created since ``since``."""
+    out = stack.docker(
+        "events", "--since", since, "--until", str(int(time.time()) + 1),
+        "--filter", "type=container", "--filter", "event=create",
+        "--filter", "label=org.autograder.box", "--format", "{{.Actor.Attributes.image}}",
+    )  # fmt: skip
+    return out.split()
+
+
+@pytest.mark.slow
+def test_the_stack_comes_up_healthy_and_the_api_has_no_engine(stack):
+    for name in ("postgres", "redis", "api", "worker-cpu"):
+        info = stack.state(name)
+        assert info["State"]["Health"]["Status"] == "healthy", name
+        assert info["Image"] == stack.images[f"AUTOGRADER_{name.split('-')[0].upper()}_IMAGE"]
+    api = stack.state("api")
+    assert not [m for m in api["Mounts"] if m["Destination"].endswith("docker.sock")]
+    no_docker = stack.compose("exec", "-T", "api", "python3", "-c", "import docker", check=False)
+    assert no_docker.returncode != 0  # the API's environment has no docker SDK
+    assert stack.compose("ps", "-q", "migrate").stdout.strip()  # ran, exited 0 (depends_on)
+
+
+@pytest.mark.slow
+def test_a_reference_solution_is_graded_in_a_sandbox_container(stack, client):
+    since = str(int(time.time()) - 1)
+    start = time.monotonic()
+    result = _result(client, _upload(client))
+    assert result["state"] == "graded", result
+    assert result["score"] == result["max_score"] > 0, result
+    print(f"\n{SLUG} graded through compose in {time.monotonic() - start:.1f} s")
+    # In boxes of the pinned sandbox image, started by the worker container on the engine.
+    boxes = _boxes_created(stack, since)
+    assert boxes and set(boxes) == {stack.images["AUTOGRADER_SANDBOX_IMAGE"]}, boxes
+
+
+@pytest.mark.slow
+def test_a_killed_worker_comes_back_and_each_job_finishes_once(stack, client):
+    before = stack.state("worker-cpu")
+    ids = "SELECT submission_id FROM grading_runs"
+    earlier = set(stack.sql(ids).split())
+    urls = [_upload(client) for _ in range(4)]
+    # Kill it while it grades: as soon as a run is claimed (two at a time, the others wait).
+    running = "SELECT count(*) FROM grading_runs WHERE state = 'running'"
+    deadline = time.monotonic() + 60
+    while int(stack.sql(running)) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # SIGKILL from outside, as the OOM killer or a crash would end it. (Not `docker kill`:
+    # the engine takes that for an operator's stop and suspends the restart policy until
+    # the next start, as documented for `docker kill`.)
+    os.kill(before["State"]["Pid"], signal.SIGKILL)
+    # A dead worker updates nothing: what is running now was cut off.
+    killed_during = int(stack.sql(running))
+    assert killed_during >= 1
+    # The restart policy brings the same container back by itself.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        now = stack.state("worker-cpu")
+        if now["RestartCount"] > before["RestartCount"] and now["State"]["Running"]:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"the worker did not come back: {now['State']}\n{stack.logs()}")
+    assert now["Id"] == before["Id"]
+    urls.append(_upload(client))  # and one sent after it is back
+    for url in urls:
+        result = _result(client, url)
+        assert result["state"] == "graded", result
+        assert result["score"] == result["max_score"] > 0, result
+    # One run per submission, graded once: no duplicate row, no second result.
+    rows = [
+        row
+        for row in stack.sql(
+            "SELECT submission_id, count(*), min(state::text), max(attempts) FROM grading_runs "
+            "GROUP BY submission_id ORDER BY submission_id"
+        ).splitlines()
+        if row.split("|")[0] not in earlier
+    ]
+    assert len(rows) == 5, rows
+    for row in rows:
+        _, count, state, attempts = row.split("|")
+        assert (count, state) == ("1", "graded"), row
+        assert 1 <= int(attempts) <= 2, row
+    # The runs cut off ran again (a second attempt) and still have one result each.
+    assert sum(int(row.split("|")[3]) == 2 for row in rows) >= killed_during, rows
+    print(f"\nruns in flight when the worker was killed: {killed_during}; runs: {rows}")
+    _wait_healthy(stack, ["worker-cpu"], timeout=120)

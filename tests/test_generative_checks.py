@@ -11,7 +11,8 @@ import numpy as np
 import pydantic
 import pytest
 
-from autograder.specs.schema import ReconstructionCheck, SamplesCheck
+from autograder.specs.schema import CopyRule, ReconstructionCheck, SamplesCheck
+from worker.checks import copies as cp
 from worker.checks import reconstruction_check as rc
 from worker.checks import samples_check as sc
 from worker.checks.generative_phases import artifact, curve
@@ -47,10 +48,28 @@ def real(test_set) -> np.ndarray:
     return load_judge()(test_set[0]).features
 
 
+@pytest.fixture(scope="module")
+def train_images() -> np.ndarray:
+    return _idx("train-images-idx3-ubyte.gz")
+
+
+@pytest.fixture(scope="module")
+def index(train_images, test_set) -> cp.ImageIndex:
+    """Both MNIST splits, as the worker indexes them."""
+    return cp.ImageIndex.build(train_images, (test_set[0] * 255).round().astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def train_index(train_images) -> cp.ImageIndex:
+    """The training split only: test digits are then new, unseen real digits."""
+    return cp.ImageIndex.build(train_images)
+
+
 def samples_check(**over) -> SamplesCheck:
     data = {
         "id": "gan",
         "kind": "samples",
+        "dataset": "mnist",
         "module": "gan",
         "latent_dim": 64,
         "points": 80,
@@ -70,6 +89,7 @@ def recon_check(**over) -> ReconstructionCheck:
     data = {
         "id": "ae",
         "kind": "reconstruction",
+        "dataset": "mnist",
         "module": "autoencoders",
         "latent_size": 32,
         "points": 30,
@@ -126,35 +146,137 @@ def test_frechet_distance_closed_forms():
 # ------------------------------------------------------------------------------ samples
 
 
-def test_real_digits_earn_full_marks(test_set, real):
+def test_unseen_real_digits_earn_full_marks(test_set, real, train_index):
     images = test_set[0][:1000]
-    outcome = sc.score(samples_check(), images, load_judge(), real, [])
+    outcome = sc.score(samples_check(), images, load_judge(), real, [], train_index)
     assert outcome.passed, outcome.message
-    assert outcome.details["coverage"] > 0.95
+    # Some unseen digits lie much nearer one training image than its next nine, as a copy
+    # would: 5.7% of 2,000 measured, under the 15% allowed.
+    assert 0.01 < outcome.details["copies"]["fraction"] < 0.1
+    assert outcome.details["coverage"] > 0.85
     assert outcome.details["frechet"] < 10
 
 
-def test_one_digit_only_fails_coverage_and_says_so(test_set, real):
+def test_one_digit_only_fails_coverage_and_says_so(test_set, real, train_index):
     images, labels = test_set
-    ones = images[labels == 1][:1000]
-    outcome = sc.score(samples_check(), ones, load_judge(), real, [])
+    threes = images[labels == 3][:1000]  # (plain 1s are too alike: 19% count as copies)
+    outcome = sc.score(samples_check(), threes, load_judge(), real, [], train_index)
     assert outcome.details["parts"]["coverage"] == 0
-    assert 0 < outcome.earned < outcome.points
-    assert "digit 1 makes up" in outcome.message
-    assert "never generated: 0, 2, 3" in outcome.message
+    assert outcome.earned < 0.5 * outcome.points
+    assert "digit 3 makes up" in outcome.message
+    assert "never generated: 0, 1, 2, 4" in outcome.message
 
 
-def test_identical_samples_are_named(test_set, real):
-    same = np.repeat(test_set[0][:1], 1000, axis=0)
-    outcome = sc.score(samples_check(), same, load_judge(), real, [])
+def test_identical_samples_are_named(test_set, real, train_index):
+    same = np.repeat(test_set[0][:100].mean(axis=0, keepdims=True), 1000, axis=0)
+    outcome = sc.score(samples_check(), same, load_judge(), real, [], train_index)
     assert "ignore its noise" in outcome.message
 
 
-def test_noise_earns_little(real):
+def test_noise_earns_nothing(real, index):
     noise = np.random.default_rng(1).random((1000, 28, 28)).astype(np.float32)
-    outcome = sc.score(samples_check(), noise, load_judge(), real, [])
+    outcome = sc.score(samples_check(), noise, load_judge(), real, [], index)
     assert outcome.details["parts"]["frechet"] == 0
-    assert outcome.earned < 0.4 * outcome.points
+    assert outcome.details["confidence"] > 0.5  # the judge is fooled a little ...
+    assert outcome.earned == 0  # ... but confidence counts only once the Frechet line does
+    assert "only once the Frechet distance does" in outcome.message
+
+
+# ------------------------------------------------------------------------------ copies
+
+
+def _shift(images: np.ndarray, rng: np.random.Generator, k: int = 1) -> np.ndarray:
+    """Each image moved k pixels up, down, left or right (zero fill)."""
+    padded = np.pad(images, ((0, 0), (k, k), (k, k)))
+    offsets = [(0, k), (2 * k, k), (k, 0), (k, 2 * k)]
+    moves = [offsets[m] for m in rng.integers(0, 4, len(images))]
+    return np.stack([padded[i, r : r + 28, c : c + 28] for i, (r, c) in enumerate(moves)])
+
+
+def _neighbour_mix(images: np.ndarray, train: np.ndarray, index: cp.ImageIndex) -> np.ndarray:
+    """Each image blended half and half with its nearest OTHER training image."""
+    q = cp.canonical(images)
+    d = index.norms[None, :60000] - 2 * q @ index.vectors[:60000].T
+    d[d.argmin(axis=1)[:, None] == np.arange(60000)[None, :]] = np.inf  # itself
+    return 0.5 * images + 0.5 * train[d.argmin(axis=1)].astype(np.float32) / 255
+
+
+ATTACKS = {
+    "replayed": lambda x, train, index, rng: x,
+    "noise 0.1": lambda x, train, index, rng: np.clip(
+        x + 0.1 * rng.standard_normal(x.shape, dtype=np.float32), 0, 1
+    ),
+    "shifted 1 pixel": lambda x, train, index, rng: _shift(x, rng),
+    "shifted 1 pixel + noise 0.15": lambda x, train, index, rng: np.clip(
+        _shift(x, rng) + 0.15 * rng.standard_normal(x.shape, dtype=np.float32), 0, 1
+    ),
+    "mirrored": lambda x, train, index, rng: x[:, :, ::-1],
+    "rotated 180": lambda x, train, index, rng: x[:, ::-1, ::-1],
+    "binarised": lambda x, train, index, rng: (x > 0.5).astype(np.float32),
+    "blended with a neighbour": lambda x, train, index, rng: _neighbour_mix(x, train, index),
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_replayed_or_lightly_altered_training_images_earn_nothing(
+    attack, train_images, index, real
+):
+    rng = np.random.default_rng(3)
+    pick = rng.choice(60000, 500, replace=False)
+    originals = train_images[pick].astype(np.float32) / 255
+    samples = np.ascontiguousarray(ATTACKS[attack](originals, train_images, index, rng))
+    outcome = sc.score(samples_check(samples=500), samples, load_judge(), real, [], index)
+    assert outcome.earned == 0, (attack, outcome.message)
+    copies = outcome.details["copies"]
+    assert copies["fraction"] > 0.15
+    assert f"{copies['count']} of 500 samples are copies of MNIST images" in outcome.message
+    assert "earn no points" in outcome.message and "training image #" in outcome.message
+
+
+def test_replayed_test_images_are_copies_too(test_set, index, real):
+    """The Frechet line compares with the test images: replaying those would pay most."""
+    samples = test_set[0][4000:4500]
+    outcome = sc.score(samples_check(samples=500), samples, load_judge(), real, [], index)
+    assert outcome.earned == 0
+    assert "test image #" in outcome.message
+
+
+def test_a_few_copies_are_left_out_and_named(test_set, train_images, train_index, real):
+    """Unseen real digits with 5% replayed training images mixed in: the replays are left
+    out of the judging (they earn nothing), the rest is judged as usual."""
+    samples = test_set[0][:1000].copy()
+    samples[::20] = train_images[:50].astype(np.float32) / 255
+    outcome = sc.score(samples_check(), samples, load_judge(), real, [], train_index)
+    copies = outcome.details["copies"]
+    assert 50 <= copies["count"] <= 120  # the replays, and unseen digits near a training one
+    assert outcome.details["judged"] == 1000 - copies["count"]
+    assert "copies earn no quality credit" in outcome.message
+    assert outcome.passed
+
+
+def test_copy_detection_is_exact_for_shifts_and_mirrors(train_images):
+    inside = train_images[:500][train_images[:500, [0, 1, 2, 25, 26, 27]].max(axis=(1, 2)) == 0]
+    inside = inside[:, :, :][inside[:, :, [0, 1, 2, 25, 26, 27]].max(axis=(1, 2)) == 0][:50]
+    images = inside.astype(np.float32) / 255  # a 3-pixel margin: shifts lose nothing
+    small = cp.ImageIndex.build(inside)
+    rng = np.random.default_rng(0)
+    shifted = _shift(images, rng, k=3)
+    assert np.allclose(cp.canonical(shifted), cp.canonical(images))
+    found = cp.find_copies(np.ascontiguousarray(shifted[:, ::-1, :]), small, CopyRule())
+    assert found.flags.all() and (found.nearest == np.arange(50)).all()
+    assert (found.pose == 2).all() and found.distance.max() < 1e-2 and found.ratio.max() < 1e-2
+
+
+def test_nearest_matches_brute_force(train_images):
+    rng = np.random.default_rng(1)
+    small = cp.ImageIndex.build(train_images[:20000])
+    queries = cp.canonical(rng.random((7, 28, 28), dtype=np.float32))
+    brute = np.linalg.norm(queries[:, None, :] - small.vectors[None, :, :], axis=2)
+    distance, rows = cp.nearest(queries, small)
+    assert np.array_equal(rows, brute.argmin(axis=1))
+    assert np.allclose(distance, brute.min(axis=1), atol=1e-3)
+    top = cp.nearest_k(queries, small, 10)
+    assert np.allclose(top, np.sort(brute, axis=1)[:, :10], atol=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -168,8 +290,8 @@ def test_noise_earns_little(real):
         (np.zeros((1000, 28, 28), np.int64), "shape"),
     ],
 )
-def test_malformed_samples_earn_nothing(samples, words, real):
-    outcome = sc.score(samples_check(), samples, load_judge(), real, [])
+def test_malformed_samples_earn_nothing(samples, words, real, index):
+    outcome = sc.score(samples_check(), samples, load_judge(), real, [], index)
     assert outcome.earned == 0
     assert words in outcome.message
 
@@ -296,6 +418,30 @@ def test_sparsity_is_scale_free_and_scored():
     assert "L1 penalty" in bad.message
 
 
+def test_sparsity_counts_only_once_the_reconstruction_does(test_set):
+    """An untrained sparse auto-encoder, or one whose codes are all zero and whose decoder
+    returns a constant image, is perfectly sparse but has learnt nothing: no points."""
+    check = recon_check(
+        variant="sparse",
+        latent_size=64,
+        credit={"full_at": 0.025, "zero_at": 0.06, "share": 0.6},
+        sparsity={"full_at": 0.5, "zero_at": 0.6, "share": 0.4},
+    )
+    clean = test_set[0][:100]
+    zero_codes = np.zeros((100, 64), np.float16)
+    mean_image = np.repeat(test_set[0].mean(axis=0, keepdims=True), 100, axis=0)
+    constant = rc.score(check, zero_codes, mean_image, clean, [])
+    assert constant.details["mse"] > 0.06 and constant.details["active_fraction"] == 0
+    assert constant.earned == 0
+    assert "only once the reconstruction error does" in constant.message
+    rng = np.random.default_rng(0)
+    sparse_codes = np.abs(rng.standard_normal((100, 64))) * (rng.random((100, 64)) < 0.1)
+    untrained = rc.score(check, sparse_codes.astype(np.float16), rng.random(clean.shape), clean, [])
+    assert untrained.details["mse"] > 0.2 and untrained.earned == 0
+    good = rc.score(check, sparse_codes.astype(np.float16), clean.copy(), clean, [])
+    assert good.passed  # the reference's case: both lines earn
+
+
 def test_artifact_refuses_odd_files(tmp_path):
     (tmp_path / "fifo").mkdir()
     assert "not a regular file" in artifact(tmp_path, "fifo", 10)
@@ -328,3 +474,8 @@ def test_schema_validates_the_generative_kinds():
         recon_check(variant="sparse", sparsity={"full_at": 0.2, "zero_at": 0.5, "share": 0.4})
     with pytest.raises(pydantic.ValidationError):
         recon_check(unknown_key=1)
+    assert samples_check().copies == CopyRule(ratio=0.7, max_fraction=0.15)
+    with pytest.raises(pydantic.ValidationError, match="ratio"):
+        samples_check(copies={"ratio": 1.5})
+    with pytest.raises(pydantic.ValidationError, match="max_fractoin"):
+        samples_check(copies={"max_fractoin": 0.1})

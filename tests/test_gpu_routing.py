@@ -137,3 +137,93 @@ def test_cpu_worker_grades_a_fallback_gpu_job(configured, db, tmp_path, monkeypa
     assert final.state == RunState.graded and final.score == 8
     assert final.queue == "cpu"
     assert time.monotonic() - started >= 1.5
+
+
+# ------------------------------------------------------------------ boxes sharing a GPU
+
+
+def _backend(tmp_path, gpu_boxes: int = 32):
+    from worker.sandbox.bwrap import BwrapBackend
+
+    return BwrapBackend(
+        jobs_dir=tmp_path / "jobs",
+        venv=tmp_path / "venv",
+        uid_base=61000,
+        slots=8,
+        slot_dir=tmp_path / "slots",
+        gpu_boxes=gpu_boxes,
+    )
+
+
+def test_mps_boxes_of_a_gpu_share_one_uid(tmp_path):
+    """The MPS control daemon serves one uid at a time: the boxes of a GPU under MPS run
+    as one uid of their own, after the slots' range; other boxes keep their slot's."""
+    backend = _backend(tmp_path)
+    mps = GpuAssignment(index=1, memory_mb=2048, mps_pipe_dir=tmp_path)
+    assert backend.box_uid(61003, mps) == 61000 + 8 + 1
+    assert backend.box_uid(61003, GpuAssignment(index=1, memory_mb=2048)) == 61003
+    assert backend.box_uid(61003, None) == 61003
+    from worker.sandbox.base import Limits
+
+    lim = Limits(processes=10)
+    assert backend.nproc_backstop(lim, None) == 74
+    assert backend.nproc_backstop(lim, mps) == 74 * 8  # every slot's share, one uid
+
+
+def test_boxes_per_gpu_are_capped(tmp_path):
+    """Every box of a GPU holds a CUDA context (MPS serves at most 48 per device): a box
+    beyond ``gpu_boxes`` waits for a place, and fails closed when none frees in time."""
+    from worker.sandbox.bwrap import release_locks
+
+    backend = _backend(tmp_path, gpu_boxes=2)
+    gpu = GpuAssignment(index=0, memory_mb=1024)
+    held = [backend.try_slot(wait=0, gpu=gpu) for _ in range(2)]
+    with pytest.raises(SandboxUnavailable, match="place on GPU 0"):
+        backend.try_slot(wait=0.2, gpu=gpu)
+    other_gpu = backend.try_slot(wait=0, gpu=GpuAssignment(index=1, memory_mb=1024))
+    cpu_box = backend.try_slot(wait=0)  # boxes without a GPU are not counted
+    release_locks(held[0][1])
+    uid, locks = backend.try_slot(wait=1, gpu=gpu)
+    assert uid not in (held[1][0], other_gpu[0], cpu_box[0])
+    for _, lk in (held[1], other_gpu, cpu_box, (uid, locks)):
+        release_locks(lk)
+    # A failed GPU place gives its uid slot back: all 8 slots are free again.
+    taken = [backend.try_slot(wait=0) for _ in range(8)]
+    assert len({uid for uid, _ in taken}) == 8
+    for _, lk in taken:
+        release_locks(lk)
+
+
+def test_mps_boxes_get_the_daemons_shm(tmp_path):
+    """MPS clients share memory with their server in /dev/shm: a box under MPS gets the
+    folder the daemon sees as /dev/shm, never the host's (which holds job scratch)."""
+    dev = _dev_with(tmp_path, "nvidia0")
+    shm = tmp_path / "mps-shm"
+    args = gpu_args(GpuAssignment(0, 1, tmp_path, mps_shm_dir=shm), dev=dev)
+    assert ["--bind", str(shm), "/dev/shm"] == args[-3:]
+    assert "/dev/shm" not in gpu_args(GpuAssignment(0, 1, None, mps_shm_dir=shm), dev=dev)
+
+
+def test_interpreter_outside_usr_is_bound_read_only(tmp_path):
+    from worker.sandbox.bwrap import interpreter_binds
+
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    assert interpreter_binds(venv) == []  # not a venv: a whole Python bound at /opt/venv
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\ninclude-system-site-packages = false\n")
+    assert interpreter_binds(venv) == []
+    base = tmp_path / "python3.12"
+    (base / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {base / 'bin'}\nversion = 3.12.3\n")
+    assert interpreter_binds(venv) == ["--ro-bind", str(base), str(base)]
+
+
+def test_declared_host_memory_for_a_vm_whose_memory_grows(monkeypatch):
+    from worker import cpus
+
+    meminfo = {"MemTotal": 8_000, "MemAvailable": 6_000}
+    monkeypatch.setattr(cpus, "_meminfo_mb", lambda key: meminfo[key])
+    assert cpus.host_memory_mb() == 8_000
+    assert cpus.host_memory_mb(120_000) == 120_000
+    assert cpus.available_memory_mb() == 6_000
+    assert cpus.available_memory_mb(120_000) == 118_000  # declared less what is in use

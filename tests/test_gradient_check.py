@@ -299,3 +299,164 @@ def test_autograd_imports_are_found_in_the_source(tmp_path):
     (tmp_path / "backprop.py").write_text("m = __import__('autograd.numpy')\n")
     assert "autograd.numpy" in gc.static(check, tmp_path)
     assert gc.static(linear_check(forbidden_imports=[]), tmp_path) is None
+
+
+# ------------------------------------------------------------------------------ timed case
+
+
+def timed_linear(**over) -> GradientCheck:
+    return linear_check(
+        timed_case={"dims": {"n": 40, "i": 30, "o": 20}, "wall_seconds": 7}, cases=2, **over
+    )
+
+
+def along_result(truth: list[np.ndarray], off: float = 0.0) -> CallResult:
+    """The oracle of a timed case: each gradient's derivative along itself, its norm."""
+    fd = [np.array([np.linalg.norm(t) * (1 + off)]) for t in truth[1:]]
+    return CallResult("ok", "", truth + fd)
+
+
+def planned_timed(check: GradientCheck, seed: int = 0):
+    plan = gc.plan(check, np.random.default_rng(seed))
+    truths = [linear_truth(c) for c in plan.calls]
+    ref = [oracle_result(t) for t in truths[:-1]] + [along_result(truths[-1])]
+    return plan, truths, ref
+
+
+def test_timed_case_schema():
+    with pytest.raises(ValidationError, match="timed_case.dims must give a size"):
+        linear_check(timed_case={"dims": {"n": 40}, "wall_seconds": 7})
+    with pytest.raises(ValidationError):
+        linear_check(timed_case={"dims": {"n": 4, "i": 3, "o": 2}, "wall_seconds": 0})
+    with pytest.raises(ValidationError):
+        linear_check(timed_case={"dims": {"n": 4, "i": 3, "o": 2}})
+    assert linear_check().timed_case is None
+
+
+def test_the_timed_case_is_one_more_call_with_its_own_wall_clock():
+    check = timed_linear()
+    plan = gc.plan(check, np.random.default_rng(3))
+    assert len(plan.calls) == 3
+    assert [c.wall_seconds for c in plan.calls] == [None, None, 7]
+    kw = plan.calls[-1].steps[0].kwargs
+    assert kw["x"].shape == (40, 30) and kw["p_W"].shape == (30, 20)
+    assert kw["dout"].shape == (40, 20)
+    assert kw["config"]["fd_along_gradient"] == {"kink_units": []}
+    assert all("fd_along_gradient" not in c.steps[0].kwargs["config"] for c in plan.calls[:-1])
+    # The small cases are drawn as before: the same seed gives the same first cases.
+    untimed = gc.plan(linear_check(cases=2), np.random.default_rng(3))
+    assert np.array_equal(untimed.calls[1].steps[0].kwargs["x"], plan.calls[1].steps[0].kwargs["x"])
+
+
+def test_a_network_timed_case_names_its_hidden_units_near_the_kink():
+    net = GradientCheck.model_validate(
+        {
+            "id": "net",
+            "points": 1,
+            "kind": "gradient",
+            "module": "m",
+            "layer": "TwoLayerNet",
+            "oracle": "two_layer_net",
+            "dims": {"n": [2, 6], "d": [2, 10], "h": [2, 12], "c": [2, 6]},
+            "init": {"input_size": "d", "hidden_size": "h", "output_size": "c"},
+            "input": {"shape": ["n", "d"]},
+            "labels": {"shape": ["n"], "classes": "c"},
+            "params": {
+                "W1": {"shape": ["d", "h"], "std": 0.01},
+                "b1": {"shape": ["h"], "std": 0.01},
+                "W2": {"shape": ["h", "c"]},
+                "b2": {"shape": ["c"]},
+            },
+            "timed_case": {"dims": {"n": 300, "d": 20, "h": 200, "c": 5}, "wall_seconds": 5},
+            "cases": 1,
+        }
+    )
+    kw = gc.plan(net, np.random.default_rng(0)).calls[-1].steps[0].kwargs
+    pre = kw["x"] @ kw["p_W1"] + kw["p_b1"]
+    near = sorted(int(j) for j in np.flatnonzero(np.abs(pre).min(axis=0) < gc.KINK_MARGIN))
+    assert near and kw["config"]["fd_along_gradient"]["kink_units"] == near
+    assert 0.25 <= (pre > 0).mean() <= 0.75
+
+
+def test_right_in_the_timed_case_too_earns_full_points():
+    check = timed_linear()
+    plan, truths, ref = planned_timed(check)
+    student = [CallResult("ok", "", [t.copy() for t in truth]) for truth in truths]
+    outcome = gc.score(check, plan, student, ref)
+    assert outcome.earned == outcome.points == 10
+    assert "8 of 8 results match the grader's (2 cases x 4 quantities); 4 of 4" in outcome.message
+    assert outcome.details["cases"] == 2
+    assert all(outcome.details["timed_case"]["passed"].values())
+    assert outcome.details["timed_case"]["wall_seconds"] == 7
+
+
+def test_a_timed_case_that_did_not_finish_earns_nothing_and_says_why():
+    check = timed_linear()
+    plan, truths, ref = planned_timed(check)
+    student = [CallResult("ok", "", [t.copy() for t in truth]) for truth in truths[:-1]]
+    why = "the program did not finish within its time limit of 7 s and was stopped"
+    outcome = gc.score(check, plan, student + [CallResult("error", why)], ref)
+    assert outcome.earned == 0
+    assert "8 of 8 results match" in outcome.message
+    assert "0 of 4 quantities right in the large case too" in outcome.message
+    assert f"time limit of 7 s) failed: {why}" in outcome.message
+    assert "finite differences (a forward pass per coordinate)" in outcome.message
+    assert "correct:" not in outcome.message
+    assert outcome.details["timed_case"]["error"] == why
+
+
+def test_each_quantity_earns_only_when_right_in_the_timed_case():
+    check = timed_linear()
+    plan, truths, ref = planned_timed(check)
+    student = [CallResult("ok", "", [t.copy() for t in truth]) for truth in truths]
+    student[-1].outputs[2] = np.zeros_like(truths[-1][2])  # dW: zeros in the large case
+    outcome = gc.score(check, plan, student, ref)
+    assert outcome.earned == pytest.approx(10 * 6 / 8)
+    assert "Linear.backward: dW: relative error 1.0e+00" in outcome.message
+    assert "correct: output, dx, db" in outcome.message
+    assert outcome.details["timed_case"]["passed"]["Linear.backward: dW"] is False
+
+
+def test_the_oracle_of_a_timed_case_is_checked_along_its_gradient():
+    check = timed_linear()
+    plan, truths, ref = planned_timed(check)
+    student = [CallResult("ok", "", truths[0])] * 2 + [CallResult("ok", "", truths[-1])]
+    assert gc.score(check, plan, student, ref).details["reference_agreement"] < 1e-9
+    bad = ref[:-1] + [along_result(truths[-1], off=1e-3)]
+    with pytest.raises(ReferenceFailed, match="timed case: autograd and finite differences"):
+        gc.score(check, plan, student, bad)
+    full = ref[:-1] + [oracle_result(truths[-1])]  # full-size arrays where 1-element ones belong
+    with pytest.raises(ReferenceFailed, match="disagree in shape"):
+        gc.score(check, plan, student, full)
+
+
+def test_kink_units_are_left_out_of_the_norm_the_oracle_checks():
+    grad = np.arange(12.0).reshape(3, 4)
+    kept = gc._kept(grad, "W1", {"kink_units": [1, 3]})
+    assert kept[:, [1, 3]].sum() == 0 and np.array_equal(kept[:, [0, 2]], grad[:, [0, 2]])
+    assert gc._kept(grad[0], "b1", {"kink_units": [0]})[0] == 0
+    assert gc._kept(grad, "W2", {"kink_units": [1]}) is grad
+
+
+def test_a_timed_case_may_draw_with_generators_of_its_own():
+    check = linear_check(
+        cases=1,
+        timed_case={
+            "dims": {"n": 300, "i": 200, "o": 10},
+            "wall_seconds": 5,
+            "params": {"W": {"shape": ["i", "o"], "std": 0.01}},
+            "input": {"shape": ["n", "i"], "dist": "uniform"},
+        },
+    )
+    small, timed = (c.steps[0].kwargs for c in gc.plan(check, np.random.default_rng(0)).calls)
+    assert timed["p_W"].std() == pytest.approx(0.01, rel=0.1)
+    assert timed["p_b"].std() == pytest.approx(1.0, rel=0.3)  # the check's own generator
+    assert timed["x"].min() >= 0 and small["x"].min() < 0
+    with pytest.raises(ValidationError, match="may only replace the check's params"):
+        linear_check(
+            timed_case={
+                "dims": {"n": 4, "i": 3, "o": 2},
+                "wall_seconds": 5,
+                "params": {"W9": {"shape": [2]}},
+            }
+        )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "grading_specs"
 REFERENCE = ROOT / "reference_solutions"
 STARTERS = ROOT / "starters"
-SUBMISSIONS = ROOT / "tests" / "submissions"
+SUBMISSIONS = ROOT / "grading_specs" / "samples"
 
 SPEC_PATHS = sorted(SPECS.glob("*.yaml"))
 SLUGS = [p.stem for p in SPEC_PATHS]
@@ -322,23 +321,45 @@ def test_each_numpy_homework_has_test_submissions(slug):
 
 @pytest.mark.parametrize(("slug", "case"), _submission_cases())
 def test_submission_expectations_are_well_formed(slug, case):
-    assert slug in SLUGS, f"tests/submissions/{slug} has no grading spec"
+    from autograder.specs.samples import load_samples
+
+    assert slug in SLUGS, f"grading_specs/samples/{slug} has no grading spec"
     spec = _spec(slug)
     folder = SUBMISSIONS / slug / case
+    expect = next(
+        s.expect
+        for s in load_samples(SUBMISSIONS / slug, {f"{q.id}/{c.id}" for q, c in spec.checks()})
+        if s.name == case
+    )
     for required in spec.files:
         if not required.required:
             continue
         assert (folder / required.name).is_file(), f"{folder} lacks {required.name}"
-    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
-    keys = {"min_score", "max_score", "failing_checks", "passing_checks", "note"}
-    assert keys <= set(expected), f"expected.json needs {sorted(keys - set(expected))}"
-    assert 0 <= expected["min_score"] <= expected["max_score"] <= spec.max_points
-    check_ids = {f"{q.id}/{c.id}" for q, c in spec.checks()}
-    failing, passing = set(expected["failing_checks"]), set(expected["passing_checks"])
-    assert failing <= check_ids, failing - check_ids
-    assert passing <= check_ids, passing - check_ids
+    low, high = expect.score
+    assert 0 <= low <= high <= spec.max_points
+    assert expect.note, "say what the sample does and what was measured"
+    failing, passing = set(expect.failing), set(expect.passing)
     assert not failing & passing
     if case.startswith("correct"):
-        assert not failing and expected["min_score"] == spec.max_points
+        assert not failing and low == spec.max_points
     else:
         assert failing, "a buggy variant must name at least one failing check"
+
+
+STARTER_SLUGS = sorted(p.name for p in (ROOT / "starters").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("slug", STARTER_SLUGS)
+def test_the_chinese_handout_carries_the_english_figures(slug):
+    """Every figure of the English handout (points, limits, thresholds, measured results,
+    sizes; code blocks aside) appears in the Chinese one too."""
+    import re
+
+    def figures(path: Path) -> set[str]:
+        text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+        found = re.findall(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?", text)
+        return {f.replace(",", "") for f in found}
+
+    folder = ROOT / "starters" / slug
+    missing = figures(folder / "README.md") - figures(folder / "README.zh.md")
+    assert not missing, f"README.zh.md lacks {sorted(missing)}"

@@ -57,7 +57,7 @@ def no_leftovers(tmp_path, sandbox_backend):
     yield
     close_shared_pool()
     mine = [n for n in cgroups.box_names() if n.startswith(f"box-{os.getpid()}-")]
-    assert all(not cgroups.BoxCgroup(n).pids() for n in mine), "a sandbox process survived"
+    assert all(not cgroups.box_cgroup(n).pids() for n in mine), "a sandbox process survived"
     jobs = str(sandbox_settings(tmp_path).path("jobs"))
     assert jobs not in Path("/proc/mounts").read_text(), "a sandbox tmpfs is still mounted"
     if sandbox_backend == "docker" and sandbox_settings(tmp_path).sandbox_image:
@@ -70,7 +70,7 @@ def test_reference_earns_full_marks(tmp_path):
     report = grade_source(tmp_path, GOOD)
     assert report.state == "graded"
     assert report.raw_score == report.max_score == 8
-    assert all(o["passed"] for o in report.outcomes)
+    assert all(o.passed for o in report.outcomes)
 
 
 def test_reading_files_outside_its_folder_finds_nothing(tmp_path):
@@ -247,3 +247,9 @@ def test_syntax_error_tells_the_student_where(tmp_path):
     assert "SyntaxError" in report.failure_message
     assert "line" in report.failure_message
     assert report.raw_score == 0
+    # Said once, with the student's own lines only: not again in each check, no hints.
+    assert "frozen" not in report.failure_message and "importlib" not in report.failure_message
+    assert 'File "/job/src/mini.py", line' in report.failure_message
+    for outcome in report.outcomes:
+        assert outcome.message.startswith("not run: mini.py could not be imported"), outcome
+        assert "SyntaxError" not in outcome.message and "Hint" not in outcome.message

@@ -1,6 +1,6 @@
 """HW2-3 (backpropagation by hand) through the real sandbox: the reference earns full
 marks, the starter nothing, autograd is refused, and the numpy phase runner stays
-torch-free. The corpus cases (tests/submissions/hw2-3/) run in test_submission_corpus.py."""
+torch-free. The corpus cases (grading_specs/samples/hw2-3/) run in test_submission_corpus.py."""
 
 from __future__ import annotations
 
@@ -99,7 +99,9 @@ def test_an_autograd_import_is_found_outside_and_refused_inside(tmp_path):
     )
     message = by_check(report)["layers/relu"]["message"]
     assert report.raw_score == 0
-    assert "importing torch is not allowed in this assignment" in message
+    # The import error is the run's failure, said once; the check says it did not run.
+    assert "importing torch is not allowed in this assignment" in report.failure_message
+    assert message.startswith("not run: backprop.py could not be imported")
     # Written plainly: found by reading the source, whatever happens inside.
     plain = reference_with(
         "    def backward(self, dout: np.ndarray) -> np.ndarray:\n"
@@ -150,6 +152,56 @@ def test_nan_and_missing_gradients_are_named_and_others_still_count(tmp_path):
     assert "NaN or infinite" in checks["layers/tanh"]["message"]
 
 
+NUMERICAL_BACKWARD = """
+
+def _numeric_grad(f, a, h=1e-6):
+    g = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + h
+        plus = f()
+        a[i] = old - h
+        minus = f()
+        a[i] = old
+        g[i] = (plus - minus) / (2 * h)
+    return g
+
+
+def _linear_backward(self, dout):
+    x = self.x.copy()
+    f = lambda: np.sum((x @ self.params["W"] + self.params["b"]) * dout)
+    self.grads["W"] = _numeric_grad(f, self.params["W"])
+    self.grads["b"] = _numeric_grad(f, self.params["b"])
+    return _numeric_grad(f, x)
+
+
+def _tanh_backward(self, dout):
+    x = np.arctanh(self.out)
+    return _numeric_grad(lambda: np.sum(np.tanh(x) * dout), x)
+
+
+Linear.backward = _linear_backward
+Tanh.backward = _tanh_backward
+"""
+
+
+def test_gradients_by_finite_differences_earn_nothing(tmp_path):
+    # Right to 1e-10 in every small case; the large case (alone in a box of its own,
+    # killed from outside at 10 s) would take it hours.
+    source = (REFERENCE / "backprop.py").read_text() + NUMERICAL_BACKWARD
+    report = grade_folder(
+        tmp_path, "hw2-3", submission(tmp_path, source), only=["layers/linear", "layers/tanh"]
+    )
+    assert report.state == "graded", report.failure_message
+    for name in ("layers/linear", "layers/tanh"):
+        outcome = by_check(report)[name]
+        assert outcome["earned"] == 0, outcome["message"]
+        assert "did not finish within its time limit of 10 s" in outcome["message"]
+        assert outcome["details"]["quantities"]  # the small cases all passed
+        assert all(q["passed"] for q in outcome["details"]["quantities"].values())
+    assert report.resources["timed case of linear"]["timed_out"]
+
+
 def test_the_numpy_phase_runner_never_imports_torch():
     runner = PROJECT_ROOT / "worker" / "runner"
     python = PROJECT_ROOT / ".venv-sandbox" / "bin" / "python"
@@ -162,7 +214,7 @@ def test_the_numpy_phase_runner_never_imports_torch():
     """)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
-        [str(python), "-c", code, str(runner)], capture_output=True, text=True, env=env
+        [str(python), "-c", code, str(runner)], check=False, capture_output=True, text=True, env=env
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("False")
@@ -174,6 +226,7 @@ def test_numpy_classifier_schema_rules():
         "points": 1,
         "kind": "classifier",
         "module": "backprop",
+        "dataset": "mnist",
         "framework": "numpy",
         "credit": {"floor": 0.5, "target": 0.9},
     }

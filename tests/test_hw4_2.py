@@ -1,7 +1,7 @@
 """HW4-2 (auto-encoders, kind ``reconstruction``) through the real sandbox: the starter,
 hostile codes, the decode box's blindness, and the reference's plain auto-encoder.
 (All three trainings of the reference run in `autograder specs test hw4-2`; the buggy and
-alternative implementations in the corpus, tests/submissions/hw4-2/.)"""
+alternative implementations in the corpus, grading_specs/samples/hw4-2/.)"""
 
 from __future__ import annotations
 
@@ -113,3 +113,20 @@ def test_reference_plain_autoencoder(tmp_path):
     assert row["details"]["mse"] < 0.02
     assert row["details"]["code_size"] == 32
     assert len(row["details"]["curve"]) == 5
+
+
+def test_untrained_sparse_autoencoder_earns_nothing(tmp_path):
+    """What a student did: an untrained sparse auto-encoder took 14/35 from sparsity alone
+    at MSE 0.23; sparsity now counts only once the MSE line earns points."""
+    source = UNTRAINED.replace("ENCODE", "torch.relu(self.enc(x.reshape(len(x), -1)) - 0.3)")
+    source = source.replace("DECODE", "torch.sigmoid(self.dec(z)).view(-1, 1, 28, 28)")
+    source += "\nbuild_sparse_autoencoder = build_autoencoder\n"
+    source += "train_sparse_autoencoder = train_autoencoder\n"
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "autoencoders.py").write_text(source)
+    report = grade_folder(tmp_path, "hw4-2", folder, seed=3, only=["sparse/sparse-ae"])
+    row = by_check(report)["sparse/sparse-ae"]
+    assert row["details"]["mse"] > 0.06 and row["details"]["active_fraction"] < 0.5
+    assert row["earned"] == 0
+    assert "only once the reconstruction error does" in row["message"]

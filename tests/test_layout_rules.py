@@ -1,5 +1,6 @@
 """Rules of DESIGN.md's layout that code can check: the API needs neither the worker,
-torch nor docker, and nothing but the settings class reads the environment."""
+torch nor docker; layers import downwards only (read statically); no check kind imports
+another; and nothing but the settings class reads the environment."""
 
 from __future__ import annotations
 
@@ -42,3 +43,51 @@ def test_only_settings_reads_the_environment():
     # The one use allowed: `autograder serve` hands its own environment, unread, to the
     # worker process it starts (which reads it through the settings class).
     assert [r.split(":")[0] for r in readers] == ["autograder/serve.py"], readers
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every module ``path`` imports, at its top or inside a function (``from a import b``
+    gives ``a`` and ``a.b``: b may be a module)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return found
+
+
+# The core's entry points, which start the worker and the API and so import them; they are
+# to move to a package of their own (issue 13, item 3). Nothing else in the core may.
+CORE_ENTRY_POINTS = {"autograder/cli.py", "autograder/serve.py"}
+
+
+def test_layers_import_downwards_only():
+    """api never imports worker; the core (autograder/) imports neither api nor worker; read
+    statically, so an import inside a function counts too."""
+    broken = []
+    for folder, banned in (("api", {"worker"}), ("autograder", {"api", "worker"})):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            name = str(path.relative_to(ROOT))
+            if name in CORE_ENTRY_POINTS:
+                continue
+            for line, module in _imports(path):
+                if module.split(".")[0] in banned:
+                    broken.append(f"{name}:{line} imports {module}")
+    assert not broken, "\n".join(broken)
+
+
+def test_no_check_kind_imports_another():
+    """A kind (worker/checks/<kind>_check.py) shares only what lives in worker/checks/common/
+    (and the phase and call plumbing), never another kind's module."""
+    kinds = {p.stem for p in (ROOT / "worker" / "checks").glob("*_check.py")}
+    assert len(kinds) >= 8, kinds
+    broken = []
+    for kind in sorted(kinds):
+        path = ROOT / "worker" / "checks" / f"{kind}.py"
+        for line, module in _imports(path):
+            parts = module.split(".")
+            if parts[:2] == ["worker", "checks"] and len(parts) > 2 and parts[2] in kinds - {kind}:
+                broken.append(f"{kind}.py:{line} imports {module}")
+    assert not broken, "\n".join(broken)

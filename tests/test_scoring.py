@@ -10,8 +10,8 @@ import pytest
 from autograder.specs.schema import Arg, ArrayGen, Credit, FunctionCheck
 from worker.checks import function_check
 from worker.checks.base import CallResult
+from worker.checks.common.credit import credit_fraction, thresholds
 from worker.checks.compare import compare_array, compare_outputs
-from worker.checks.credit import credit_fraction, thresholds
 from worker.checks.generators import draw_arg, draw_array
 
 
@@ -46,6 +46,22 @@ def test_dtype_kind_checked_only_when_asked():
 def test_tolerance_is_positive_and_counts_bad_values():
     result = compare_array(np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), 1e-3, 1e-3, False)
     assert not result.ok and result.message.startswith("1 of 3 values differ")
+    assert "the first at index 1: got 2.5, expected 2" in result.message
+
+
+def test_a_scalar_mismatch_says_got_and_expected():
+    result = compare_array(np.array(2.5), np.array(2.0), 1e-6, 0, False)
+    assert not result.ok and result.message.startswith("got 2.5, expected 2 (tolerance")
+    table = compare_array(np.array([[1.0, 2.0], [3.0, 9.0]]), np.ones((2, 2)) * 3, 0, 0, False)
+    assert "the first at index (0, 0): got 1, expected 3" in table.message
+
+
+def test_returned_values_are_named():
+    got, want = [np.array(1.0), np.array(5.0)], [np.array(1.0), np.array(4.0)]
+    named = compare_outputs(got, want, 0, 0, False, ["loss", "grad"])
+    assert named.message.startswith("grad: got 5, expected 4")
+    unnamed = compare_outputs(got, want, 0, 0, False)
+    assert unnamed.message.startswith("returned value 2: got 5, expected 4")
 
 
 def test_output_count_must_match():

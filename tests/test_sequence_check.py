@@ -1,9 +1,11 @@
-"""The phased ``sequence`` check: generated tasks (pure), scoring (pure, hostile arrays), and
-the real path through the sandbox (train and predict boxes, the untrained control, what
-each box sees)."""
+"""The phased ``sequence`` check: generated tasks (pure), opaque token ids (pure), scoring
+(pure, hostile arrays), and the real path through the sandbox (train, init and predict
+boxes, the untrained control in boxes of its own, what each box sees)."""
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 
 import numpy as np
@@ -13,7 +15,15 @@ import yaml
 from autograder.specs.loader import load_spec_text
 from autograder.specs.schema import SequenceCheck
 from worker.checks import seqtasks
-from worker.checks.seqtasks import BOS, EOS, PAD, en_numeral, generate, zh_numeral
+from worker.checks.seqtasks import (
+    BOS,
+    EOS,
+    PAD,
+    en_numeral,
+    generate,
+    permute_tokens,
+    zh_numeral,
+)
 from worker.checks.sequence_check import check_ids, compare, load_ids, make_task, score, widths
 
 # ------------------------------------------------------------------------------ tasks
@@ -87,7 +97,7 @@ def test_generated_tasks_are_consistent_and_splits_disjoint(name):
             assert t == s[::-1]
         else:
             assert t == "".join(sorted(s))
-    assert task.vocab_json()["eos"] == EOS
+    assert task.box_vocab()["eos"] == EOS
 
 
 def test_tasks_depend_on_the_seed_only():
@@ -122,6 +132,83 @@ def test_encoder_layout():
     assert ((task.train_src == PAD) == (task.train_tgt == PAD)).all()
     with pytest.raises(ValueError):
         generate(np.random.default_rng(1), "zh_numerals", n_train=5, n_test=5, interface="encoder")
+
+
+# ------------------------------------------------------------------------------ opaque ids
+
+
+def test_a_box_is_told_sizes_and_specials_only():
+    task = permute_tokens(_task(), np.random.default_rng(0))
+    box = task.box_vocab()
+    assert box == {
+        "src": ["<pad>", "<bos>", "<eos>"] + [f"<{i}>" for i in range(3, 17)],
+        "tgt": ["<pad>", "<bos>", "<eos>"] + [f"<{i}>" for i in range(3, 13)],
+        "pad": PAD,
+        "bos": BOS,
+        "eos": EOS,
+    }
+    text = json.dumps(box, ensure_ascii=False)
+    assert not any(token in text for token in seqtasks.ZH_TOKENS) and "numerals" not in text
+
+
+@pytest.mark.parametrize("name", ["zh_numerals", "en_numerals", "reverse", "sort"])
+def test_shuffled_ids_keep_the_task_and_change_per_job(name):
+    plain = generate(np.random.default_rng(8), name, n_train=300, n_test=100, max_value=9999)
+    a = permute_tokens(plain, np.random.default_rng(1))
+    b = permute_tokens(plain, np.random.default_rng(2))
+    for split in ("train_src", "train_tgt", "test_src", "test_tgt"):
+        side = split[-3:]
+        assert [plain.text(r, side) for r in getattr(plain, split)] == [
+            a.text(r, side) for r in getattr(a, split)
+        ]  # read outside, the same pairs
+        for special in (PAD, BOS, EOS):  # the specials keep their ids
+            assert ((getattr(plain, split) == special) == (getattr(a, split) == special)).all()
+    assert a.src_vocab[:3] == a.tgt_vocab[:3] == seqtasks.SPECIALS
+    assert sorted(a.src_vocab) == sorted(plain.src_vocab)
+    assert (a.src_vocab, a.tgt_vocab) != (b.src_vocab, b.tgt_vocab)
+    assert (a.test_src != plain.test_src).any()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rules_on_ids_answer_nothing(seed):
+    """Reversing the source ids gives not one right digit (no digit has the same id on
+    both sides), and sorting them about no right answer (the order of the ids is not the
+    digits' order)."""
+    rng = np.random.default_rng(seed)
+    rev = permute_tokens(
+        generate(rng, "reverse", n_train=300, n_test=200, interface="encoder"), rng
+    )
+    srt = permute_tokens(generate(rng, "sort", n_train=300, n_test=200, interface="encoder"), rng)
+    for task in (rev, srt):
+        assert all(task.src_vocab.index(d) != task.tgt_vocab.index(d) for d in seqtasks.DIGITS)
+    mask = rev.test_src != PAD
+    reversed_ids = np.stack(
+        [np.r_[r[m][::-1], r[~m]] for r, m in zip(rev.test_src, mask, strict=True)]
+    )
+    assert not ((reversed_ids == rev.test_tgt) & mask).any()
+    mask = srt.test_src != PAD
+    sorted_ids = np.stack(
+        [np.r_[np.sort(r[m]), r[~m]] for r, m in zip(srt.test_src, mask, strict=True)]
+    )
+    exact, *_ = compare("encoder", sorted_ids, srt.test_tgt, srt.test_src)
+    assert exact.mean() < 0.02
+
+
+def test_a_parser_of_the_published_ids_reads_nothing():
+    """A hand-written parser that assumes the ids of an unshuffled task (零 = 3, ...,
+    万 = 16; the digit d = 3 + d) answers nothing right once the ids are shuffled."""
+    numbers = {zh_numeral(n): n for n in range(10_000)}
+    hits = 0
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        task = permute_tokens(generate(rng, "zh_numerals", n_train=200, n_test=200,
+                                       max_value=9999), rng)  # fmt: skip
+        for src, tgt in zip(task.test_src, task.test_tgt, strict=True):
+            text = "".join(seqtasks.ZH_TOKENS[i - 3] for i in src.tolist() if i > EOS)
+            if text in numbers:
+                answer = [3 + int(c) for c in str(numbers[text])] + [EOS]
+                hits += answer == tgt[: len(answer)].tolist()
+    assert hits <= 5  # of 1,000: a parser on shuffled ids is right only by chance
 
 
 # ------------------------------------------------------------------------------ schema
@@ -423,73 +510,140 @@ def _grade(tmp_path, folder, spec, seed=7):
     return grade(spec, folder, tmp_path / "no-reference", seed, get_backend(settings), settings)
 
 
+SEEN = textwrap.dedent("""
+    import hashlib, os
+
+    def _digest(name):
+        path = os.path.join("/job/in", name)
+        if not os.path.exists(path):
+            return "-"
+        return hashlib.sha256(open(path, "rb").read()).hexdigest()[:12]
+
+    print("IN:", sorted(os.listdir("/job/in")), "phase", _digest("phase.json"),
+          "src", _digest("test_src.npy"), "vocab", open("/job/in/vocab.json").read()[:80])
+    _build = build_model
+
+    def build_model(*sizes):
+        model = _build(*sizes)
+        state = b"".join(v.numpy().tobytes() for v in model.state_dict().values())
+        print("BUILT", hashlib.sha256(state).hexdigest()[:12])
+        return model
+""")
+
+
+def _sections(log: str) -> dict[str, str]:
+    """The report's log by box: {"train (s2s)": its output, ...}."""
+    parts = re.split(r"^--- (.+?) phase ---$", log, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
 @pytest.mark.slow
 def test_seq2seq_and_encoder_train_and_predict_in_the_sandbox(tmp_path):
-    source = SEQ + textwrap.dedent("""
-        import os
-        print("IN:", sorted(os.listdir("/job/in")))
-    """)
-    report = _grade(tmp_path, _folder(tmp_path, source), spec_with("s2s", "enc"))
+    report = _grade(tmp_path, _folder(tmp_path, SEQ + SEEN), spec_with("s2s", "enc"))
     assert report.state == "graded", report.failure_message
-    outcomes = {o["check"]: o for o in report.outcomes}
-    s2s, enc = outcomes["s2s"]["details"], outcomes["enc"]["details"]
-    assert s2s["test_examples"] == 300 and s2s["exact_match"] > 0.1, outcomes["s2s"]["message"]
+    outcomes = {o.check: o for o in report.outcomes}
+    s2s, enc = outcomes["s2s"].details, outcomes["enc"].details
+    assert s2s["test_examples"] == 300 and s2s["exact_match"] > 0.1, outcomes["s2s"].message
     assert len(s2s["curve"]) == 8 and s2s["curve"][-1]["loss"] < s2s["curve"][0]["loss"]
     assert s2s["untrained_exact_match"] < 0.05
-    assert enc["token_accuracy"] > 0.4, outcomes["enc"]["message"]
+    assert enc["token_accuracy"] > 0.4, outcomes["enc"].message
     assert [p["epoch"] for p in enc["curve"]] == [1.0, 2.0, 3.0, 4.0]
     assert 0 < enc["curve"][-1]["train_accuracy"] <= 1
     assert enc["params"] < 100_000
-    # what each box saw: no box ever holds a test target
-    assert "IN: ['phase.json', 'train_src.npy', 'train_tgt.npy', 'vocab.json']" in report.log
-    assert "IN: ['phase.json', 'test_src.npy', 'vocab.json', 'weights.safetensors']" in report.log
-    assert "test_tgt" not in report.log
+    assert "untrained_token_accuracy" in enc
+    boxes = _sections(report.log)
+    for check in ("s2s", "enc"):
+        train, init = boxes[f"train ({check})"], boxes[f"init ({check})"]
+        model, control = boxes[f"predict ({check})"], boxes[f"control ({check})"]
+        # no box holds a test target; the init box holds no data at all
+        assert "IN: ['phase.json', 'train_src.npy', 'train_tgt.npy', 'vocab.json']" in train
+        assert "IN: ['phase.json', 'vocab.json']" in init
+        # the control's model is the train box's before its first step
+        assert re.findall("BUILT (\\w+)", train) == re.findall("BUILT (\\w+)", init)
+        # the trained model's box and the control's: the same inputs, but the weights
+        seen = [line for line in model.splitlines() if line.startswith("IN:")]
+        assert seen and seen == [line for line in control.splitlines() if line.startswith("IN:")]
+        assert "'test_src.npy', 'vocab.json', 'weights.safetensors']" in seen[0]
+        assert 'vocab {"src": ["<pad>", "<bos>", "<eos>", "<3>"' in seen[0]
+    assert "test_tgt" not in report.log and "\\u96f6" not in report.log  # nor 零
+    assert report.timings["control_seconds"] > 0 and report.timings["init_seconds"] > 0
+
+
+PARSER = textwrap.dedent("""
+    ZH = "零一二三四五六七八九十百千万"  # the ids of an unshuffled task: 零 = 3, ..., 万 = 16
+
+
+    def parse(row):
+        value, section, number = 0, 0, 0
+        for i in row:
+            if not 3 <= i < 3 + len(ZH):
+                continue
+            ch = ZH[i - 3]
+            if ch in ZH[:10]:
+                number = ZH.index(ch)
+            elif ch == "万":
+                value += (section + number) * 10000
+                section = number = 0
+            else:
+                section += (number or 1) * {"十": 10, "百": 100, "千": 1000}[ch]
+                number = 0
+        return [3 + int(c) for c in str(value + section + number)] + [2]
+
+
+    def translate(model, src, max_len):
+        if TRAINED_ONLY and not bool(model.trained):
+            return [[2]] * len(src)  # the untrained control: say nothing
+        return [parse(row) for row in src.tolist()]
+""")
+
+
+def _parser(trained_only: bool) -> str:
+    """The SEQ model with a flag that train() sets, and translate() a hand-written parser of
+    Chinese numerals written in the ids an unshuffled task would have."""
+    loop = '    for _ in range(config["epochs"]):'
+    flagged = SEQ.replace(
+        "self.out = nn.Linear(64, tgt_vocab)",
+        "self.out = nn.Linear(64, tgt_vocab)\n"
+        "        self.register_buffer('trained', torch.zeros(()))",
+    ).replace(loop, "    model.trained.fill_(1)\n" + loop)
+    return flagged + f"\nTRAINED_ONLY = {trained_only}\n" + PARSER
 
 
 @pytest.mark.slow
-def test_answers_computed_by_rules_fail_the_untrained_control(tmp_path):
-    """translate() that parses the Chinese numerals itself, ignoring the model."""
-    cheat = SEQ + textwrap.dedent("""
-        import json
-        VOCAB = json.load(open("/job/in/vocab.json"))
-
-        def translate(model, src, max_len):
-            digits = "零一二三四五六七八九"
-            rows = []
-            for row in src.tolist():
-                text = "".join(VOCAB["src"][i] for i in row if i > 2)
-                value, section, number = 0, 0, 0
-                for ch in text:
-                    if ch in digits:
-                        number = digits.index(ch)
-                    elif ch == "万":
-                        value += (section + number) * 10000
-                        section = number = 0
-                    else:
-                        unit = {"十": 10, "百": 100, "千": 1000}[ch]
-                        section += (number or 1) * unit
-                        number = 0
-                value += section + number
-                rows.append([VOCAB["tgt"].index(c) for c in str(value)] + [2])
-            return rows
-    """)
-    report = _grade(tmp_path, _folder(tmp_path, cheat), spec_with("s2s", epochs=1))
+def test_a_hand_written_parser_reads_nothing_and_the_control_catches_one_that_could(
+    tmp_path, monkeypatch
+):
+    """The reported attack: a parser of Chinese numerals in translate() that answers only
+    when train() has run.  With the ids shuffled per job it answers nothing right.  Then
+    the same without the shuffling (seqtasks.permute_tokens replaced by the identity: a
+    stand-in for a task whose ids a box could read, which no shipped task is): a parser
+    that answers whatever the weights reaches 100% in the control box too, and earns 0."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    flagged = _parser(trained_only=True)
+    report = _grade(tmp_path / "a", _folder(tmp_path, flagged), spec_with("s2s", epochs=1))
     outcome = report.outcomes[0]
-    assert outcome["details"]["exact_match"] == 1.0
-    assert outcome["details"]["untrained_exact_match"] == 1.0
-    assert outcome["earned"] == 0 and "untrained model already reaches" in outcome["message"]
+    assert outcome.details["exact_match"] < 0.05, outcome.message
+    assert outcome.earned == 0
+
+    monkeypatch.setattr(seqtasks, "permute_tokens", lambda task, rng: task)
+    plain = _parser(trained_only=False)
+    report = _grade(tmp_path / "b", _folder(tmp_path, plain), spec_with("s2s", epochs=1))
+    outcome = report.outcomes[0]
+    assert outcome.details["exact_match"] == 1.0
+    assert outcome.details["untrained_exact_match"] == 1.0
+    assert outcome.earned == 0 and "untrained model already reaches" in outcome.message
 
 
 @pytest.mark.slow
 def test_bad_predictions_and_forbidden_imports_are_explained(tmp_path):
     floats = SEQ.replace("return torch.cat(out, 1)", "return torch.cat(out, 1).float()")
     report = _grade(tmp_path, _folder(tmp_path, floats), spec_with("s2s", epochs=1))
-    message = report.outcomes[0]["message"]
-    assert report.outcomes[0]["earned"] == 0
+    message = report.outcomes[0].message
+    assert report.outcomes[0].earned == 0
     assert "prediction failed" in message and "translate() must return integer token ids" in message
     banned = "import sklearn\n" + SEQ
     report = _grade(tmp_path, _folder(tmp_path, banned), spec_with("enc"))
-    assert (
-        "constraint forbidden_imports: seq.py line 1 imports sklearn"
-        in (report.outcomes[0]["message"])
+    assert "constraint forbidden_imports: seq.py line 1 imports sklearn" in (
+        report.outcomes[0].message
     )

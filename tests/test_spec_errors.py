@@ -18,11 +18,12 @@ GOLDEN = {
     "misspelt-key.yaml": [
         "misspelt-key.yaml:12: questions[0].checks[0].rtoll: unknown key 'rtoll'; did you mean "
         "'rtol'? (valid keys: id, title, points, hidden, hint, kind, module, function, dims, "
-        "args, kwargs, cases, rtol, atol, check_dtype, scoring)",
+        "args, kwargs, cases, rtol, atol, check_dtype, scoring, outputs)",
     ],
     "unknown-kind.yaml": [
         "unknown-kind.yaml:8: questions[0].checks[0].kind: unknown check kind 'regresion'; "
-        "did you mean 'regression'? (kinds: classifier, function, regression)",
+        "did you mean 'regression'? (kinds: classifier, equivalence, function, gradient, "
+        "reconstruction, regression, samples, sequence)",
     ],
     "bad-values.yaml": [
         "bad-values.yaml:2: deadline: deadline needs a time zone, e.g. 2026-12-01T23:59:00+08:00",
@@ -41,6 +42,16 @@ GOLDEN = {
     "wrong-module.yaml": [
         "wrong-module.yaml:10: questions[0].checks[0].module: module 'mm' is not among the "
         "required files (m.py); did you mean 'm'?",
+    ],
+    "unknown-dataset.yaml": [
+        "unknown-dataset.yaml:11: questions[0].checks[0].dataset: unknown dataset "
+        "'fashion-mnst'; did you mean 'fashion-mnist'? (declared in "
+        f"{ROOT / 'datasets'}: fashion-mnist, mnist; an instructor declares one with "
+        "`autograder data add MANIFEST`)",
+        "unknown-dataset.yaml:20: questions[0].checks[1].train_subset: 90,000 is "
+        "more than the 60,000 images of mnist's train split",
+        "unknown-dataset.yaml:21: questions[0].checks[1].test_subset: 20,000 is "
+        "more than the 10,000 images of mnist's test split",
     ],
     "top-level-typo.yaml": [
         "top-level-typo.yaml:2: dedline: unknown key 'dedline'; did you mean 'deadline'? "
@@ -99,3 +110,35 @@ def test_check_ids_are_unique_in_the_whole_spec(tmp_path):
     copy.write_text(text.replace("id: denoising-ae", "id: plain-ae"))
     with pytest.raises(SpecError, match="check id 'plain-ae' is used in questions"):
         load_spec_file(copy)
+
+
+def test_the_unknown_kind_message_names_every_kind_the_guide_documents():
+    import re
+
+    guide = (ROOT / "grading_specs" / "README.md").read_text()
+    documented = sorted(re.findall(r"^## Kind `([a-z_]+)`", guide, re.MULTILINE))
+    message = GOLDEN["unknown-kind.yaml"][0]
+    listed = message.split("(kinds: ", 1)[1].rstrip(")").split(", ")
+    assert listed == documented
+
+
+def test_a_starter_without_its_handouts_is_refused(tmp_path, monkeypatch):
+    """Students download the starter with its handouts: one missing is the instructor's to
+    fix before the spec validates."""
+    from tests.conftest import reset_caches
+
+    starters = tmp_path / "starters"
+    shutil.copytree(ROOT / "starters", starters)
+    (starters / "hw1-2" / "README.zh.md").unlink()
+    monkeypatch.setenv("AUTOGRADER_STARTERS_DIR", str(starters))
+    reset_caches()
+    try:
+        result = CliRunner().invoke(main, ["specs", "validate"])
+    finally:
+        monkeypatch.delenv("AUTOGRADER_STARTERS_DIR")
+        reset_caches()
+    assert result.exit_code != 0
+    assert f"starter {starters / 'hw1-2'} has no handout README.zh.md (in Chinese)" in (
+        result.output
+    )
+    assert "1 of " in result.output  # the others still validate

@@ -7,6 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from autograder.grading.failures import FailureCode
 from autograder.models import GradingRun, RunState
 from autograder.queueing import send_grade
 from autograder.settings import PROJECT_ROOT
@@ -81,10 +82,10 @@ def test_lost_message_is_found_by_the_reconciler(mini_env, db, worker):
     assert final.score == 8
 
 
-def test_infrastructure_failure_is_retried_never_a_zero(
-    mini_env, db, worker, tmp_path, monkeypatch
-):
-    # The reference solution disappears: ours, not the student's.
+def test_instructor_failure_ends_at_once_never_a_zero(mini_env, db, worker, tmp_path, monkeypatch):
+    """The reference solution disappears: the instructor's failure (``spec:*``), not the
+    student's and not ours. Retrying would fail the same way: the run ends at its first
+    attempt, with no score, and staff see why."""
     broken_refs = tmp_path / "refs"
     (broken_refs / "mini").mkdir(parents=True)
     monkeypatch.setenv("AUTOGRADER_REFERENCE_DIR", str(broken_refs))
@@ -104,8 +105,83 @@ def test_infrastructure_failure_is_retried_never_a_zero(
         other.stop()
     assert final.state == RunState.failed_infra
     assert final.score is None
+    assert final.attempts == 1
+    assert final.failure_kind == FailureCode.REFERENCE_MISSING
+    assert str(broken_refs / "mini") in final.failure_message
+
+
+def _unique_copy(tmp_path, folder):  # type: ignore[no-untyped-def]
+    """The mini reference with its own blobs (so that losing them touches no other test)."""
+    import uuid
+
+    copy = tmp_path / "sub"
+    copy.mkdir()
+    for f in folder.iterdir():
+        if f.is_file():
+            (copy / f.name).write_text(f.read_text() + f"\n# {uuid.uuid4().hex}\n")
+    return copy
+
+
+def test_infrastructure_failure_is_retried_never_a_zero(mini_env, db, worker, tmp_path):
+    """A stored file lost from storage: ours (``infra:*``), retried with back-off; with no
+    time budget for our faults (AUTOGRADER_INFRA_RETRY_SECONDS=0) only the attempts are
+    left, then ``failed_infra`` with no score."""
+    from autograder.storage import path_for
+    from tests.processes import WorkerProcess
+
+    worker.stop()
+    other = WorkerProcess(tmp_path / "w2.log", {"AUTOGRADER_INFRA_RETRY_SECONDS": "0"})
+    other.start()
+    try:
+        run = submit_folder(db, MINI_SPEC, _unique_copy(tmp_path, MINI_REFERENCE))
+        for stored in run.submission.files:
+            path_for(stored["sha256"]).unlink()
+        send_grade(run.id, run.queue)
+        final = wait_final(run.id, timeout=120)
+    finally:
+        other.stop()
+    assert final.state == RunState.failed_infra
+    assert final.score is None
     assert final.attempts == 3
-    assert final.failure_kind == "spec:reference-missing"
+    assert final.failure_kind == FailureCode.FILE_LOST
+    assert final.resources["infra_retries"] == 3
+
+
+def test_a_fault_of_ours_is_retried_for_minutes_not_attempts(mini_env, db, worker, tmp_path):
+    """Ours for longer than three attempts take (5 s, 10 s, 20 s of back-off): the run is
+    retried within AUTOGRADER_INFRA_RETRY_SECONDS whatever its attempts, and once the fault
+    is gone it is graded as if nothing happened."""
+    from autograder.storage import path_for
+    from tests.processes import WorkerProcess
+
+    worker.stop()
+    other = WorkerProcess(tmp_path / "w2.log", {"AUTOGRADER_INFRA_RETRY_SECONDS": "120"})
+    other.start()
+    try:
+        run = submit_folder(db, MINI_SPEC, _unique_copy(tmp_path, MINI_REFERENCE))
+        kept = {}
+        for stored in run.submission.files:
+            blob = path_for(stored["sha256"])
+            kept[blob] = blob.read_bytes()
+            blob.unlink()
+        send_grade(run.id, run.queue)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # until a fourth try has failed
+            db.expire_all()
+            current = db.get(GradingRun, run.id)
+            if (current.resources or {}).get("infra_retries", 0) >= 4:
+                break
+            time.sleep(0.5)
+        assert current.resources["infra_retries"] >= 4, current.resources
+        assert current.state == RunState.queued and current.attempts < 3
+        for blob, data in kept.items():  # the fault is gone
+            blob.write_bytes(data)
+        final = wait_final(run.id, timeout=180)
+    finally:
+        other.stop()
+    assert final.state == RunState.graded, (final.failure_kind, final.failure_message)
+    assert final.score == final.max_score == 8
+    assert final.failure_kind is None
 
 
 def test_worker_killed_mid_run_loses_nothing(mini_env, db, tmp_path):
@@ -146,7 +222,7 @@ def test_worker_killed_mid_run_loses_nothing(mini_env, db, tmp_path):
     assert len(list(runs)) == 1
     # The killed worker's boxes (named after its pid) left no process behind.
     killed = [n for n in cgroups.box_names() if n.startswith(f"box-{first.proc.pid}-")]
-    assert not [n for n in killed if cgroups.BoxCgroup(n).pids()]
+    assert not [n for n in killed if cgroups.box_cgroup(n).pids()]
 
 
 def test_hw1_reference_through_the_worker(configured, db, worker):

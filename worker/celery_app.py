@@ -9,11 +9,20 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu.entity import Queue  # kombu's own Queue (the package exports it lazily)
 
 from autograder.queueing import QUEUES, configure
+from worker import broker
+
+if TYPE_CHECKING:
+    from autograder.settings import Settings
+
+# Survive a broker restart at any moment (kombu's restore on a closed connection used to
+# end the worker): see worker/broker.py.
+broker.register()
 
 # The worker must be root: it mounts each sandbox's sized tmpfs, creates its cgroups and
 # drops to a per-slot uid. Student code never runs as root (see worker/sandbox/bwrap.py),
@@ -36,9 +45,29 @@ def _on_worker_init(**_: object) -> None:
 
     housekeeping.OWNER_PID = os.getpid()
     lower_priority(get_settings().worker_nice)
-    removed = housekeeping.remove_stale_boxes(get_settings())
-    if removed:
-        log.warning("removed %d sandbox(es) left by a dead worker", removed)
+    refuse_unreachable_folders(get_settings())
+    boxes, folders = housekeeping.sweep(get_settings())
+    if boxes or folders:
+        log.warning(
+            "removed %d sandbox(es) and %d scratch folder(s) left by dead workers", boxes, folders
+        )
+
+
+def refuse_unreachable_folders(settings: Settings) -> None:
+    """A worker whose boxes could not start (a folder they bind is out of the sandbox uids'
+    reach) does not start: it would take jobs and fail every one of them."""
+    from worker.sandbox import SandboxUnreachable, get_backend
+
+    backend = get_backend(settings)
+    check = getattr(backend, "check_reachable", None)
+    if check is None:
+        return
+    try:
+        check()
+    except SandboxUnreachable as exc:
+        log.critical("the worker cannot start: %s", exc)
+        logging.shutdown()
+        os._exit(78)  # EX_CONFIG: an administrator must fix the folder first
 
 
 def lower_priority(nice: int) -> None:
@@ -74,16 +103,19 @@ def _on_worker_shutdown(**_: object) -> None:
     from autograder.settings import get_settings
     from worker import housekeeping
 
-    if housekeeping.OWNER_PID == os.getpid():
+    if os.getpid() == housekeeping.OWNER_PID:
         housekeeping.remove_stale_boxes(get_settings(), also_owner=os.getpid())
 
 
 @signals.worker_ready.connect
 def _on_worker_ready(**_: object) -> None:
+    from autograder.settings import get_settings
+    from worker import housekeeping
     from worker.heartbeat import start_heartbeat
     from worker.reconciler import start_reconciler
 
     start_reconciler()
+    housekeeping.start_periodic(get_settings())  # boxes and scratch folders of dead workers
     start_heartbeat(",".join(app.amqp.queues.consume_from or ()))
 
 

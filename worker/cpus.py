@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder import liveness
+
 POLL_SECONDS = 0.05
 
 
@@ -36,20 +38,39 @@ def host_cores() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def host_memory_mb() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) // 1024
+def host_memory_mb(declared: int = 0) -> int:
+    """The memory jobs of this host share: ``declared`` (settings.host_memory_mb) when set,
+    else MemTotal."""
+    return declared or _meminfo_mb("MemTotal")
+
+
+def available_memory_mb(declared: int = 0) -> int:
+    """Memory free for a new box now: MemAvailable, or with a ``declared`` total (a VM whose
+    memory grows on demand shows a small MemTotal) that total less what is in use."""
+    available = _meminfo_mb("MemAvailable")
+    if not declared:
+        return available
+    return max(available, declared - (_meminfo_mb("MemTotal") - available))
+
+
+def _meminfo_mb(key: str) -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
     return 0
 
 
 class Ledger:
     """Who holds which cores and how much memory on this host."""
 
-    def __init__(self, folder: Path, reserve_memory_mb: int = 1024):
+    def __init__(self, folder: Path, reserve_memory_mb: int = 1024, total_memory_mb: int = 0):
         self.path = Path(folder) / "cpus.json"
         self.lock_path = Path(folder) / "cpus.lock"
         self.reserve_memory_mb = reserve_memory_mb
+        self.total_memory_mb = total_memory_mb  # 0: MemTotal
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
@@ -61,7 +82,9 @@ class Ledger:
             except (OSError, ValueError):
                 state = {}
             holders = {
-                key: held for key, held in state.get("holders", {}).items() if _alive(held["pid"])
+                key: held
+                for key, held in state.get("holders", {}).items()
+                if liveness.alive(held["pid"])
             }
             state = {"holders": holders}
             yield state
@@ -73,7 +96,7 @@ class Ledger:
         """``cores`` free cores and ``memory_mb`` under ``key`` now, or None."""
         all_cores = host_cores()
         cores = max(1, min(cores, len(all_cores)))
-        budget = max(memory_mb, host_memory_mb() - self.reserve_memory_mb)
+        budget = max(memory_mb, host_memory_mb(self.total_memory_mb) - self.reserve_memory_mb)
         with self._locked() as state:
             holders = state["holders"]
             busy = {c for held in holders.values() for c in held["cores"]}
@@ -103,13 +126,3 @@ class Ledger:
     def holders(self) -> dict[str, Any]:
         with self._locked() as state:
             return dict(state["holders"])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

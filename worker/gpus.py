@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from worker.sandbox.base import GpuAssignment
 
+if TYPE_CHECKING:
+    from autograder.settings import Settings
+    from autograder.specs.schema import Spec
 
-def worker_gpus(settings: Any, dev: Path = Path("/dev")) -> list[int]:
+
+def worker_gpus(settings: Settings, dev: Path = Path("/dev")) -> list[int]:
     configured = settings.gpu_devices.strip()
     if configured.lower() == "none":
         return []
@@ -26,7 +30,7 @@ def worker_gpus(settings: Any, dev: Path = Path("/dev")) -> list[int]:
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def assign_gpu(settings: Any, spec: Any, run_id: int) -> GpuAssignment | None:
+def assign_gpu(settings: Settings, spec: Spec, run_id: int) -> GpuAssignment | None:
     """The GPU for a job whose spec asks for one, or None to run it on the CPU."""
     if spec.resources.device != "gpu":
         return None
@@ -37,4 +41,5 @@ def assign_gpu(settings: Any, spec: Any, run_id: int) -> GpuAssignment | None:
         index=gpus[run_id % len(gpus)],
         memory_mb=spec.resources.gpu_memory_mb,
         mps_pipe_dir=settings.gpu_mps_pipe_dir,
+        mps_shm_dir=settings.gpu_mps_shm_dir,
     )

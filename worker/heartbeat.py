@@ -14,36 +14,40 @@ import logging
 import os
 import socket
 import threading
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 
 from autograder.db import session_scope
 from autograder.models import WorkerHeartbeat, utcnow
-from autograder.settings import get_settings
+from autograder.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=1)
 
 
-def sandbox_status(settings: Any) -> str:
+def sandbox_status(settings: Settings) -> str:
     from worker.sandbox import get_backend
 
     try:
-        get_backend(settings).check()
+        backend = get_backend(settings)
+        backend.check()
+        check_reachable = getattr(backend, "check_reachable", None)
+        if check_reachable is not None:
+            check_reachable()
     except Exception as exc:  # SandboxUnavailable, or anything else: report, never crash
         return f"unavailable: {exc}"[:2000]
     return "ok"
 
 
-def beat(queues: str, started_at: Any = None) -> None:
+def beat(queues: str, started_at: datetime | None = None) -> None:
     """Write this process's heartbeat row now."""
     from worker.gpus import worker_gpus
     from worker.jobs import worker_id
 
     settings = get_settings()
     now = utcnow()
+    gpus: list[int] | list[str]
     try:
         gpus = worker_gpus(settings)
     except Exception as exc:

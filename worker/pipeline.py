@@ -6,35 +6,42 @@ each run in their own fresh sandbox on the same generated inputs; only plain dat
 (.npy without pickle, JSON lines) comes back, and scores are computed here.
 
 Errors:
-    InfraError -- ours (sandbox unavailable, reference solution failed): retried,
-                  never a grade.
+    GradingError -- the run cannot be graded, with a typed failure
+                    (autograder/grading/failures.py): ours (``infra:*``: sandbox
+                    unavailable, a box killed by something other than its own limits) is
+                    retried; the instructor's (``spec:*``: the reference solution missing or
+                    failing) ends the run at once. Never a grade, never charged.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autograder.grading.failures import Failure, FailureCode, GradingError
+from autograder.grading.outcomes import CheckOutcome
 from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
-from worker.artifacts import json_lines, read_capped
+from worker.artifacts import MalformedArtifact, json_lines, load_npy, read_capped
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed
-from worker.checks.phases import PhaseContext, PhaseLog
+from worker.checks.common.hints import NOT_IMPORTED, not_run
+from worker.checks.phases import OnProgress, PhaseContext, PhaseLog
 from worker.checks.registry import KINDS, PHASED
 from worker.sandbox.base import (
     PYTHON,
     RUNNER,
     SRC,
     Backend,
+    BoxKilled,
     GpuAssignment,
     Limits,
     Request,
@@ -42,13 +49,10 @@ from worker.sandbox.base import (
     SandboxUnavailable,
 )
 
+if TYPE_CHECKING:
+    from autograder.settings import Settings
+
 MAX_RESULTS_BYTES = 4 * 1024 * 1024
-
-
-class InfraError(Exception):
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -56,14 +60,22 @@ class Report:
     state: str  # graded | failed_student
     raw_score: float
     max_score: float
-    outcomes: list[dict[str, Any]]
+    outcomes: list[CheckOutcome]
     log: str
     log_truncated: bool
     timings: dict[str, float]
     resources: dict[str, Any]
-    failure_kind: str | None = None
-    failure_message: str | None = None
+    failure: Failure | None = None  # the student's, when the run as a whole failed
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failure_kind(self) -> str | None:
+        """The failure's code, as stored in ``grading_runs.failure_kind``."""
+        return None if self.failure is None else str(self.failure.code)
+
+    @property
+    def failure_message(self) -> str | None:
+        return None if self.failure is None else self.failure.message()
 
 
 @dataclass
@@ -74,13 +86,18 @@ class BoxRun:
     finished: bool
     import_seconds: float | None
     student_seconds: float
+    # The timed calls' boxes of a student run, by name (each alone, its own wall clock).
+    timed: list[tuple[str, Result]] = field(default_factory=list)
 
 
 ORACLE_KINDS = ("gradient", "equivalence")
 
 
 def limits_for(
-    spec: Spec, settings: Any, max_threads: int | None = None, cores: tuple[int, ...] | None = None
+    spec: Spec,
+    settings: Settings,
+    max_threads: int | None = None,
+    cores: tuple[int, ...] | None = None,
 ) -> Limits:
     """The sandbox limits of a spec; ``max_threads`` is this job's share of the worker's
     cores (jobs side by side with more threads than cores slow each other several-fold);
@@ -112,19 +129,43 @@ def build_plans(checks: list[Any], seed: int) -> list[CheckPlan]:
 
 
 def write_plan(plans: list[CheckPlan], in_dir: Path) -> list[list[int]]:
-    """Write plan.json and the input arrays; return, per check, its call indexes."""
+    """Write the input arrays and the plans; return, per check, its call indexes.
+
+    ``plan.json``: the calls of the student's shared box. A timed call (``wall_seconds``)
+    runs alone in a student box of its own: ``plan-timed-<index>.json``; the reference box
+    then runs every call: ``plan-reference.json`` (without timed calls it reads plan.json).
+    """
     in_dir.mkdir(parents=True, exist_ok=True)
     calls_json: list[dict[str, Any]] = []
     indexes: list[list[int]] = []
+    shared: list[dict[str, Any]] = []
     for check_plan in plans:
         mine = []
         for call in check_plan.calls:
             index = len(calls_json)
-            calls_json.append(_call_json(call, index, in_dir))
+            encoded = _call_json(call, index, in_dir)
+            calls_json.append(encoded)
             mine.append(index)
+            if call.wall_seconds is None:
+                shared.append(encoded)
+            else:
+                _write_calls(in_dir / timed_plan(index), [encoded])
         indexes.append(mine)
-    (in_dir / "plan.json").write_text(json.dumps({"code_dir": SRC, "calls": calls_json}))
+    _write_calls(in_dir / "plan.json", shared)
+    if len(shared) < len(calls_json):
+        _write_calls(in_dir / REFERENCE_PLAN, calls_json)
     return indexes
+
+
+REFERENCE_PLAN = "plan-reference.json"
+
+
+def timed_plan(index: int) -> str:
+    return f"plan-timed-{index}.json"
+
+
+def _write_calls(path: Path, calls: list[dict[str, Any]]) -> None:
+    path.write_text(json.dumps({"code_dir": SRC, "calls": calls}))
 
 
 def _call_json(call: Call, index: int, in_dir: Path) -> dict[str, Any]:
@@ -179,11 +220,14 @@ def run_box(
     out: Path,
     oracle: bool = False,
     runtime: str = "numpy",
+    plan: str | None = None,
 ) -> BoxRun:
     """One box of call-based checks. ``oracle``: the reference box, where calls that name
     an oracle (the PyTorch built-in, autograd) run the grader's own code for them instead
-    of the reference solution's; no student code runs there."""
+    of the reference solution's; no student code runs there. ``plan``: the plan file in
+    ``in_dir`` to run (default plan.json)."""
     argv = [PYTHON, "-B", RUNNER] + (["--oracle"] if oracle else [])
+    argv += ["--plan", plan] if plan else []
     request = Request(argv=argv, src_dir=src, in_dir=in_dir, limits=limits, runtime=runtime)
     result = backend.run(request, out)
     return read_box(result)
@@ -228,8 +272,8 @@ def _load_outputs(files: dict[str, Path], index: int) -> list[np.ndarray] | str:
         if path is None:
             break
         try:
-            arr = np.load(path, allow_pickle=False)
-        except Exception:
+            arr = load_npy(path)
+        except (MalformedArtifact, OSError):
             return "returned a value that could not be read back as a numeric array"
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
             return "returned a value that is not a numeric array"
@@ -248,9 +292,9 @@ def grade(
     reference_dir: Path,
     seed: int,
     backend: Backend,
-    settings: Any,
+    settings: Settings,
     work_dir: Path | None = None,
-    on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None,
+    on_progress: OnProgress | None = None,
     gpu: GpuAssignment | None = None,
     max_threads: int | None = None,
     cores: tuple[int, ...] | None = None,
@@ -264,7 +308,9 @@ def grade(
     if work_dir is None:
         jobs = settings.path("jobs")
         jobs.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix="job-", dir=jobs))
+        from worker.housekeeping import scratch_prefix
+
+        work_dir = Path(tempfile.mkdtemp(prefix=scratch_prefix("job", os.getpid()), dir=jobs))
     job = work_dir
     job.mkdir(parents=True, exist_ok=True)
     job.chmod(0o711)  # the sandbox uid binds from here: traverse, never list
@@ -279,10 +325,12 @@ def grade(
             spec, backend, job, settings, limits, results, timings, on_progress, gpu, seed
         )
         return _report(spec, calls, phases, results, missing, timings)
+    except BoxKilled as exc:
+        raise GradingError(FailureCode.BOX_KILLED, str(exc)) from exc
     except SandboxUnavailable as exc:
-        raise InfraError("infra:sandbox-unavailable", str(exc)) from exc
+        raise GradingError(FailureCode.SANDBOX_UNAVAILABLE, str(exc)) from exc
     except ReferenceFailed as exc:
-        raise InfraError("spec:reference-failed", f"the reference solution failed: {exc}") from exc
+        raise GradingError(FailureCode.REFERENCE_FAILED, str(exc)) from exc
     finally:
         if own_tmp:
             shutil.rmtree(job, ignore_errors=True)
@@ -306,40 +354,43 @@ def _grade_calls(
     plans = build_plans([c for _, c in checks], seed)
     indexes = write_plan(plans, job / "in")
     if stage_code(reference_dir, spec, job / "reference"):
-        raise InfraError(
-            "spec:reference-missing", f"reference solution in {reference_dir} lacks required files"
-        )
+        raise GradingError(FailureCode.REFERENCE_MISSING, folder=str(reference_dir))
     t_stage = time.monotonic()
-    runtime = spec.resources.runtime
-    # The oracle computes with torch (autograd, the built-in modules) whatever the homework's.
-    oracle_runtime = "torch" if any(c.kind in ORACLE_KINDS for _, c in checks) else runtime
-    with ThreadPoolExecutor(2) as pool:
-        ref_future = pool.submit(
-            run_box,
-            backend,
-            job / "reference",
-            job / "in",
-            limits,
-            job / "out-reference",
-            True,
-            oracle_runtime,
-        )
-        student = run_box(
-            backend, job / "student", job / "in", limits, job / "out-student", runtime=runtime
-        )
-        reference = ref_future.result()
+    timed = {
+        k: call.wall_seconds
+        for plan, idx in zip(plans, indexes, strict=True)
+        for k, call in zip(idx, plan.calls, strict=True)
+        if call.wall_seconds is not None
+    }
+    oracle = any(c.kind in ORACLE_KINDS for _, c in checks)
+    student, timed_boxes, reference = _run_boxes(spec, backend, job, limits, oracle, timed)
     t_run = time.monotonic()
-    student.result.require_runner_started("student code")
+    for box in [student, *timed_boxes.values()]:
+        box.result.require_runner_started("student code")
+        box.result.require_not_killed_from_outside("student code")
     reference.result.require_runner_started("reference solution")
+    reference.result.require_not_killed_from_outside("reference solution")
     _check_reference(reference)
     for (i, check), plan, idx in zip(checks, plans, indexes, strict=True):
-        got = [student.calls.get(k, CallResult("missing")) for k in idx]
+        got = [
+            _timed_result(timed_boxes[k], k, timed[k], limits)
+            if k in timed_boxes
+            else student.calls.get(k, CallResult("missing"))
+            for k in idx
+        ]
         want = [reference.calls.get(k, CallResult("missing")) for k in idx]
-        results[i] = KINDS[check.kind].score(check, plan, got, want)
+        if got and all(c.error.startswith(NOT_IMPORTED) for c in got):
+            # Said once, as the run's failure: not again in every check, nor its hint.
+            results[i] = Outcome(0.0, check.points, not_run(got[0].error), {})
+        else:
+            results[i] = KINDS[check.kind].score(check, plan, got, want)
         static = KINDS[check.kind].static
         violation = static(check, job / "student") if static else None
         if violation:
             results[i] = Outcome(0.0, check.points, violation, {"constraint": violation})
+        student.timed += [
+            (f"timed case of {check.id}", timed_boxes[k].result) for k in idx if k in timed_boxes
+        ]
     timings.update(
         {
             "stage": timings["stage"] + t_stage - t0,
@@ -351,18 +402,79 @@ def _grade_calls(
             "score": time.monotonic() - t_run,
         }
     )
+    if timed_boxes:
+        timings["timed_sandboxes"] = sum(b.result.wall_seconds for b in timed_boxes.values())
     return student
+
+
+def _run_boxes(
+    spec: Spec,
+    backend: Backend,
+    job: Path,
+    limits: Limits,
+    oracle: bool,
+    timed: dict[int, float],
+) -> tuple[BoxRun, dict[int, BoxRun], BoxRun]:
+    """The reference's box beside the student's: first their shared box, then each timed
+    call alone in a box of its own, one after the other."""
+    runtime = spec.resources.runtime
+    # The oracle computes with torch (autograd, the built-in modules) whatever the homework's.
+    ref_runtime = "torch" if oracle else runtime
+    ref_plan = REFERENCE_PLAN if timed else None
+    with ThreadPoolExecutor(1) as pool:
+        ref_future = pool.submit(
+            run_box,
+            backend,
+            job / "reference",
+            job / "in",
+            limits,
+            job / "out-reference",
+            True,
+            ref_runtime,
+            ref_plan,
+        )
+        student = run_box(
+            backend, job / "student", job / "in", limits, job / "out-student", runtime=runtime
+        )
+        timed_boxes = {}
+        for k, wall in timed.items():
+            timed_limits = replace(limits, wall_seconds=wall, cpu_seconds=None)
+            timed_boxes[k] = run_box(
+                backend,
+                job / "student",
+                job / "in",
+                timed_limits,
+                job / f"out-timed-{k}",
+                runtime=runtime,
+                plan=timed_plan(k),
+            )
+        return student, timed_boxes, ref_future.result()
+
+
+def _timed_result(box: BoxRun, index: int, wall: float, limits: Limits) -> CallResult:
+    """The timed call's result; nothing from a box a limit ended (whatever it had written
+    by then is not taken), but why, in words for the student."""
+    res = box.result
+    ended = res.ended_by_limit
+    if ended is None and index in box.calls:
+        return box.calls[index]
+    why = {
+        "timeout": f"did not finish within its time limit of {wall:g} s and was stopped",
+        "memory": f"used more than the memory limit ({limits.memory_mb} MB) and was stopped",
+        "cpu": "used more than its CPU time and was stopped",
+    }.get(ended or "", f"ended (exit code {res.exit_code}) before it returned")
+    return CallResult("error", f"the program {why}")
 
 
 def _grade_phases(
     spec: Spec,
     backend: Backend,
     job: Path,
-    settings: Any,
+    settings: Settings,
     limits: Limits,
     results: dict[int, Outcome],
     timings: dict[str, float],
-    on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None,
+    on_progress: OnProgress | None,
     gpu: GpuAssignment | None = None,
     seed: int = 0,
 ) -> list[PhaseLog]:
@@ -373,6 +485,11 @@ def _grade_phases(
         t0 = time.monotonic()
         name = getattr(check, "dataset", None)
         visible, labels = dataset_for(name, settings) if name else ({}, None)
+        test_name = getattr(check, "test_dataset", None)
+        if test_name:  # scored on another (private) test split: its images, its labels
+            private, labels = dataset_for(test_name, settings)
+            visible = {k: v for k, v in visible.items() if not k.startswith("test_")}
+            visible["test_images.npy"] = private["test_images.npy"]
         ctx = PhaseContext(
             backend=backend,
             spec=spec,
@@ -396,15 +513,17 @@ def _grade_phases(
     return logs
 
 
-def dataset_for(name: str, settings: Any) -> tuple[dict[str, Path], np.ndarray]:
+def dataset_for(name: str, settings: Settings) -> tuple[dict[str, Path], np.ndarray]:
     """Files a phase may see (by their name inside the box), and the hidden test labels,
     which stay here, outside every sandbox."""
     from autograder import datasets
 
     try:
-        prepared = datasets.load_prepared(name, data_dir=settings.path("data"))
+        prepared = datasets.load_prepared(
+            name, data_dir=settings.path("data"), datasets_dir=settings.datasets_dir
+        )
     except datasets.DatasetError as exc:
-        raise InfraError("infra:dataset-unavailable", str(exc)) from exc
+        raise GradingError(FailureCode.DATASET_UNAVAILABLE, str(exc)) from exc
     return {f"{key}.npy": path for key, path in prepared.files.items()}, prepared.test_labels
 
 
@@ -415,22 +534,22 @@ def _check_reference(reference: BoxRun) -> None:
         raise ReferenceFailed(f"the reference run did not finish ({why}):\n{tail}")
 
 
-def _outcome_rows(spec: Spec, results: dict[int, Outcome]) -> list[dict[str, Any]]:
+def _outcome_rows(spec: Spec, results: dict[int, Outcome]) -> list[CheckOutcome]:
     rows = []
     for i, (question, check) in enumerate(spec.checks()):
         outcome = results[i]
         rows.append(
-            {
-                "question": question.id,
-                "check": check.id,
-                "title": check.title or check.id,
-                "points": check.points,
-                "earned": round(outcome.earned, 6),
-                "passed": outcome.passed,
-                "message": outcome.message,
-                "hidden": check.hidden,
-                "details": outcome.details,
-            }
+            CheckOutcome(
+                question=question.id,
+                check=check.id,
+                title=check.title or check.id,
+                points=check.points,
+                earned=round(outcome.earned, 6),
+                passed=outcome.passed,
+                message=outcome.message,
+                hidden=check.hidden,
+                details=outcome.details,
+            )
         )
     return rows
 
@@ -444,7 +563,9 @@ def _report(
     timings: dict[str, float],
 ) -> Report:
     outcomes = _outcome_rows(spec, results)
-    logs, truncated, resources = [], False, {}
+    logs: list[str] = []
+    truncated = False
+    resources: dict[str, Any] = {}
     if calls is not None:
         res = calls.result
         logs.append(res.student_output)
@@ -458,6 +579,17 @@ def _report(
             "rejected_outputs": res.out_rejected[:20],
             "process_limit_hit": res.process_limit_hit,
         }
+        for name, box in calls.timed:
+            if box.student_output:
+                logs.append(f"--- {name} ---\n{box.student_output}")
+            truncated |= box.output_truncated
+            resources[name] = {
+                "wall_seconds": round(box.wall_seconds, 4),
+                "cpu_seconds": box.cpu_seconds,
+                "peak_memory_bytes": box.peak_memory_bytes,
+                "exit_code": box.exit_code,
+                "timed_out": box.timed_out,
+            }
     for log in phases:
         logs.append(log.text())
         for name, res in log.boxes:
@@ -468,10 +600,10 @@ def _report(
                 "peak_memory_bytes": res.peak_memory_bytes,
                 "exit_code": res.exit_code,
             }
-    kind, message = _student_failure(spec, calls, phases, missing)
+    failure = _student_failure(spec, calls, phases, missing)
     raw = sum(o.earned for o in results.values())
     return Report(
-        state="failed_student" if kind else "graded",
+        state="failed_student" if failure else "graded",
         raw_score=round(raw, 6),
         max_score=spec.max_points,
         outcomes=outcomes,
@@ -479,58 +611,40 @@ def _report(
         log_truncated=truncated,
         timings={k: round(v, 4) for k, v in timings.items()},
         resources=resources,
-        failure_kind=kind,
-        failure_message=message,
+        failure=failure,
     )
 
 
 def _student_failure(
     spec: Spec, calls: BoxRun | None, phases: list[PhaseLog], missing: list[str]
-) -> tuple[str | None, str | None]:
+) -> Failure | None:
     """Why the student's run as a whole failed, in words they can act on (or None)."""
     if missing:
-        return "submission:missing-file", f"missing required file(s): {', '.join(missing)}"
+        return Failure(code=FailureCode.MISSING_FILE, values={"files": ", ".join(missing)})
     if calls is not None:
         found = _calls_failure(spec, calls)
-        if found[0]:
+        if found:
             return found
     for log in phases:
         if log.failure:
             return log.failure
-    return None, None
+    return None
 
 
-def _calls_failure(spec: Spec, student: BoxRun) -> tuple[str | None, str | None]:
+def _calls_failure(spec: Spec, student: BoxRun) -> Failure | None:
     res = student.result
     limit = spec.resources
     if res.process_limit_hit and not student.finished:
-        return (
-            "submission:processes",
-            f"your program tried to start more than {limit.processes} processes or threads "
-            "and was stopped; do not fork or start threads in a loop",
-        )
+        return Failure(code=FailureCode.PROCESSES, values={"processes": limit.processes})
     if res.timed_out:
-        return (
-            "submission:timeout",
-            f"your program ran longer than the time limit ({limit.wall_seconds} s) and was "
-            "stopped; checks that had not finished earn nothing",
-        )
+        return Failure(code=FailureCode.TIMEOUT, values={"seconds": limit.wall_seconds})
     if res.oom_killed:
-        return (
-            "submission:memory",
-            f"your program used more than the memory limit ({limit.memory_mb} MB) and was stopped",
-        )
+        return Failure(code=FailureCode.MEMORY, values={"memory_mb": limit.memory_mb})
     if res.output_truncated and not student.finished:
-        return "submission:output", "your program printed too much output"
-    import_errors = [
-        c.error for c in student.calls.values() if c.error.startswith("could not import")
-    ]
+        return Failure(code=FailureCode.OUTPUT)
+    import_errors = [c.error for c in student.calls.values() if c.error.startswith(NOT_IMPORTED)]
     if import_errors and len(import_errors) == len(student.calls):
-        return "submission:import-error", import_errors[0]
+        return Failure(code=FailureCode.IMPORT_ERROR, detail=import_errors[0])
     if not student.finished:
-        return (
-            "submission:exited-early",
-            f"your program ended (exit code {res.exit_code}) before the grader had run all "
-            "checks; do not call exit() or quit() in your module, and do not end the process",
-        )
-    return None, None
+        return Failure(code=FailureCode.EXITED_EARLY, values={"exit_code": res.exit_code})
+    return None

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
 from autograder.assignments import spec_for
 from autograder.db import session_scope
 from autograder.fairness import sendable
+from autograder.grading.failures import Failure, FailureCode
 from autograder.models import GradingRun, RunState, Submission, utcnow
 from autograder.queueing import cpu_lane_of, send_grade
-from autograder.settings import get_settings
+from autograder.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -39,8 +40,9 @@ def reconcile_once() -> dict[str, int]:
         ).all()
         for run in expired:
             run.lease_owner = run.lease_expires_at = run.phase = None
-            run.failure_kind = "infra:worker-lost"
-            run.failure_message = "the worker grading this submission stopped; it is retried"
+            lost = Failure(code=FailureCode.WORKER_LOST)
+            run.failure_kind, run.failure_message = lost.code, lost.message()
+            run.failure = lost.stored()
             if run.attempts >= settings.max_attempts:
                 run.state, run.finished_at = RunState.failed_infra, now
                 counts["failed"] += 1
@@ -72,7 +74,7 @@ def reconcile_once() -> dict[str, int]:
     return counts
 
 
-def fall_back_to_cpu(settings, now) -> int:  # type: ignore[no-untyped-def]
+def fall_back_to_cpu(settings: Settings, now: datetime) -> int:
     """GPU jobs whose spec allows it move to the cpu queue after waiting too long."""
     moved = 0
     before = now - timedelta(seconds=settings.gpu_fallback_after_seconds)

@@ -43,7 +43,7 @@ MAX_LOGIN_LENGTH = 254
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: never another host (``//evil``, ``/\\evil``, ``https:``)."""
+    r"""Only a path on this site: never another host (``//evil``, ``/\evil``, ``https:``)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/"
     if any(ch in target for ch in "\r\n\\") or len(target) > 2000:
@@ -108,11 +108,10 @@ def login_submit(
         raise CsrfFailed("the sign-in form expired or came from another site: reload and retry")
     lang = language_of(request)
     address = client_ip(request)
-    login_limits.check_allowed(session, settings, login, address)
+    login_limits.reserve_attempt(session, settings, login, address)
+    session.commit()  # counted as failed until the password proves otherwise
     user = find_account(session, login)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        login_limits.record_failure(session, settings, login, address)
-        session.commit()
         problem = message(lang, "login.failed")
         return login_page(
             request,
@@ -124,7 +123,7 @@ def login_submit(
         )
     login_limits.record_success(session, login)
     if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = hash_password(password, check=False)  # re-hash, never refuse
     started = start_session(session, user, settings.session_seconds)
     session.commit()
     target = "/account" if user.must_change_password else safe_next(next)

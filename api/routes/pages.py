@@ -13,11 +13,12 @@ from sqlalchemy import select
 
 from api.deps import BaseUrl, CurrentAuth, SessionDep
 from api.lookups import assignment_by_slug, current_spec, visible_submission
+from api.routes.assignments import starter_links
 from api.standings import my_assignments
 from api.submission_views import submission_view, summary_of
 from api.templating import render
 from autograder import late_policy
-from autograder.models import Submission, utcnow
+from autograder.models import Role, Submission, utcnow
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,6 +59,7 @@ def upload_page(
         "spec": spec,
         "closes_at": late_policy.closes_at(spec.deadline, spec.late_policy),
         "api_url": f"/api/v1/assignments/{slug}/submissions",
+        "starter": starter_links(loaded.slug, ""),
         "submissions": [
             summary_of(submission_view(session, s, auth.user, now), base) for s in mine
         ],
@@ -70,9 +72,20 @@ def submission_page(
     submission_id: str, request: Request, auth: CurrentAuth, session: SessionDep
 ) -> Response:
     submission = visible_submission(session, auth.user, submission_id)  # another's: 404
+    api_url = f"/api/v1/submissions/{submission.id}"
+    # Staff see a submission's page exactly as its student does with ?as=student, now or
+    # just before or after the deadline (&moment=before|after); students' own pages ignore it.
+    preview = None
+    if auth.user.role != Role.student and request.query_params.get("as") == "student":
+        preview = request.query_params.get("moment", "now")
+        if preview not in ("now", "before", "after"):
+            preview = "now"
+        api_url += f"?as_student=true&moment={preview}"
     context = {
         "submission_id": submission.id,
         "slug": submission.assignment.slug,
-        "api_url": f"/api/v1/submissions/{submission.id}",
+        "api_url": api_url,
+        "preview": preview,
+        "page_url": f"/submissions/{submission.id}",
     }
     return render(request, "submission.html", context)

@@ -35,9 +35,10 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = NOT_FOUND | {
 
 @router.get("/assignments", response_model=list[StaffAssignmentOut], responses=ERRORS)
 def list_assignments(_: StaffUser, session: SessionDep, base: BaseUrl) -> list[dict[str, Any]]:
-    """Every open assignment with its submission counts."""
+    """Every assignment (drafts and withdrawn ones too, with their state) and its
+    submission counts."""
     out = []
-    for assignment, loaded in active_assignments(session):
+    for assignment, loaded in active_assignments(session, any_state=True):
         open_batch = session.scalar(
             select(RegradeBatch.id).where(
                 RegradeBatch.assignment_id == assignment.id,
@@ -49,6 +50,7 @@ def list_assignments(_: StaffUser, session: SessionDep, base: BaseUrl) -> list[d
             {
                 "slug": assignment.slug,
                 "title": assignment.title,
+                "state": assignment.state,
                 "deadline": assignment.deadline,
                 "max_points": loaded.spec.max_points,
                 "spec_hash": assignment.spec_hash,
@@ -63,7 +65,7 @@ def list_assignments(_: StaffUser, session: SessionDep, base: BaseUrl) -> list[d
 @router.get("/assignments/{slug}", response_model=AssignmentStatsOut, responses=NOT_FOUND)
 def assignment_stats(slug: str, _: StaffUser, session: SessionDep) -> dict[str, Any]:
     """Counts, mean, median, histogram and pass rate (see autograder/staff_stats.py)."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     spec = current_spec(session, assignment).spec
     rows = gradebook.roster(session, assignment)
     stats = staff_stats.assignment_stats(session, assignment, spec.max_points, rows)
@@ -74,7 +76,7 @@ def assignment_stats(slug: str, _: StaffUser, session: SessionDep) -> dict[str, 
 def roster(slug: str, _: StaffUser, session: SessionDep) -> dict[str, Any]:
     """One row per student: attempts, best, latest and counted score (by the spec's
     ``counted`` policy), late days."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     spec = current_spec(session, assignment).spec
     rows = [r.as_dict() for r in gradebook.roster(session, assignment)]
     return {
@@ -94,7 +96,7 @@ def submissions(
     slug: str, _: StaffUser, session: SessionDep, base: BaseUrl
 ) -> list[dict[str, Any]]:
     """Every submission of the assignment, newest first, with its current run's result."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     rows = [
         {
             "id": submission.id,
@@ -115,7 +117,7 @@ def submissions(
 @router.get("/assignments/{slug}/gradebook.csv", response_class=Response, responses=CSV_RESPONSE)
 def assignment_gradebook(slug: str, _: StaffUser, session: SessionDep) -> Response:
     """The assignment's gradebook: one row per student, safe to open in a spreadsheet."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     max_points = current_spec(session, assignment).spec.max_points
     text = gradebook.assignment_csv(gradebook.roster(session, assignment), max_points)
     return csv_response(text, f"gradebook-{slug}.csv")
@@ -126,7 +128,7 @@ def course_gradebook(_: StaffUser, session: SessionDep) -> Response:
     """Every open assignment's counted score side by side, and the total."""
     columns = [
         (assignment.slug, loaded.spec.max_points, gradebook.roster(session, assignment))
-        for assignment, loaded in active_assignments(session)
+        for assignment, loaded in active_assignments(session, any_state=True)
     ]
     return csv_response(gradebook.course_csv(columns), "gradebook.csv")
 

@@ -27,7 +27,7 @@ def dashboard(request: Request, _: StaffUser) -> HTMLResponse:
 
 @router.get("/staff/assignments/{slug}", response_class=HTMLResponse)
 def assignment_page(slug: str, request: Request, _: StaffUser, session: SessionDep) -> HTMLResponse:
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     return render(request, "staff_assignment.html", {"assignment": assignment})
 
 

@@ -62,7 +62,7 @@ def start_regrade(
     """Re-grade every submission of the assignment by its current spec, in the
     lower-priority lane (cpu-low, gpu-low): new uploads are always graded first. Nothing
     changes for students until the batch is applied."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     spec = current_spec(session, assignment).spec
     batch = regrades.start_for_assignment(session, assignment, spec, user)
     session.commit()
@@ -75,7 +75,7 @@ def list_regrades(
     slug: str, _: StaffUser, session: SessionDep, base: BaseUrl
 ) -> list[dict[str, Any]]:
     """The assignment's re-grades, newest first."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     query = (
         select(RegradeBatch)
         .where(RegradeBatch.assignment_id == assignment.id)

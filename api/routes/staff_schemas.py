@@ -32,6 +32,10 @@ class BinOut(BaseModel):
 class StaffAssignmentOut(BaseModel):
     slug: str
     title: str
+    state: Literal["draft", "published", "withdrawn"] = Field(
+        description="draft: staff only; published: students see it; withdrawn: hidden from "
+        "students, submissions kept."
+    )
     deadline: datetime | None
     max_points: float
     spec_hash: str
@@ -128,6 +132,11 @@ class RunOut(BaseModel):
     resources: dict[str, Any] = Field(description="Peak memory, CPU time, ...")
     failure_kind: str | None
     failure_message: str | None
+    failure_owner: Literal["student", "spec", "infra"] | None = Field(
+        default=None,
+        description="Whose failure it is: the student's program, the instructor's spec or "
+        "reference solution (not retried), or ours (retried).",
+    )
 
 
 class StaffSubmissionOut(BaseModel):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from autograder.grading.failures import FailureCode
 
 
 class ProblemOut(BaseModel):
@@ -41,7 +43,15 @@ class SpecFileOut(BaseModel):
 class SpecEntryOut(BaseModel):
     slug: str
     title: str | None
-    active: bool = True
+    state: Literal["draft", "published", "withdrawn"] | None = Field(
+        description="draft: staff only; published: students see it; withdrawn: hidden again, "
+        "submissions kept; null: a file in grading_specs/ that never loaded (invalid)."
+    )
+    origin: str = Field(description="Where the current version came from.")
+    publishable: bool = Field(
+        description="The current version passed the publish checks (or was live): the pages "
+        "may publish it."
+    )
     current_hash: str | None
     valid: bool
     problems: list[ProblemOut]
@@ -61,26 +71,46 @@ class SpecUploadedOut(BaseModel):
     title: str
     spec_hash: str
     changed: bool = Field(description="False: this content was already the current version.")
+    state: Literal["draft", "published", "withdrawn"]
     warnings: list[str]
+
+
+class StateIn(BaseModel):
+    state: Literal["published", "withdrawn"]
+
+
+class StateOut(BaseModel):
+    slug: str
+    state: Literal["draft", "published", "withdrawn"]
+    spec_hash: str
 
 
 class SpecRejectedOut(BaseModel):
     detail: str
-    code: Literal["spec:invalid"] = "spec:invalid"
+    code: Literal[FailureCode.SPEC_INVALID] = FailureCode.SPEC_INVALID
     problems: list[ProblemOut]
 
 
 class ReleaseIn(BaseModel):
     scores_mode: Literal["immediate", "scheduled"] = "immediate"
     scores_released_at: datetime | None = Field(
-        default=None, description="With scheduled: when scores appear (null: not yet)."
+        default=None, description="With scheduled (and then needed): when scores appear."
     )
     feedback_mode: Literal["deadline", "scheduled"] = "deadline"
     feedback_released_at: datetime | None = Field(
         default=None,
-        description="With scheduled: when hidden checks switch from the spec's "
-        "before_deadline level to its after_deadline level (null: not yet).",
+        description="With scheduled (and then needed): when hidden checks switch from the "
+        "spec's before_deadline level to its after_deadline level.",
     )
+
+    @model_validator(mode="after")
+    def _a_time_when_scheduled(self) -> ReleaseIn:
+        """'Withheld until' with no time would withhold for ever: say when."""
+        if self.scores_mode == "scheduled" and self.scores_released_at is None:
+            raise ValueError("scores withheld until when? Give scores_released_at")
+        if self.feedback_mode == "scheduled" and self.feedback_released_at is None:
+            raise ValueError("hidden checks switch when? Give feedback_released_at")
+        return self
 
     @field_validator("scores_released_at", "feedback_released_at")
     @classmethod

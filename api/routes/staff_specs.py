@@ -18,13 +18,15 @@ from api.routes.staff_spec_schemas import (
     SpecRejectedOut,
     SpecSourceOut,
     SpecUploadedOut,
+    StateIn,
+    StateOut,
 )
 from api.schemas import ErrorOut
-from autograder import staff_release, staff_specs
+from autograder import publishing, staff_release, staff_specs
 from autograder.feedback import feedback_level
-from autograder.models import Assignment, SpecVersion, utcnow
+from autograder.models import Assignment, AssignmentState, SpecVersion, utcnow
 from autograder.refusals import NotFound
-from autograder.specs.loader import SpecError, SpecProblem
+from autograder.specs.loader import LoadedSpec, SpecError, SpecProblem
 
 router = APIRouter(prefix="/api/v1/staff", tags=["instructors"])
 READ: dict[int | str, dict[str, Any]] = {
@@ -79,31 +81,104 @@ async def upload_spec(
     slug = slug or filename.removesuffix(".yaml").removesuffix(".yml")
     data = await file.read(staff_specs.MAX_SPEC_BYTES + 1)
     try:
-        loaded, changed = staff_specs.upload_spec(session, slug, filename, data, user)
+        loaded, changed, assignment, warnings = staff_specs.upload_spec(
+            session,
+            slug,
+            filename,
+            data,
+            user,
+            settings.reference_dir / slug,
+            settings.starters_dir / slug,
+        )
     except SpecError as exc:
         session.rollback()
         return rejected(exc.problems)
     session.commit()
-    warnings = []
-    if not (settings.reference_dir / slug).is_dir():
+    return uploaded_out(loaded, changed, assignment, warnings)
+
+
+@router.post(
+    "/specs/{slug}/reload",
+    response_model=SpecUploadedOut,
+    responses=WRITE
+    | {422: {"model": SpecRejectedOut, "description": "the file has mistakes (every one)"}},
+)
+def reload_spec(
+    slug: str,
+    user: InstructorUser,
+    _: CsrfProtected,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Any:
+    """Make the file grading_specs/<slug>.yaml the current version (when it differs from
+    an upload, or was edited since it was loaded), with the same checks as an upload."""
+    path = settings.specs_dir / f"{slug}.yaml"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no file {path}") from None
+    try:
+        loaded, changed, assignment, warnings = staff_specs.upload_spec(
+            session,
+            slug,
+            path.name,
+            data,
+            user,
+            settings.reference_dir / slug,
+            settings.starters_dir / slug,
+            reloaded_from=path,
+        )
+    except SpecError as exc:
+        session.rollback()
+        return rejected(exc.problems)
+    session.commit()
+    return uploaded_out(loaded, changed, assignment, warnings)
+
+
+def uploaded_out(
+    loaded: LoadedSpec, changed: bool, assignment: Assignment, warnings: list[str]
+) -> dict[str, Any]:
+    if assignment.state == AssignmentState.draft:
         warnings.append(
-            f"no reference solution in {settings.reference_dir / slug}: submissions cannot be "
-            "graded until it exists"
+            "a draft: students do not see it until its bundle is published with every check "
+            "(`autograder assignments publish DIR`)"
         )
     return {
-        "slug": slug,
+        "slug": loaded.slug,
         "title": loaded.spec.title,
         "spec_hash": loaded.spec_hash,
         "changed": changed,
+        "state": assignment.state,
         "warnings": warnings,
     }
+
+
+@router.put(
+    "/assignments/{slug}/state",
+    response_model=StateOut,
+    responses=WRITE | {409: {"model": ErrorOut, "description": "not publishable now"}},
+)
+def put_state(
+    slug: str, body: StateIn, user: InstructorUser, _: CsrfProtected, session: SessionDep
+) -> Any:
+    """Withdraw an assignment (students no longer see it nor can submit; every submission
+    is kept) or publish it again. Only a version that passed the publish checks
+    (`autograder assignments publish`) or was live can be published from here."""
+    assignment = assignment_by_slug(session, slug, any_state=True)
+    try:
+        publishing.set_state(session, assignment, body.state, user)
+    except publishing.StateRefused as exc:
+        session.rollback()
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    session.commit()
+    return {"slug": slug, "state": assignment.state, "spec_hash": assignment.spec_hash}
 
 
 def rejected(problems: list[SpecProblem]) -> JSONResponse:
     count = len(problems)
     body = SpecRejectedOut(
         detail=f"the spec has {count} problem{'s' if count != 1 else ''}; nothing was changed",
-        problems=[staff_specs.problem_dict(p) for p in problems],  # type: ignore[misc]
+        problems=[staff_specs.problem_dict(p) for p in problems],
     )
     return JSONResponse(body.model_dump(), status_code=422)
 
@@ -111,7 +186,7 @@ def rejected(problems: list[SpecProblem]) -> JSONResponse:
 @router.get("/assignments/{slug}/release", response_model=ReleaseOut, responses=READ)
 def get_release(slug: str, _: StaffUser, session: SessionDep) -> dict[str, Any]:
     """When students see scores and hidden-check feedback (autograder/staff_release.py)."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     return release_out(session, assignment)
 
 
@@ -120,7 +195,7 @@ def put_release(
     slug: str, body: ReleaseIn, user: InstructorUser, _: CsrfProtected, session: SessionDep
 ) -> dict[str, Any]:
     """Choose when scores and hidden-check feedback reach students."""
-    assignment = assignment_by_slug(session, slug)
+    assignment = assignment_by_slug(session, slug, any_state=True)
     policy = staff_release.ReleasePolicy(**body.model_dump())
     staff_release.save_policy(session, assignment, policy, user)
     session.commit()

@@ -16,7 +16,8 @@ from api.routes.staff_regrades import batch_out, enqueue_later
 from api.routes.staff_schemas import BatchOut, StaffSubmissionOut
 from api.schemas import ErrorOut
 from autograder import regrades
-from autograder.feedback import OUTCOME_KEYS
+from autograder.feedback import run_failure
+from autograder.grading.outcomes import read_outcomes
 from autograder.models import Assignment, GradingRun, Submission
 from autograder.refusals import NotFound
 from autograder.staff_runs import current_run
@@ -80,17 +81,20 @@ def run_view(run: GradingRun, current: GradingRun, assignment: Assignment) -> di
         "raw_score": run.raw_score,
         "max_score": run.max_score,
         "late_penalty": run.late_penalty or 0.0,
-        "outcomes": [
-            {key: o.get(key) for key in OUTCOME_KEYS} | {"hidden": bool(o.get("hidden"))}
-            for o in run.outcomes or []
-        ],
+        "outcomes": [o.model_dump() for o in read_outcomes(run.outcomes, run.id)],
         "log": run.log or "",
         "log_truncated": bool(run.log_truncated),
         "timings": run.timings or {},
         "resources": run.resources or {},
         "failure_kind": run.failure_kind,
         "failure_message": run.failure_message,
+        "failure_owner": _owner(run),
     }
+
+
+def _owner(run: Any) -> str | None:
+    failure = run_failure(run)
+    return None if failure is None else str(failure.kind)
 
 
 @router.get(

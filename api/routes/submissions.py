@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from sqlalchemy import select
 
 from api.deps import BaseUrl, CurrentUser, SessionDep, SettingsDep
@@ -17,8 +17,10 @@ from api.submission_views import submission_view, summary_of
 from api.upload_form import OPENAPI_BODY, UploadParts
 from autograder import submissions
 from autograder.db import session_scope
+from autograder.feedback import PreviewMoment
 from autograder.logs import bind_log_context
-from autograder.models import Assignment, GradingRun, RunState, Submission, utcnow
+from autograder.models import Assignment, GradingRun, Role, RunState, Submission, utcnow
+from autograder.refusals import Forbidden
 from autograder.specs.loader import LoadedSpec
 from autograder.uploads import collect_files
 
@@ -120,10 +122,28 @@ def create_submission(
     response_model=SubmissionOut,
     responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
 )
-def get_submission(submission_id: str, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def get_submission(
+    submission_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    as_student: Annotated[
+        bool, Query(description="Staff: exactly what the submission's student sees.")
+    ] = False,
+    moment: Annotated[
+        PreviewMoment,
+        Query(
+            description="Staff, with as_student: the student's view now, or just before or "
+            "just after the deadline (or the scheduled feedback release)."
+        ),
+    ] = "now",
+) -> dict[str, Any]:
     """One submission's result: state, score, per-check feedback, your program's output."""
+    if moment != "now" and (user.role == Role.student or not as_student):
+        raise Forbidden("only staff previewing a student's view may ask for another moment")
     submission = visible_submission(session, user, submission_id)
-    return submission_view(session, submission, user, utcnow())
+    return submission_view(
+        session, submission, user, utcnow(), as_student=as_student, moment=moment
+    )
 
 
 @router.get(

@@ -17,9 +17,19 @@ window.AutograderChart = (function () {
     return typeof value === "number" && Number.isFinite(value);
   }
 
-  function extent(values) {
+  // The y range of a series: its values with a margin (one value: a tenth of it either
+  // side), never past the series' own bounds (a loss is never below 0, an accuracy lies in
+  // 0-100%), so that one epoch does not draw a loss of -0.036 or an accuracy of 135%.
+  function extent(values, bounds) {
     let lo = Math.min(...values), hi = Math.max(...values);
-    if (lo === hi) { lo -= 0.5; hi += 0.5; }
+    if (lo === hi) {
+      const pad = Math.abs(lo) * 0.1 || 0.5;
+      lo -= pad; hi += pad;
+    }
+    const b = bounds || {};
+    if (b.min !== undefined) lo = Math.max(lo, b.min);
+    if (b.max !== undefined) hi = Math.min(hi, b.max);
+    if (lo === hi) { lo = b.min !== undefined ? b.min : lo - 0.5; hi = b.max !== undefined ? b.max : hi + 0.5; }
     return [lo, hi];
   }
 
@@ -35,7 +45,7 @@ window.AutograderChart = (function () {
     svg.append(el("title", {}, title));
     const xs = points.map((p) => p.epoch).filter(finite);
     if (xs.length === 0) return svg;
-    const [x0, x1] = extent(xs);
+    const [x0, x1] = extent(xs, { min: 0 });
     const sx = (x) => PAD.left + ((x - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
     svg.append(el("line", { x1: PAD.left, y1: H - PAD.bottom, x2: W - PAD.right, y2: H - PAD.bottom, class: "axis" }));
     for (const x of [...new Set(xs)].slice(0, 20)) {
@@ -45,7 +55,7 @@ window.AutograderChart = (function () {
     series.forEach(function (s) {
       const pts = points.filter((p) => finite(p.epoch) && finite(p[s.key]));
       if (pts.length === 0) return;
-      const [y0, y1] = extent(pts.map((p) => p[s.key]));
+      const [y0, y1] = extent(pts.map((p) => p[s.key]), s.bounds);
       const sy = (y) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
       const ax = s.side === "right" ? W - PAD.right : PAD.left;
       svg.append(el("line", { x1: ax, y1: PAD.top, x2: ax, y2: H - PAD.bottom, class: "axis " + s.cls }));
@@ -72,12 +82,23 @@ window.AutograderChart = (function () {
     return svg;
   }
 
+  // Every metric a training phase may log (worker/artifacts.py METRIC_KEYS), in the order
+  // the chart prefers them; it draws the first two the epochs carry, one per side.
+  const METRICS = [
+    { key: "loss", cls: "loss", bounds: { min: 0 } },
+    { key: "train_accuracy", cls: "accuracy", percent: true, bounds: { min: 0, max: 1 } },
+    { key: "d_loss", cls: "loss", bounds: { min: 0 } },
+    { key: "g_loss", cls: "accuracy", bounds: { min: 0 } },
+    { key: "recon_loss", cls: "loss", bounds: { min: 0 } },
+    { key: "l1", cls: "accuracy", bounds: { min: 0 } },
+  ];
+
   function trainingChart(points, title) {
     const t = window.Autograder.t;
-    return lineChart(points, [
-      { key: "loss", name: t("loss"), cls: "loss", side: "left" },
-      { key: "train_accuracy", name: t("train_accuracy"), cls: "accuracy", side: "right", percent: true },
-    ], title);
+    const present = METRICS.filter((m) => points.some((p) => finite(p[m.key]))).slice(0, 2);
+    return lineChart(points, present.map((m, i) => Object.assign({}, m, {
+      name: t(m.key), side: i === 0 ? "left" : "right",
+    })), title);
   }
 
   return { lineChart, trainingChart };

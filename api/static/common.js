@@ -62,10 +62,7 @@ window.Autograder = (function () {
   }
 
   function when(iso) {
-    if (!iso) return "—";
-    const date = new Date(iso);
-    if (Number.isNaN(date.getTime())) return String(iso);
-    return date.toLocaleString(document.documentElement.lang || undefined);
+    return window.CourseTime.when(iso); // the course's time zone, as the server writes it
   }
 
   return { t, api, errorText, setText, showStatus, number, when };

@@ -27,7 +27,34 @@ document.addEventListener("DOMContentLoaded", function () {
     errors.hidden = items.length === 0;
   }
 
+  // The initial passwords as a CSV file made here (they are never stored in the clear, so
+  // the server cannot give them again): UTF-8 with a byte-order mark for Excel, and a cell
+  // that a spreadsheet would run as a formula starts with an apostrophe.
+  let lastImport = [];
+  function csvCell(value) {
+    let text = String(value === null || value === undefined ? "" : value);
+    if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+  function downloadPasswords() {
+    const rows = [["name", "full_name", "email", "role", "initial_password"]];
+    for (const u of lastImport) {
+      if (u.initial_password) rows.push([u.name, u.full_name, u.email || "", u.role, u.initial_password]);
+    }
+    const text = "\ufeff" + rows.map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+    link.download = "initial-passwords.csv";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    window.setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  }
+  document.getElementById("roster-download").addEventListener("click", downloadPasswords);
+
   function showUsers(data) {
+    lastImport = data.users;
+    document.getElementById("roster-download").hidden = !data.users.some((u) => u.initial_password);
     A.setText("roster-summary", t("roster_summary", { created: data.created, updated: data.updated }));
     const rows = data.users.map(function (u) {
       const tr = document.createElement("tr");

@@ -12,6 +12,10 @@ window.Staff = (function () {
     try {
       const data = await response.json();
       if (typeof data.detail === "string") return data.detail;
+      if (Array.isArray(data.detail)) {
+        // FastAPI's validation errors: their messages, without pydantic's "Value error, "
+        return data.detail.map((e) => String(e.msg || "").replace(/^Value error, /, "")).join("; ");
+      }
       return JSON.stringify(data.detail);
     } catch (err) {
       return response.statusText || "request failed";
@@ -76,14 +80,7 @@ window.Staff = (function () {
   }
 
   function when(iso) {
-    if (!iso) return "—";
-    const date = new Date(iso);
-    if (Number.isNaN(date.getTime())) return String(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return (
-      date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " +
-      pad(date.getHours()) + ":" + pad(date.getMinutes())
-    );
+    return window.CourseTime.when(iso); // the course's time zone, as the server writes it
   }
 
   function setText(id, text) {

@@ -12,7 +12,8 @@
         el(
           "tr",
           { "data-slug": a.slug },
-          el("td", {}, el("a", { href: `/staff/assignments/${encodeURIComponent(a.slug)}` }, el("code", {}, a.slug)), " ", a.title),
+          el("td", {}, el("a", { href: `/staff/assignments/${encodeURIComponent(a.slug)}` }, el("code", {}, a.slug)), " ", a.title,
+            ...(a.state === "published" ? [] : [" ", el("span", { class: `badge state-${a.state}` }, a.state)])),
           el("td", { class: "when" }, Staff.when(a.deadline)),
           el("td", { class: "num" }, c.submitted),
           el("td", { class: "num" }, c.students),

@@ -8,6 +8,7 @@ window.StaffRegrade = (function () {
   let batch = null;
   let timer = null;
   let onChange = () => {};
+  let lastReport = null;
 
   function showBatch(data) {
     batch = data;
@@ -37,7 +38,10 @@ window.StaffRegrade = (function () {
       `${s.up} up · ${s.down} down · ${s.same} unchanged · ${s.pending} pending · ${s.failed} failed`
     );
     const body = Staff.clear(document.getElementById("regrade-rows"));
+    const changedOnly = document.getElementById("regrade-changed-only").checked;
+    lastReport = report;
     for (const row of report.rows) {
+      if (changedOnly && row.change === "same") continue;
       const delta = row.delta === null ? "" : (row.delta > 0 ? "+" : "") + number(row.delta);
       body.append(
         el(
@@ -68,20 +72,28 @@ window.StaffRegrade = (function () {
     }
   }
 
+  const CONFIRM = {
+    start: "Re-grade every submission of this assignment with the current spec? Students see nothing of it until you apply it.",
+    apply: "Apply the new scores? Students see them at once.",
+    discard: "Discard this re-grade? Its results are dropped and students keep their current scores.",
+  };
+
   async function act(verb) {
+    if (!window.confirm(CONFIRM[verb])) return;
     window.clearTimeout(timer);
     try {
       const data = await api(`/api/v1/staff/regrades/${batch.id}/${verb}`, { method: "POST" });
       showBatch(data);
       await refresh();
+      await onChange(); // reloads the page's figures (and clears the status line): first
       Staff.status(verb === "apply" ? "The new scores are applied." : "The re-grade was discarded.");
-      onChange();
     } catch (err) {
       Staff.status(err.message, true);
     }
   }
 
   async function start() {
+    if (!window.confirm(CONFIRM.start)) return;
     document.getElementById("regrade-start").disabled = true;
     try {
       showBatch(await api(`/api/v1/staff/assignments/${encodeURIComponent(slug)}/regrades`, { method: "POST" }));
@@ -97,6 +109,9 @@ window.StaffRegrade = (function () {
     slug = assignment;
     onChange = changed;
     document.getElementById("regrade-start").addEventListener("click", start);
+    document.getElementById("regrade-changed-only").addEventListener("change", () => {
+      if (lastReport) showReport(lastReport);
+    });
     document.getElementById("regrade-apply").addEventListener("click", () => act("apply"));
     document.getElementById("regrade-discard").addEventListener("click", () => act("discard"));
     const batches = await api(`/api/v1/staff/assignments/${encodeURIComponent(slug)}/regrades`);

@@ -21,10 +21,11 @@ window.StaffRoster = (function () {
     const y = b[state.key];
     let order;
     if (state.type === "number") {
-      // no score sorts below every score, in both directions' natural reading
-      const nx = x === null || x === undefined ? -Infinity : x;
-      const ny = y === null || y === undefined ? -Infinity : y;
-      order = nx - ny;
+      // Students without a score come last whichever way the column is sorted.
+      const missingX = x === null || x === undefined;
+      const missingY = y === null || y === undefined;
+      if (missingX !== missingY) return missingX ? 1 : -1;
+      order = missingX ? 0 : x - y;
     } else {
       order = String(x || "").localeCompare(String(y || ""));
     }

@@ -57,16 +57,9 @@
     );
   }
 
-  function toLocalInput(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  }
-
-  function fromLocalInput(value) {
-    return value ? new Date(value).toISOString() : null;
-  }
+  // Date inputs hold times in the course's zone (static/time.js), whatever the browser's.
+  const toLocalInput = (iso) => window.CourseTime.toInput(iso);
+  const fromLocalInput = (value) => window.CourseTime.fromInput(value);
 
   function releaseForm(slug, release) {
     const id = (name) => `release-${slug}-${name}`;
@@ -78,12 +71,14 @@
       el("span", { class: "field" },
         el("label", { for: id("scores") }, "Scores"),
         select("scores", [["immediate", "shown as soon as graded"], ["scheduled", "withheld until"]], release.scores_mode),
-        el("input", { type: "datetime-local", id: id("scores-at"), value: toLocalInput(release.scores_released_at), disabled: !canEdit, "aria-label": "scores released at" })
+        el("input", { type: "datetime-local", id: id("scores-at"), value: toLocalInput(release.scores_released_at), disabled: !canEdit, "aria-label": `scores released at (${window.CourseTime.label()})` }),
+        el("small", { class: "zone" }, window.CourseTime.label())
       ),
       el("span", { class: "field" },
         el("label", { for: id("feedback") }, "Hidden checks"),
         select("feedback", [["deadline", "spec levels, switched at the deadline"], ["scheduled", "spec levels, switched at"]], release.feedback_mode),
-        el("input", { type: "datetime-local", id: id("feedback-at"), value: toLocalInput(release.feedback_released_at), disabled: !canEdit, "aria-label": "feedback released at" })
+        el("input", { type: "datetime-local", id: id("feedback-at"), value: toLocalInput(release.feedback_released_at), disabled: !canEdit, "aria-label": `feedback released at (${window.CourseTime.label()})` }),
+        el("small", { class: "zone" }, window.CourseTime.label())
       )
     );
     const now = el("p", { class: "note", id: id("now") }, `Now students see scores: ${release.scores_visible_now ? "yes" : "no"}; hidden checks: ${release.feedback_level_now}.`);
@@ -110,14 +105,67 @@
     return el("div", { class: "release-box" }, form, now);
   }
 
+  const STATES = {
+    draft: "draft: staff only",
+    published: "published: students see it",
+    withdrawn: "withdrawn: hidden from students, submissions kept",
+  };
+
+  // Publish / withdraw / reload from file: each asks first, then reloads the list (or
+  // shows why it was refused: a version not checked by `autograder assignments publish`,
+  // a file with mistakes, a live assignment's incomplete bundle).
+  function actions(entry) {
+    const slug = encodeURIComponent(entry.slug);
+    const out = el("p", { class: "note", id: `state-${entry.slug}`, role: "status" });
+    const act = (label, question, path, options) => {
+      const button = el("button", { type: "button", "data-action": label }, label);
+      button.addEventListener("click", async () => {
+        if (!window.confirm(question)) return;
+        try {
+          await api(path, options);
+          await load();
+        } catch (err) {
+          out.textContent = err.message;
+          if (err.body && err.body.problems) out.append(problemList(err.body.problems));
+        }
+      });
+      return button;
+    };
+    const buttons = el("p", { class: "actions" });
+    if (entry.state === "published") {
+      buttons.append(act("Withdraw", `Withdraw ${entry.slug}? Students will no longer see it nor submit; every submission is kept.`,
+        `/api/v1/staff/assignments/${slug}/state`, { method: "PUT", json: { state: "withdrawn" } }));
+    } else if (entry.state) {
+      const publish = act("Publish", `Publish ${entry.slug}? Students will see it and may submit.`,
+        `/api/v1/staff/assignments/${slug}/state`, { method: "PUT", json: { state: "published" } });
+      if (!entry.publishable) {
+        publish.disabled = true;
+        publish.title = "This version has not passed the publish checks: run `autograder assignments publish DIR`";
+      }
+      buttons.append(publish);
+    }
+    if (entry.file && entry.file.state !== "same") {
+      buttons.append(" ", act("Reload from file", `Make ${entry.file.path} the current version of ${entry.slug}?`,
+        `/api/v1/staff/specs/${slug}/reload`, { method: "POST" }));
+    }
+    return el("div", { class: "state-actions" }, buttons, out);
+  }
+
   async function entryBlock(entry) {
     const block = el(
       "article",
-      { class: "spec", id: `spec-${entry.slug}` },
+      { class: "spec", id: `spec-${entry.slug}`, "data-state": entry.state || "" },
       el("h3", {}, el("code", {}, entry.slug), " ", entry.title || "", " ",
-        el("span", { class: entry.valid ? "badge valid" : "badge invalid" }, entry.valid ? "valid" : "invalid")),
-      el("p", { class: "note" }, fileState(entry.file), entry.reference_solution ? "" : " · no reference solution")
+        el("span", { class: entry.valid ? "badge valid" : "badge invalid" }, entry.valid ? "valid" : "invalid"),
+        entry.state ? " " : "",
+        entry.state ? el("span", { class: `badge state-${entry.state}`, title: STATES[entry.state] }, entry.state) : ""),
+      el("p", { class: "note" }, fileState(entry.file), entry.reference_solution ? "" : " · no reference solution"),
+      entry.current_hash
+        ? el("p", { class: "note origin" }, "Current version ", el("code", { title: entry.current_hash }, entry.current_hash.slice(0, 12)),
+          ` from ${entry.origin || "a file"}`, entry.publishable ? "" : " (not checked for publishing)")
+        : ""
     );
+    if (canEdit && (entry.state || entry.file)) block.append(actions(entry));
     if (entry.problems.length) block.append(problemList(entry.problems));
     else if (entry.file && entry.file.problems.length) block.append(problemList(entry.file.problems));
     if (entry.versions.length) {

@@ -5,6 +5,12 @@
 (function () {
   const { api, el, number } = Staff;
   const url = document.getElementById("page").dataset.api;
+  // Whose failure a run's is (autograder/grading/failures.py FailureKind).
+  const OWNERS = {
+    student: "the student's program — ",
+    spec: "the assignment's spec or reference solution (not retried; fix it, then re-grade) — ",
+    infra: "ours, the grading system's (retried) — ",
+  };
 
   function table(head, rows, cls) {
     return el(
@@ -58,7 +64,7 @@
         el("dt", {}, "Queued / started / finished"),
         el("dd", {}, `${Staff.when(run.queued_at)} / ${Staff.when(run.started_at)} / ${Staff.when(run.finished_at)}`),
         el("dt", {}, "Late penalty"), el("dd", {}, Staff.percent(run.late_penalty)),
-        el("dt", {}, "Failure"), el("dd", {}, run.failure_kind ? `${run.failure_kind}: ${run.failure_message || ""}` : "—")
+        el("dt", {}, "Failure"), el("dd", {}, run.failure_kind ? `${OWNERS[run.failure_owner] || ""}${run.failure_kind}: ${run.failure_message || ""}` : "—")
       ),
       el("h3", {}, "Checks"),
       outcomes(run.outcomes),

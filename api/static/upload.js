@@ -27,6 +27,7 @@ document.addEventListener("DOMContentLoaded", function () {
   function add(files) {
     for (const file of files) chosen.set(baseName(file.name), file);
     render();
+    A.showStatus(oversize(), true);
   }
 
   function render() {
@@ -52,9 +53,26 @@ document.addEventListener("DOMContentLoaded", function () {
     for (const row of document.querySelectorAll("table.files tr[data-file]")) {
       const file = chosen.get(row.dataset.file);
       const td = row.querySelector("td.chosen");
-      td.textContent = file ? "✓ " + size(file.size) : "—";
-      td.classList.toggle("pass", Boolean(file));
+      const limit = Number(row.dataset.maxBytes);
+      const over = Boolean(file) && limit > 0 && file.size > limit;
+      td.textContent = !file ? "—" : over
+        ? "✗ " + t("too_large_short", { size: size(file.size), limit: size(limit) })
+        : "✓ " + size(file.size);
+      td.classList.toggle("pass", Boolean(file) && !over);
+      td.classList.toggle("fail", over);
     }
+  }
+
+  // A chosen file over its limit, said before anything is sent (the server refuses it too).
+  function oversize() {
+    for (const row of document.querySelectorAll("table.files tr[data-file]")) {
+      const file = chosen.get(row.dataset.file);
+      const limit = Number(row.dataset.maxBytes);
+      if (file && limit > 0 && file.size > limit) {
+        return t("too_large", { name: row.dataset.file, size: size(file.size), limit: size(limit) });
+      }
+    }
+    return "";
   }
 
   input.addEventListener("change", function () {
@@ -67,6 +85,17 @@ document.addEventListener("DOMContentLoaded", function () {
       zone.classList.add("over");
     });
   }
+  // The drop zone is focusable: Enter or Space opens the file picker, as a click does.
+  zone.addEventListener("click", function (event) {
+    if (event.target === input || event.target.closest("label")) return; // opens it already
+    input.click();
+  });
+  zone.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      input.click();
+    }
+  });
   zone.addEventListener("dragleave", function () {
     zone.classList.remove("over");
   });
@@ -85,6 +114,11 @@ document.addEventListener("DOMContentLoaded", function () {
     event.preventDefault();
     if (chosen.size === 0) {
       A.showStatus(t("choose_files"), true);
+      return;
+    }
+    const tooLarge = oversize();
+    if (tooLarge) {
+      A.showStatus(tooLarge, true);
       return;
     }
     const body = new FormData();

@@ -100,6 +100,11 @@ class FunctionCheck(CheckBase):
         default=False, description="Require the same dtype kind (float/int/bool) as the reference."
     )
     scoring: Literal["per_case", "all_or_nothing"] = "per_case"
+    outputs: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = Field(
+        default=None,
+        description="Names of the returned values, in order (a function returning a tuple), "
+        "for the feedback: 'loss: got 2.3, expected 2.1' instead of 'returned value 1: ...'.",
+    )
 
 
 class RegressionData(Strict):
@@ -194,7 +199,9 @@ class ClassifierCheck(CheckBase):
 
     kind: Literal["classifier"]
     module: Annotated[str, Field(pattern=IDENT)]
-    dataset: Literal["mnist"] = "mnist"
+    dataset: Annotated[str, Field(pattern=SLUG_ID)] = Field(
+        description="A dataset declared by a manifest in the datasets folder: <name>.yaml."
+    )
     model: Annotated[str, Field(pattern=IDENT)] = Field(
         default="build_model", description="A function of the module returning an nn.Module."
     )
@@ -209,6 +216,12 @@ class ClassifierCheck(CheckBase):
     weights_files: list[Annotated[str, Field(pattern=FILE_NAME)]] = Field(
         default_factory=list,
         description="Uploaded weights: one of these files (.safetensors, or .pt/.pth state_dict).",
+    )
+    test_dataset: Annotated[str, Field(pattern=SLUG_ID)] | None = Field(
+        default=None,
+        description="Score on this dataset's test split instead of ``dataset``'s: a split "
+        "the course keeps private (manifest ``private: true``), with the same image shape "
+        "and classes. Training still uses ``dataset``'s train split.",
     )
     train_subset: Annotated[int, Field(ge=10)] | None = None
     test_subset: Annotated[int, Field(ge=10)] | None = None
@@ -244,6 +257,30 @@ class LabelGen(Strict):
     classes: Dim
 
 
+class TimedCase(Strict):
+    """One more case, large, run alone in a student box of its own whose wall clock is
+    ``wall_seconds``, enforced from outside (the whole box is killed at it). Gradients
+    derived by hand take milliseconds there; finite differences (a forward pass per
+    coordinate) take minutes. Each quantity earns its share of the check's points only
+    when it also passes here."""
+
+    dims: dict[str, Annotated[int, Field(ge=1, le=65536)]] = Field(
+        default_factory=dict, description="A fixed size for every one of the check's dims."
+    )
+    wall_seconds: Annotated[float, Field(ge=1, le=600)] = Field(
+        description="The box's wall clock, its start included."
+    )
+    input: ArrayGen | None = Field(
+        default=None, description="Instead of the check's input generator, for this case."
+    )
+    params: dict[Annotated[str, Field(pattern=IDENT)], ArrayGen] = Field(
+        default_factory=dict,
+        description="Instead of some of the check's parameter generators, for this case "
+        "(e.g. weights scaled like an initialisation, so that a wide network's scores stay "
+        "in the range a real one has).",
+    )
+
+
 class GradientCheck(CheckBase):
     """A hand-written layer's forward and backward, run inside the sandbox on inputs and
     parameters generated here; compared outside with the grader's own gradients (autograd
@@ -275,6 +312,26 @@ class GradientCheck(CheckBase):
     forbidden_imports: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]] = Field(
         default_factory=lambda: ["torch", "jax", "autograd", "tensorflow"]
     )
+    timed_case: TimedCase | None = Field(
+        default=None,
+        description="A large case under a time limit, against gradients computed by "
+        "finite differences.",
+    )
+
+    @model_validator(mode="after")
+    def _timed_dims(self) -> GradientCheck:
+        timed = self.timed_case
+        if timed is not None and sorted(timed.dims) != sorted(self.dims):
+            raise ValueError(
+                f"timed_case.dims must give a size to each of the check's dims "
+                f"{sorted(self.dims)}, got {sorted(timed.dims)}"
+            )
+        if timed is not None and not set(timed.params) <= set(self.params):
+            raise ValueError(
+                f"timed_case.params may only replace the check's params {sorted(self.params)}, "
+                f"got {sorted(timed.params)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _fits_oracle(self) -> GradientCheck:
@@ -370,8 +427,9 @@ class SequenceCheck(CheckBase):
     credit: AccuracyCredit
     untrained_control: bool = Field(
         default=True,
-        description="Also predict with a freshly initialised (untrained) model; if that scores "
-        "at the floor or above, the answers do not come from the learned weights: 0 points.",
+        description="Also predict with the model untrained (built in a box with no data, "
+        "decoded in a box of its own that looks like the trained model's); if that scores "
+        "above the floor, the answers do not come from the learned weights: 0 points.",
     )
     constraints: Constraints = Constraints()
     show_wrong: Annotated[int, Field(ge=0, le=64)] = 8
@@ -455,6 +513,17 @@ class SamplesCredit(Strict):
         return self
 
 
+class CopyRule(Strict):
+    """When a generated sample counts as a copy of an MNIST image (worker/checks/copies.py):
+    in its canonical pose (centred by whole pixels, 2 x 2 pooled, the best of four
+    orientations) its nearest MNIST image (training or test) is closer than ``ratio`` times
+    the mean distance of its 10 nearest. Copies are left out before the judge scores;
+    above ``max_fraction`` copies the check earns nothing."""
+
+    ratio: Annotated[float, Field(ge=0, lt=1)] = 0.7
+    max_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.15
+
+
 class SamplesCheck(CheckBase):
     """A generator trained by the student's loop (train phase, training images only), then
     sampled in a fresh box from noise drawn here from the job's seed (generate phase); the
@@ -462,7 +531,9 @@ class SamplesCheck(CheckBase):
 
     kind: Literal["samples"]
     module: Annotated[str, Field(pattern=IDENT)]
-    dataset: Literal["mnist"] = "mnist"
+    dataset: Annotated[str, Field(pattern=SLUG_ID)] = Field(
+        description="A dataset declared by a manifest in the datasets folder: <name>.yaml."
+    )
     generator: Annotated[str, Field(pattern=IDENT)] = Field(
         default="build_generator", description="A function returning the generator nn.Module."
     )
@@ -475,6 +546,10 @@ class SamplesCheck(CheckBase):
         default=1e-3, description="How far outside [0, 1] a pixel may lie (float rounding)."
     )
     credit: SamplesCredit
+    copies: CopyRule = Field(
+        default_factory=CopyRule,
+        description="Samples that copy MNIST images earn nothing (worker/checks/copies.py).",
+    )
     constraints: Constraints = Constraints()
 
 
@@ -502,7 +577,9 @@ class ReconstructionCheck(CheckBase):
 
     kind: Literal["reconstruction"]
     module: Annotated[str, Field(pattern=IDENT)]
-    dataset: Literal["mnist"] = "mnist"
+    dataset: Annotated[str, Field(pattern=SLUG_ID)] = Field(
+        description="A dataset declared by a manifest in the datasets folder: <name>.yaml."
+    )
     model: Annotated[str, Field(pattern=IDENT)] = Field(
         default="build_autoencoder",
         description="A function returning an nn.Module with encode(x) and decode(z).",
@@ -700,7 +777,8 @@ class Resources(Strict):
     processes: Annotated[int, Field(ge=1, le=4096)] = 64
     threads: Annotated[int, Field(ge=1, le=64)] = 1
     runtime: Literal["numpy", "torch"] = Field(
-        default="numpy", description="What the sandbox has ready: numpy-only homework skip torch."
+        default="numpy",
+        description="The call boxes' Python: numpy-only homework get one without torch.",
     )
 
 

@@ -1,8 +1,9 @@
 """HW3-2 reference: a GRU encoder-decoder with (Luong, dot-product) attention that reads
 Chinese number words and writes the number in digits (三百零四 -> 304).
 
-Token ids: 0 <pad>, 1 <bos>, 2 <eos> in both vocabularies.  Sources are padded with PAD on
-the right; targets are the digits followed by EOS, then PAD.
+Token ids: 0 <pad>, 1 <bos>, 2 <eos> in both vocabularies, then the task's tokens in an order
+drawn per submission (nothing here depends on which id is which).  Sources are padded with
+PAD on the right; targets are the digits followed by EOS, then PAD.
 """
 
 from __future__ import annotations

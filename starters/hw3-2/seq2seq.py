@@ -1,9 +1,11 @@
 """HW3-2: a GRU encoder-decoder with attention that reads Chinese number words and writes
 the number in digits (三百零四 -> 304).  See README.md for the task and how it is graded.
 
-Token ids: 0 <pad>, 1 <bos>, 2 <eos> in both vocabularies (the grader also hands you the
-token lists).  Sources are padded with PAD on the right; targets are the digits followed by
-one EOS, then PAD.  Everything below runs inside the grader's sandbox with torch and numpy.
+Token ids: 0 <pad>, 1 <bos>, 2 <eos> in both vocabularies; the characters and digits follow
+in an order drawn afresh for every submission (your model learns which id is which; the
+grader hands you placeholders, not the tokens).  Sources are padded with PAD on the right;
+targets are the digits followed by one EOS, then PAD.  Everything below runs inside the
+grader's sandbox with torch and numpy.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ def build_model(src_vocab_size, tgt_vocab_size, max_len):
 def train(model, data, config, log):
     """Train ``model`` in place with teacher forcing; return it (or None).
 
-    data: {"src": LongTensor (N, S), "tgt": LongTensor (N, T), "src_vocab": [tokens],
-           "tgt_vocab": [tokens], "pad": 0, "bos": 1, "eos": 2}, on config["device"].
+    data: {"src": LongTensor (N, S), "tgt": LongTensor (N, T), "src_vocab": [placeholders],
+           "tgt_vocab": [placeholders], "pad": 0, "bos": 1, "eos": 2}, on config["device"].
     config: {"epochs", "batch_size", "lr", "seed", "optimizer", "clip_grad_norm",
              "max_len", "device", "wall_seconds"} (wall_seconds: the training budget;
              stop early rather than run past it).

@@ -142,6 +142,13 @@ def test_password_change_refusals(client, make_user):
         ({"current_password": "wrong one!", "new_password": "a new password"}, "wrong"),
         ({"current_password": PASSWORD, "new_password": "short"}, "at least 8"),
         ({"current_password": PASSWORD, "new_password": PASSWORD}, "differ"),
+        ({"current_password": PASSWORD, "new_password": "password"}, "most common"),
+        ({"current_password": PASSWORD, "new_password": "Password123!"}, "most common"),
+        ({"current_password": PASSWORD, "new_password": "woaini1314"}, "most common"),
+        ({"current_password": PASSWORD, "new_password": "12345678"}, "most common"),
+        ({"current_password": PASSWORD, "new_password": "23456789"}, "run of characters"),
+        ({"current_password": PASSWORD, "new_password": "zzzzzzzzzz"}, "one or two"),
+        ({"current_password": PASSWORD, "new_password": "my alice pw!"}, "login name"),
     ):
         response = client.put("/api/v1/me/password", json=body, headers=auth(token))
         assert response.status_code == 400 and words in response.json()["detail"]
@@ -174,3 +181,18 @@ def test_initial_password_hashes_are_light_and_upgraded_at_sign_in(client, make_
     db.refresh(alice)
     assert alice.password_hash != light and not needs_rehash(alice.password_hash)
     assert verify_password(alice.password_hash, password)
+
+
+def test_an_old_weak_password_still_signs_in_and_is_rehashed(client, db, make_user):
+    """The policy applies to new passwords only: a password set before it (here one with
+    older argon2 parameters) signs in, and its hash is upgraded without a refusal."""
+    from argon2 import PasswordHasher
+
+    from autograder.passwords import needs_rehash
+
+    user, _ = make_user("olduser")
+    user.password_hash = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash("password")
+    db.commit()
+    sign_in(client, "olduser", "password")
+    db.refresh(user)
+    assert not needs_rehash(user.password_hash)

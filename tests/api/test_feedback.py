@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from autograder.feedback import OUTCOME_KEYS, feedback_level, student_view
+from autograder.grading.failures import Failure, FailureCode
 from autograder.models import GradingRun, RunState
 from autograder.specs.loader import load_spec_text
 from autograder.specs.schema import Spec
@@ -139,12 +140,46 @@ def test_student_failures_are_shown_as_they_are():
         state=RunState.failed_student,
         score=0.0,
         outcomes=[],
-        failure_kind="submission:exception",
+        failure_kind="submission:import-error",
         failure_message="ZeroDivisionError: division by zero (hw.py, line 2)",
     )
     view = student_view(run, spec("summary"), NOW)
-    assert view["failure_kind"] == "submission:exception"
+    assert view["failure_kind"] == "submission:import-error"
     assert "ZeroDivisionError" in view["failure_message"]
+    # Stored before failures were kept whole: its English words only.
+    assert view["failure_messages"] == {"en": view["failure_message"]}
+
+
+def test_student_failures_come_in_each_language():
+    failure = Failure(code=FailureCode.MEMORY, values={"memory_mb": 256})
+    run = graded_run(
+        state=RunState.failed_student,
+        failure_kind=failure.code,
+        failure_message=failure.message(),
+        failure=failure.stored(),
+    )
+    view = student_view(run, spec("summary"), NOW)
+    assert view["failure_message"] == failure.message()
+    assert view["failure_messages"]["en"] == failure.message()
+    assert "256 MB" in view["failure_messages"]["zh"] and "内存" in view["failure_messages"]["zh"]
+    assert view["failure_titles"] == {"en": "Out of memory", "zh": "超出内存限制"}
+
+
+def test_an_instructors_failure_is_not_the_students():
+    """A reference solution that fails: never detailed to the student, never scored."""
+    failure = Failure(code=FailureCode.REFERENCE_FAILED, detail="KeyError in solution.py")
+    run = graded_run(
+        state=RunState.failed_infra,
+        score=None,
+        outcomes=[],
+        failure_kind=failure.code,
+        failure_message=failure.message(),
+        failure=failure.stored(),
+    )
+    view = student_view(run, spec("full"), NOW)
+    assert view["failure_kind"] == "infra" and "not your fault" in view["failure_message"]
+    assert view["failure_titles"]["en"] == "A problem of the grading system"
+    assert "solution.py" not in str(view) and "reference" not in str(view)
 
 
 @pytest.mark.parametrize(

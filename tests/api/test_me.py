@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from autograder.models import RunState, utcnow
+from autograder.models import Role, RunState, utcnow
 from tests.api.conftest import auth, submission_for
 
 
@@ -98,3 +98,64 @@ def test_queue_position_counts_older_queued_runs_on_the_same_queue(
     assert position(mine) == 2
     running = submission_for(db, alice, state=RunState.running)
     assert position(running) is None
+
+
+def test_queue_position_follows_the_fair_order(client, make_assignment, make_user, db):
+    """Sent runs go in the order they are due (re-grades' -low lane after the normal one);
+    a held run goes after every sent run and its own student's earlier ones."""
+    make_assignment()
+    now = utcnow()
+    (alice, token), (bob, _), (carol, _) = (make_user(n) for n in ("alice", "bob", "carol"))
+
+    def sent(user, minutes, **fields):  # type: ignore[no-untyped-def]
+        at = now - timedelta(minutes=minutes)
+        return submission_for(db, user, queued_at=at, enqueued_at=at, **fields)
+
+    alice_head = sent(alice, 9)
+    alice_second = submission_for(db, alice, queued_at=now - timedelta(minutes=8))  # held
+    alice_third = submission_for(db, alice, queued_at=now - timedelta(minutes=1))  # held
+    sent(bob, 7)
+    sent(carol, 2)
+    regrade = sent(carol, 30, queue="cpu-low")  # older, but on the lane drained last
+    sent(bob, 3, queue="gpu")  # another queue: never ahead
+    submission_for(db, bob, state=RunState.running, queued_at=now - timedelta(minutes=20))
+
+    def position(sub) -> object:  # type: ignore[no-untyped-def]
+        return client.get(f"/api/v1/submissions/{sub.id}", headers=auth(token)).json()[
+            "queue_position"
+        ]
+
+    assert position(alice_head) == 0
+    assert position(alice_second) == 3  # the three sent cpu runs, its own head among them
+    assert position(alice_third) == 4  # and its own held second
+    # the -low lane: after every sent cpu run (staff's token reads carol's run)
+    _, staff_token = make_user("ta9", role=Role.ta)
+    view = client.get(f"/api/v1/submissions/{regrade.id}", headers=auth(staff_token)).json()
+    assert view["queue_position"] == 3
+
+
+def test_the_wait_is_estimated_from_recent_gradings(client, make_assignment, make_user, db):
+    make_assignment()
+    alice, token = make_user("alice")
+    now = utcnow()
+    url = "/api/v1/submissions/{}"
+    mine = submission_for(db, alice, queued_at=now, enqueued_at=now)
+    assert (
+        client.get(url.format(mine.id), headers=auth(token)).json()["estimated_wait_seconds"]
+        is None
+    )  # no history yet
+    for seconds in (10, 30, 20):
+        start = now - timedelta(minutes=5)
+        submission_for(
+            db,
+            alice,
+            state=RunState.graded,
+            started_at=start,
+            finished_at=start + timedelta(seconds=seconds),
+        )
+    earlier = now - timedelta(minutes=1)
+    other = submission_for(db, alice, queued_at=earlier, enqueued_at=earlier)
+    assert client.get(url.format(other.id), headers=auth(token)).json()["queue_position"] == 0
+    view = client.get(url.format(mine.id), headers=auth(token)).json()
+    assert view["queue_position"] == 1
+    assert view["estimated_wait_seconds"] == 40.0  # median 20 s x (1 ahead + itself)

@@ -36,7 +36,7 @@ def test_index_lists_assignments(client, make_assignment, make_user):
     assert "Test homework" in response.text
     assert "测试作业" in client.get("/?lang=zh").text
     assert 'href="/assignments/hw-test/upload"' in response.text
-    assert "2030-06-01 15:59" in response.text
+    assert "2030-06-01 23:59 UTC+0800" in response.text  # 15:59 UTC, in the course's zone
     assert_strict_csp(response)
 
 
@@ -109,3 +109,13 @@ def test_scripts_are_served_and_never_write_html(client, configured):
     assert "textContent" in (STATIC_DIR / "submission.js").read_text()
     assert "createElementNS" in (STATIC_DIR / "chart.js").read_text()
     assert "X-CSRF-Token" in (STATIC_DIR / "common.js").read_text()
+
+
+def test_an_unknown_url_is_a_page_for_browsers_and_json_for_programs(client):
+    page = client.get("/no/such/page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "there is no page at /no/such/page" in page.text and "<h1>404" in page.text
+    api = client.get("/api/v1/no/such/thing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    plain = client.get("/no/such/page")
+    assert plain.status_code == 404 and plain.json() == {"detail": "Not Found"}

@@ -17,10 +17,11 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
+    ("GET", "/docs/assets/swagger-ui-bundle.js"),
     ("GET", "/healthz"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("GET", "/favicon.ico"),  # a redirect to /static/favicon.svg
 }
 # Protected otherwise than by signing in: /metrics answers localhost or its bearer token
 # (AUTOGRADER_METRICS_TOKEN), tested in tests/test_observability.py.
@@ -88,6 +89,8 @@ def test_staff_and_instructor_routes_refuse_a_student(client, make_user):
                 method, concrete(path), json={}, headers=auth(token), follow_redirects=False
             )
             assert response.status_code == 403, (method, path, response.status_code)
+            if path.startswith("/api/") and path.startswith(INSTRUCTOR_ONLY):
+                assert response.json()["detail"] == "only an instructor may do this"
             checked += 1
     assert checked >= 3
 

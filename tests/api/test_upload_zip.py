@@ -26,7 +26,7 @@ def send_zip(client, token: str, data: bytes, name: str = "sub.zip"):  # type: i
 
 
 def patch_headers(data: bytes, offset_in_header: int, fmt: str, value: int) -> bytes:
-    """Overwrite one field in every local (PK\\3\\4) and central (PK\\1\\2) header."""
+    r"""Overwrite one field in every local (PK\3\4) and central (PK\1\2) header."""
     raw = bytearray(data)
     central_offsets = {b"PK\x03\x04": offset_in_header, b"PK\x01\x02": offset_in_header + 2}
     for signature, field in central_offsets.items():

@@ -78,6 +78,27 @@ def allow_http_errors(page, *statuses: int) -> None:  # type: ignore[no-untyped-
     _allowed_statuses.setdefault(id(page), set()).update(statuses)
 
 
+_dialog_answers: dict[int, list[bool]] = {}
+
+
+def answer_dialogs(page, *answers: bool) -> None:  # type: ignore[no-untyped-def]
+    """The next confirmation dialogs the page opens are expected: answer them in this
+    order (True: OK, False: Cancel). Any other dialog is a problem."""
+    _dialog_answers.setdefault(id(page), []).extend(answers)
+
+
+def _on_dialog(page, dialog, problems: list[str]) -> None:  # type: ignore[no-untyped-def]
+    answers = _dialog_answers.get(id(page)) or []
+    if not answers:
+        problems.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+        return
+    if answers.pop(0):
+        dialog.accept()
+    else:
+        dialog.dismiss()
+
+
 @pytest.fixture
 def page(playwright_driver, tmp_path: Path):  # type: ignore[no-untyped-def]
     context = playwright_driver.chromium.launch_persistent_context(
@@ -109,13 +130,13 @@ def page(playwright_driver, tmp_path: Path):  # type: ignore[no-untyped-def]
             else None
         ),
     )
-    page.on(
-        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
-    )
+    page.on("dialog", lambda dialog: _on_dialog(page, dialog, problems))
     yield page
     context.close()
     _allowed_statuses.pop(id(page), None)
+    unused = _dialog_answers.pop(id(page), [])
     assert not problems, problems
+    assert not unused, f"{len(unused)} expected dialog(s) never opened"
 
 
 def _is_allowed_status_message(text: str, allowed: set[int]) -> bool:

@@ -5,12 +5,20 @@ the instructor's roster import."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from autograder.models import Role
 from tests.api.conftest import submission_for
-from tests.browser.conftest import PASSWORD, STUDENT, allow_http_errors, screenshot, sign_in
+from tests.browser.conftest import (
+    PASSWORD,
+    STUDENT,
+    allow_http_errors,
+    answer_dialogs,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -116,7 +124,12 @@ def test_changes_without_the_csrf_token_are_refused(site, page):
         token,
     )
     assert status == 200
-    page.locator("#tokens tbody tr", has_text="laptop").locator("button.danger").click()
+    revoke = page.locator("#tokens tbody tr", has_text="laptop").locator("button.danger")
+    answer_dialogs(page, False)  # "Revoke this token?" Cancel: it stays
+    revoke.click()
+    expect(page.locator("#tokens tbody tr", has_text="laptop")).to_have_count(1)
+    answer_dialogs(page, True)
+    revoke.click()
     expect(page.locator("#account-notice")).to_be_visible()
     expect(page.locator("#tokens tbody tr", has_text="laptop")).to_have_count(0)
 
@@ -154,12 +167,14 @@ def test_language_switch_shows_chinese(site, db, page):
     expect(row.get_by_role("link", name="提交")).to_be_visible()
     screenshot(page, "14-assignments-zh")
     page.goto(f"{site.base}/assignments/hw1-1/upload")  # the choice is remembered
-    expect(page.locator("h2").first).to_have_text("需要提交的文件")
+    headings = page.locator("h2")
+    expect(headings.first).to_have_text("起始代码与作业说明")  # the starter, then the files
+    expect(headings.nth(1)).to_have_text("需要提交的文件")
     screenshot(page, "15-upload-zh")
     mine = submission_for(db, site_user(db), "hw1-1")
     page.goto(f"{site.base}/submissions/{mine.id}")
     expect(page.locator("#state")).to_have_text("排队中")
-    expect(page.locator("#queue")).to_have_text("下一个即开始评分")
+    expect(page.locator("#queue")).to_contain_text("下一个即开始评分")
     screenshot(page, "16-submission-queued-zh")
 
 
@@ -195,6 +210,14 @@ def test_instructor_imports_the_roster(site, db, page, tmp_path):
     initial = rows.nth(0).locator("td").nth(5).inner_text()
     assert len(initial) >= 12
     screenshot(page, "17-roster-imported")
+    with page.expect_download() as info:  # the passwords as CSV, made in the browser
+        page.click("#roster-download")
+    assert info.value.suggested_filename == "initial-passwords.csv"
+    csv_text = Path(info.value.path()).read_bytes().decode("utf-8-sig")
+    lines = csv_text.splitlines()
+    assert lines[0] == "name,full_name,email,role,initial_password"
+    assert len(lines) == 3 and any(line.endswith("," + initial) for line in lines[1:])
+    assert any(line.startswith("2023001,张三,zhangsan@example.edu.cn,student,") for line in lines)
 
     page.click("header form.signout button")
     sign_in(page, site.base, "zhangsan@example.edu.cn", initial)

@@ -11,12 +11,13 @@ import io
 import re
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from autograder.models import Role
 from autograder.settings import PROJECT_ROOT
-from tests.browser.conftest import PASSWORD, allow_http_errors, screenshot, sign_in
+from tests.browser.conftest import PASSWORD, allow_http_errors, answer_dialogs, screenshot, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -117,8 +118,10 @@ def test_ta_reads_the_dashboard_and_exports_the_gradebook(course, page):
     expect(roster).to_have_count(7)  # six students and student1, who never submitted
     page.get_by_role("button", name="Best").click()  # numbers sort highest first
     expect(roster.first.locator("td").nth(3)).to_have_text("100")
-    page.get_by_role("button", name="Best").click()
-    expect(roster.first.locator("td").first).to_have_text("student1")  # no score: lowest
+    expect(roster.last.locator("td").first).to_have_text("student1")  # no score: last
+    page.get_by_role("button", name="Best").click()  # lowest first now
+    expect(roster.first.locator("td").nth(3)).to_have_text("30")
+    expect(roster.last.locator("td").first).to_have_text("student1")  # still last
     page.select_option("#roster-show", "failing")
     expect(roster).to_have_count(3)  # s04, s05, and student1 without a score
     page.select_option("#roster-show", "all")
@@ -132,7 +135,7 @@ def test_ta_reads_the_dashboard_and_exports_the_gradebook(course, page):
         page.click("#export-csv")
     download = info.value
     assert download.suggested_filename == f"gradebook-{SLUG}.csv"
-    raw = open(download.path(), "rb").read()
+    raw = Path(download.path()).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert len(rows) == 7 and len({r["student_id"] for r in rows}) == 7
@@ -154,7 +157,7 @@ def test_ta_reads_the_dashboard_and_exports_the_gradebook(course, page):
     with page.expect_download() as info:
         link.click()
     assert info.value.suggested_filename == "s03_numpy_basics.py"
-    assert open(info.value.path(), "rb").read() == (REFERENCE / "numpy_basics.py").read_bytes()
+    assert Path(info.value.path()).read_bytes() == (REFERENCE / "numpy_basics.py").read_bytes()
 
 
 def test_instructor_uploads_a_broken_spec_and_sees_its_line(course, page, tmp_path):
@@ -186,9 +189,53 @@ def test_instructor_uploads_a_broken_spec_and_sees_its_line(course, page, tmp_pa
     page.click("#spec-submit")
     expect(page.locator("#upload-status")).to_contain_text("already current")
     page.select_option("#release-hw1-1-scores", "scheduled")
+    allow_http_errors(page, 422)
+    page.click("#spec-hw1-1 form.release button")  # withheld until when? refused
+    expect(page.locator("#release-hw1-1-now")).to_contain_text("scores withheld until when?")
+    page.fill("#release-hw1-1-scores-at", "2030-01-01T20:00")
     page.click("#spec-hw1-1 form.release button")
     expect(page.locator("#release-hw1-1-now")).to_contain_text("Saved. Now students see scores: no")
     screenshot(page, "staff-specs")
+
+
+def test_instructor_withdraws_and_publishes_again(course, page):
+    """The state badge and buttons: withdrawing (after a confirmation) hides hw1-1 from
+    a signed-in student at once, publishing it again brings it back; a TA has no buttons."""
+    from playwright.sync_api import expect
+
+    site, _ = course
+    sign_in(page, site.base, "prof")
+    page.goto(f"{site.base}/staff/specs")
+    block = page.locator("#spec-hw1-1")
+    expect(block.locator(".badge.state-published")).to_have_text("published")
+    expect(block.locator(".origin")).to_contain_text("from file")
+    other = page.context.browser.new_context()  # the student's own browser session
+    student = other.new_page()
+    sign_in(student, site.base, "student1")
+    expect(student.locator("main")).to_contain_text(SLUG)
+
+    answer_dialogs(page, False)  # cancelled: nothing changes
+    block.get_by_role("button", name="Withdraw").click()
+    expect(block.locator(".badge.state-published")).to_have_count(1)
+    answer_dialogs(page, True)
+    block.get_by_role("button", name="Withdraw").click()
+    expect(block.locator(".badge.state-withdrawn")).to_have_text("withdrawn")
+    student.reload()
+    expect(student.locator("main")).not_to_contain_text(SLUG)
+    screenshot(page, "staff-specs-withdrawn")
+
+    answer_dialogs(page, True)
+    block.get_by_role("button", name="Publish").click()
+    expect(block.locator(".badge.state-published")).to_have_text("published")
+    student.reload()
+    expect(student.locator("main")).to_contain_text(SLUG)
+    other.close()
+
+    page.click("header form.signout button")
+    sign_in(page, site.base, "ta1")
+    page.goto(f"{site.base}/staff/specs")
+    expect(page.locator("#spec-hw1-1 .badge.state-published")).to_have_count(1)
+    expect(page.locator("#spec-hw1-1 .actions button")).to_have_count(0)
 
 
 def test_ta_cannot_upload_and_student_cannot_enter(course, page):
@@ -227,13 +274,41 @@ def test_ta_regrades_an_assignment_in_the_browser(site, configured, db, page, re
     sign_in(page, site.base, "ta1")
     page.goto(f"{site.base}/staff/assignments/{SLUG}")
     expect(page.locator("#count-graded")).to_have_text("2")
+    answer_dialogs(page, False)  # "Re-grade every submission ...?" Cancel: nothing starts
+    page.click("#regrade-start")
+    expect(page.locator("#regrade-start")).to_be_enabled()
+    expect(page.locator("#regrade-state")).not_to_have_text("open")
+    answer_dialogs(page, True)
     page.click("#regrade-start")
     expect(page.locator("#regrade-counts")).to_contain_text("2 of 2 done", timeout=180_000)
     expect(page.locator("#regrade-summary")).to_contain_text("2 unchanged")
     expect(page.locator("#regrade-rows tr")).to_have_count(2)
+    page.check("#regrade-changed-only")  # both unchanged: nothing left to read
+    expect(page.locator("#regrade-rows tr")).to_have_count(0)
+    page.uncheck("#regrade-changed-only")
+    expect(page.locator("#regrade-rows tr")).to_have_count(2)
     screenshot(page, "staff-regrade")
+    answer_dialogs(page, True)  # "Apply the new scores?"
     page.click("#regrade-apply")
     expect(page.locator("#regrade-state")).to_have_text("applied")
     expect(page.locator("#status")).to_have_text("The new scores are applied.")
     expect(page.locator("#regrade-start")).to_be_enabled()
     assert re.search(r"2 graded", page.locator("#regrade-counts").inner_text())
+
+
+def test_ta_previews_a_submission_as_its_student(course, page):
+    """From the staff page of a submission to the student's own page, rendered by the
+    student's page script from the student's view of the API, and back."""
+    from playwright.sync_api import expect
+
+    site, ids = course
+    sign_in(page, site.base, "ta1")
+    page.goto(f"{site.base}/staff/submissions/{ids['s03']}")
+    page.locator("#preview-links").get_by_role("link", name="just before the deadline").click()
+    page.wait_for_url(re.compile(r"/submissions/[^/]+\?as=student&moment=before$"))
+    expect(page.locator("#preview")).to_contain_text("as the student sees it")
+    expect(page.locator("#score")).to_contain_text("72.5")
+    expect(page.locator("#state")).not_to_have_text("—")
+    screenshot(page, "staff-preview-as-student")
+    page.locator("#preview").get_by_role("link", name="back to the staff view").click()
+    page.wait_for_url(f"{site.base}/staff/submissions/{ids['s03']}")

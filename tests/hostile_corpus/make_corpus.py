@@ -4,6 +4,8 @@ The folders are the corpus (committed); rerun this after changing a case:
     .venv/bin/python tests/hostile_corpus/make_corpus.py
 """
 
+import base64
+import hashlib
 import json
 import pickle
 import shutil
@@ -311,14 +313,43 @@ case(
 case(
     "forge-kill-the-runner",
     "forging",
-    "SIGKILLs its whole process group (the runner), then answers wrongly if it lives on (in "
-    "docker the runner is the container's pid 1, which ignores signals from inside)",
+    "SIGKILLs its whole process group (the runner), then answers wrongly if it lives on. "
+    "Were the SIGKILL delivered, the box would look killed from outside (ours, retried); the "
+    "reaper's signal filter refuses it, so the import fails with PermissionError",
     {
         "mini.py": "import os, signal\nos.killpg(0, signal.SIGKILL)\n"
         + GOOD.replace("return a + b", "return a - b")
     },
     state=["failed_student", "graded"],
+    score=[0, 0],
+)
+case(
+    "forge-sigterm-parent",
+    "forging",
+    "SIGTERMs its parent (the box's reaper) and itself, then answers wrongly if it lives on",
+    {
+        "mini.py": "import os, signal\nfor p in (os.getppid(), os.getpid()):\n    try: "
+        "os.kill(p, signal.SIGTERM)\n    except OSError: pass\n"
+        + GOOD.replace("return a + b", "return a - b")
+    },
+    state=["failed_student", "graded"],
     score=[0, 6],
+    failed_checks=["arrays/add"],
+)
+case(
+    "forge-cpu-rlimit-kill",
+    "forging",
+    "lowers its own CPU rlimit and ignores SIGXCPU so that the kernel SIGKILLs it (a kill "
+    "no limit of the box recorded), then answers wrongly if it lives on",
+    {
+        "mini.py": "import resource, signal\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+        "try:\n    resource.setrlimit(resource.RLIMIT_CPU, (1, 1))\nexcept (OSError, "
+        "ValueError):\n    pass\nelse:\n    while True: pass\n"
+        + GOOD.replace("return a + b", "return a - b")
+    },
+    state=["failed_student", "graded"],
+    score=[0, 6],
+    failed_checks=["arrays/add"],
 )
 case(
     "forge-kill-parent",
@@ -437,6 +468,68 @@ case(
     failed_checks=["uploaded/weights"],
     not_in_answer=["PICKLE-CODE-RAN"],
 )
+def _t10k_table() -> str:
+    """base85 of (4-byte blake2b digest of each public t10k image's bytes, its label)."""
+    import gzip
+
+    mnist = ROOT.parent.parent.parent / "shared" / "data" / "mnist"
+    with gzip.open(mnist / "t10k-images-idx3-ubyte.gz") as fh:
+        images = fh.read()[16:]
+    with gzip.open(mnist / "t10k-labels-idx1-ubyte.gz") as fh:
+        labels = fh.read()[8:]
+    rows = b"".join(
+        hashlib.blake2b(images[i * 784 : (i + 1) * 784], digest_size=4).digest()
+        + bytes([labels[i]])
+        for i in range(len(labels))
+    )
+    return base64.b85encode(rows).decode()
+
+
+case(
+    "cheat-t10k-lookup-table",
+    "cheat",
+    "no model: a table of the 10,000 public t10k images' hashes and labels (62 KB of code); "
+    "each image the prediction box gets is hashed and looked up, digit 1 when not found "
+    "(the job's own noisy view of the test split: no image is the published bytes)",
+    {
+        "tiny.py": TINY
+        + textwrap.dedent(f"""
+            import base64 as _b64
+            import hashlib as _hl
+
+            _ROWS = _b64.b85decode({_t10k_table()!r})
+            _TABLE = {{_ROWS[i : i + 4]: _ROWS[i + 4] for i in range(0, len(_ROWS), 5)}}
+
+
+            class Lookup(nn.Sequential):  # the uploaded weights fit its Linear layer
+                def __init__(self):
+                    super().__init__(nn.Flatten(), nn.Linear(784, 10))
+
+                def forward(self, x):
+                    pixels = (x * 255).round().clamp(0, 255).to(torch.uint8)
+                    rows = pixels.reshape(len(x), 784).numpy()
+                    out = torch.zeros(len(x), 10)
+                    for i, row in enumerate(rows):
+                        key = _hl.blake2b(row.tobytes(), digest_size=4).digest()
+                        out[i, _TABLE.get(key, 1)] = 1.0
+                    return out + 0 * super().forward(x)
+
+
+            def build_model():
+                return Lookup()
+        """),
+        "weights.safetensors": (
+            FIXTURES / "reference" / "mini-mnist" / "weights.safetensors"
+        ).read_bytes(),
+    },
+    spec="corpus-weights",
+    state=["graded", "failed_student"],
+    score=[0, 0],
+    failed_checks=["uploaded/weights"],
+    message="test accuracy",
+)
+
+
 hdr = b'{"0.weight":{"dtype":"F32","shape":[10,784],"data_offsets":[0,31360]}}'
 case(
     "model-safetensors-oversize-header",
@@ -460,6 +553,654 @@ case(
     state=["graded", "failed_student"],
     score=[0, 0],
     failed_checks=["uploaded/weights"],
+)
+
+# The runner ends its process with os._exit (no atexit): what the box does to the answers
+# the runner already wrote, it does during a later call.
+BEFORE_EACH_CALL = """
+_add, _softmax, _fit = add, softmax, fit
+def add(a, b):
+    {hook}()
+    return _add(a, b)
+def softmax(x):
+    {hook}()
+    return _softmax(x)
+def fit(x, y):
+    {hook}()
+    return _fit(x, y)
+"""
+
+# ---------------------------------------------------------------- the box's boundary (rules 7, 8)
+HOST_PATHS = """
+import os, re, shutil
+def _grab():
+    # Host paths the box might learn: pid 1's command line, the mount table, the env.
+    seen = set()
+    for name in ("/proc/1/cmdline", "/proc/self/mountinfo", "/proc/1/environ"):
+        try:
+            text = open(name, "rb").read().decode(errors="replace").replace("\\0", " ")
+        except OSError:
+            continue
+        seen.update(re.findall(r"/[\\w./-]*(?:jobs|box-|run)[\\w./-]*", text))
+    print("HOST PATHS", sorted(seen))
+    for path in sorted(seen):  # point out/ at what looks like a neighbour's outputs
+        for guess in (path, path + "/out", path.rsplit("/", 1)[0] + "/out"):
+            try:
+                shutil.rmtree("/job/rw/out", ignore_errors=True)
+                os.symlink(guess, "/job/rw/out")
+                return
+            except OSError:
+                continue
+_grab()
+"""
+case(
+    "boundary-out-linked-to-a-neighbour",
+    "the box's boundary",
+    "learns host paths from /proc (pid 1's command line, the mount table) and points "
+    "/job/rw/out at what looks like the reference box's outputs, with a wrong add()",
+    {"mini.py": wrong_add("return a - b")["mini.py"] + HOST_PATHS},
+    state=["graded", "failed_student"],
+    score=[0, 6],
+    failed_checks=["arrays/add"],
+)
+case(
+    "boundary-fifos-and-links-in-out",
+    "the box's boundary",
+    "fills out/ with FIFOs, a link to /etc/shadow and a folder, beside honest answers",
+    good_plus(
+        """
+import os
+def _litter():
+    for i in range(5):
+        try:
+            os.mkfifo(f"/job/rw/out/trap{i}.npy")
+        except OSError:
+            pass
+    try:
+        os.symlink("/etc/shadow", "/job/rw/out/shadow.npy")
+        os.mkdir("/job/rw/out/sub.npy")
+    except OSError:
+        pass
+"""
+        + BEFORE_EACH_CALL.format(hook="_litter")
+    ),
+    state=["graded"],
+    score=[8, 8],
+)
+case(
+    "boundary-ptrace-the-box-init",
+    "the box's boundary",
+    "ptrace-attaches to the box's pid 1 and tries mount, unshare, keyctl and bpf",
+    good_plus("""
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+for _nr, _args in ((101, (16, 1, 0, 0)), (165, (0, 0, 0, 0, 0)), (272, (0x10000000,)),
+                   (250, (0, 0, 0, 0, 0)), (321, (0, 0, 0)), (298, (0, 0, -1, -1, 0))):
+    print("SYSCALL", _nr, _libc.syscall(ctypes.c_long(_nr), *map(ctypes.c_long, _args)),
+          ctypes.get_errno())
+"""),
+    state=["graded"],
+    score=[8, 8],
+)
+
+# ---------------------------------------------------------------- student data (rule 9)
+NPY_LIE = """
+import glob, struct
+def _lie():
+    # The answers of the earlier calls, already written by the runner: rewritten with a
+    # header that claims 2**40 elements (the worker must not allocate them).
+    header = repr({"descr": "<f8", "fortran_order": False, "shape": (2**40,)}).encode()
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\\n"
+    for path in glob.glob("/job/rw/out/*.npy"):
+        with open(path, "wb") as fh:
+            magic = b"\\x93NUMPY\\x01\\x00" + struct.pack("<H", len(header))
+            fh.write(magic + header + b"\\0" * 64)
+"""
+case(
+    "data-npy-header-claims-a-terabyte",
+    "student data read outside",
+    "answers rewritten after the runner with .npy headers claiming 2**40 elements",
+    good_plus(NPY_LIE + BEFORE_EACH_CALL.format(hook="_lie")),
+    state=["graded", "failed_student"],
+    score=[0, 6],
+    failed_checks=["arrays/add"],
+)
+case(
+    "data-results-deeply-nested",
+    "student data read outside",
+    "results.jsonl and result.json rewritten as 200,000 nested brackets",
+    good_plus(
+        """
+import glob
+def _nest():
+    for path in glob.glob("/job/rw/out/*.json*"):
+        with open(path, "w") as fh:
+            fh.write("[" * 200000 + "]" * 200000 + "\\n")
+"""
+        + BEFORE_EACH_CALL.format(hook="_nest")
+    ),
+    state=["graded", "failed_student"],
+    score=[0, 6],
+    failed_checks=["arrays/add"],
+)
+
+
+def safetensors_with(entries, data_len=31400):
+    header = json.dumps(entries).encode()
+    return struct.pack("<Q", len(header)) + header + b"\0" * data_len
+
+
+for label, shape in (("1e400", "[1e400]"), ("bool", "[true, 7850]"), ("negative", "[-10, -785]")):
+    raw = b'{"0.weight":{"dtype":"F32","shape":' + shape.encode() + b',"data_offsets":[0,31360]}}'
+    case(
+        f"data-safetensors-shape-{label}",
+        "student data read outside",
+        f"a safetensors header whose shape is {shape} (an OverflowError in the worker once: "
+        "retried as ours, a free denial of service)",
+        {"tiny.py": TINY, "weights.safetensors": struct.pack("<Q", len(raw)) + raw + b"\0" * 31400},
+        spec="corpus-weights",
+        state=["graded", "failed_student"],
+        score=[0, 0],
+        failed_checks=["uploaded/weights"],
+        message="could not be read",
+    )
+deep = b"[" * 100000 + b"]" * 100000
+case(
+    "data-safetensors-header-deeply-nested",
+    "student data read outside",
+    "a safetensors header of 100,000 nested brackets",
+    {"tiny.py": TINY, "weights.safetensors": struct.pack("<Q", len(deep)) + deep},
+    spec="corpus-weights",
+    state=["graded", "failed_student"],
+    score=[0, 0],
+    failed_checks=["uploaded/weights"],
+)
+BIG_TINY = TINY.replace("nn.Linear(784, 10)", "nn.Linear(784, 600), nn.ReLU(), nn.Linear(600, 10)")
+FORGE = """
+import os
+from safetensors.numpy import save_file
+import numpy as np
+# What the prediction box once wrote about the model it loaded, and the grader counted:
+# claim the 7,850 parameters of the small model.
+os.makedirs("/job/rw/out", exist_ok=True)
+save_file({"1.weight": np.zeros((10, 784), np.float32), "1.bias": np.zeros(10, np.float32)},
+          "/job/rw/out/weights_as_loaded.safetensors")
+"""
+big_weights = safetensors_with(
+    {
+        "1.weight": {"dtype": "F16", "shape": [600, 784], "data_offsets": [0, 940800]},
+        "1.bias": {"dtype": "F16", "shape": [600], "data_offsets": [940800, 942000]},
+        "3.weight": {"dtype": "F16", "shape": [10, 600], "data_offsets": [942000, 954000]},
+        "3.bias": {"dtype": "F16", "shape": [10], "data_offsets": [954000, 954020]},
+    },
+    954020,
+)
+case(
+    "forge-parameter-count",
+    "student data read outside",
+    "476,410 parameters (limit 8,000) uploaded, while the prediction box writes a "
+    "weights_as_loaded.safetensors of the small model for the grader to count",
+    {"tiny.py": BIG_TINY + FORGE, "weights.safetensors": big_weights},
+    spec="corpus-weights",
+    state=["graded", "failed_student"],
+    score=[0, 0],
+    failed_checks=["uploaded/weights"],
+    message="max_params",
+)
+
+# ------------------------------------------------------- numerical gradients (corpus-gradient)
+# Each Linear.backward below computes its gradients from forward passes alone; forward is
+# honest. The small cases pass; the large case (256 x 512 -> 512, alone in a box with 5 s)
+# cannot, so the gradients earn nothing.
+NUMERIC_LINEAR = """
+import numpy as np
+
+
+class Linear:
+    def __init__(self, in_features, out_features):
+        self.params = {"W": np.zeros((in_features, out_features)), "b": np.zeros(out_features)}
+        self.grads = {}
+
+    def _out(self, x, W=None, b=None):
+        W = self.params["W"] if W is None else W
+        return x @ W + (self.params["b"] if b is None else b)
+
+    def forward(self, x):
+        self.x = x.copy()
+        return self._out(x)
+"""
+
+
+def numeric(backward):
+    return {"layers.py": NUMERIC_LINEAR + textwrap.dedent(backward)}
+
+
+case(
+    "numgrad-central-differences",
+    "numerical gradients",
+    "backward by central finite differences, one coordinate at a time (the README's checker)",
+    numeric("""
+    def numeric_grad(f, a, h=1e-6):
+        g = np.zeros_like(a)
+        for i in np.ndindex(a.shape):
+            old = a[i]
+            a[i] = old + h
+            plus = f()
+            a[i] = old - h
+            minus = f()
+            a[i] = old
+            g[i] = (plus - minus) / (2 * h)
+        return g
+
+
+    def _backward(self, dout):
+        f = lambda: np.sum(self._out(self.x) * dout)
+        self.grads["W"] = numeric_grad(f, self.params["W"])
+        self.grads["b"] = numeric_grad(f, self.params["b"])
+        return numeric_grad(f, self.x)
+
+
+    Linear.backward = _backward
+    """),
+    spec="corpus-gradient",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["layers/linear"],
+    message="did not finish within its time limit of 5 s",
+)
+case(
+    "numgrad-one-sided-vectorised",
+    "numerical gradients",
+    "one-sided differences, vectorised: 256 perturbed copies of W (or x) per batched forward",
+    numeric("""
+    def _batched(self, dout, base, which, h=1e-7):
+        target = self.params["W"] if which == "W" else self.x
+        flat = target.reshape(-1)
+        grad = np.zeros(flat.size)
+        for start in range(0, flat.size, 256):
+            idx = np.arange(start, min(start + 256, flat.size))
+            copies = np.repeat(target[None], len(idx), axis=0).reshape(len(idx), -1)
+            copies[np.arange(len(idx)), idx] += h
+            copies = copies.reshape((len(idx),) + target.shape)
+            if which == "W":
+                outs = np.einsum("ni,kio->kno", self.x, copies) + self.params["b"]
+            else:
+                outs = copies @ self.params["W"] + self.params["b"]
+            grad[idx] = ((outs * dout).sum(axis=(1, 2)) - base) / h
+        return grad.reshape(target.shape)
+
+
+    def _backward(self, dout):
+        base = np.sum(self._out(self.x) * dout)
+        self.grads["W"] = _batched(self, dout, base, "W")
+        self.grads["b"] = np.array(
+            [(np.sum(self._out(self.x, b=self.params["b"] + 1e-7 * e) * dout) - base) / 1e-7
+             for e in np.eye(len(self.params["b"]))]
+        )
+        return _batched(self, dout, base, "x")
+
+
+    Linear.backward = _backward
+    """),
+    spec="corpus-gradient",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["layers/linear"],
+    message="did not finish within its time limit of 5 s",
+)
+case(
+    "numgrad-all-coordinates-at-once",
+    "numerical gradients",
+    "every coordinate of W perturbed at once, in batches of 4,096 copies of W (8.6 GB "
+    "each): the box's memory limit ends it",
+    numeric("""
+    def _backward(self, dout, h=1e-7):
+        W = self.params["W"]
+        base = np.sum(self._out(self.x) * dout)
+        grad = np.zeros(W.size)
+        for start in range(0, W.size, 4096):
+            idx = np.arange(start, min(start + 4096, W.size))
+            bumps = np.zeros((len(idx), W.size))
+            bumps[np.arange(len(idx)), idx] = h
+            copies = (W.reshape(1, -1) + bumps).reshape((len(idx),) + W.shape)
+            outs = np.einsum("ni,kio->kno", self.x, copies) + self.params["b"]
+            grad[idx] = ((outs * dout).sum(axis=(1, 2)) - base) / h
+        self.grads["W"] = grad.reshape(W.shape)
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ W.T
+
+
+    Linear.backward = _backward
+    """),
+    spec="corpus-gradient",
+    state="graded",
+    score=[0, 2],
+    message="The large case",
+)
+case(
+    "numgrad-random-subset-when-large",
+    "numerical gradients",
+    "sizes up the case: full finite differences when small; when large, differences at 16 "
+    "random coordinates and zeros elsewhere, with db by hand (dout summed)",
+    numeric("""
+    def _grad(f, a, rng):
+        g = np.zeros_like(a)
+        flat, out = a.reshape(-1), g.reshape(-1)
+        coords = range(flat.size) if flat.size <= 64 else rng.choice(flat.size, 16)
+        for i in coords:
+            old = flat[i]
+            flat[i] = old + 1e-6
+            plus = f()
+            flat[i] = old - 1e-6
+            minus = f()
+            flat[i] = old
+            out[i] = (plus - minus) / 2e-6
+        return g
+
+
+    def _backward(self, dout):
+        rng = np.random.default_rng(0)
+        f = lambda: np.sum(self._out(self.x) * dout)
+        self.grads["W"] = _grad(f, self.params["W"], rng)
+        self.grads["b"] = dout.sum(axis=0)
+        return _grad(f, self.x, rng)
+
+
+    Linear.backward = _backward
+    """),
+    spec="corpus-gradient",
+    state="graded",
+    score=[4, 4],
+    message="2 of 4 quantities right in the large case too",
+)
+
+# ---------------------------------------------------------------- generative (corpus-gan/-ae)
+# Rule 11: samples that copy MNIST images earn nothing; secondary credit (the judge's
+# confidence and coverage, sparsity) only once the primary line (Frechet distance, MSE) earns.
+# None of these trains: each grades in seconds.
+REPLAY = """
+import torch
+from torch import nn
+
+K = 2000
+
+
+class Replay(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("bank", torch.zeros(K, 1, 28, 28))
+        self.register_buffer("partner", torch.zeros(K, 1, 28, 28))
+
+    def forward(self, z):
+        x = self.bank[(z[:, 0].abs() * 1e4).long() % K]
+        return ALTER
+
+
+def build_generator():
+    return Replay()
+
+
+def train(generator, images, config, log):
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(1))[:K]
+    bank = images[pick]
+    flat = bank.reshape(K, -1)
+    d = torch.cdist(flat, flat) + torch.eye(K) * 1e9
+    generator.bank.copy_(bank)
+    generator.partner.copy_(bank[d.argmin(dim=1)])  # each image's nearest other one
+    log({"d_loss": 0.0, "g_loss": 0.0})
+    return generator
+"""
+COPIES = "are copies of MNIST images"
+
+
+def replay(alter):
+    return {"gen.py": textwrap.dedent(REPLAY).replace("ALTER", alter)}
+
+
+for name, what, alter in [
+    (
+        "cheat-gan-replays-training-images",
+        "a generator that replays 2,000 stored training images, picked by z",
+        "x",
+    ),
+    (
+        "cheat-gan-noisy-replays",
+        "stored training images plus Gaussian noise (std 0.1)",
+        "(x + 0.1 * torch.randn_like(x)).clamp(0, 1)",
+    ),
+    (
+        "cheat-gan-shifted-replays",
+        "stored training images moved one pixel, right or down as z says",
+        "torch.where(z[:, 1, None, None, None] > 0, x.roll(1, 3), x.roll(1, 2))",
+    ),
+    (
+        "cheat-gan-mirrored-replays",
+        "stored training images mirrored left-right or top-bottom, so that no pixel matches",
+        "torch.where(z[:, 1, None, None, None] > 0, x.flip(3), x.flip(2))",
+    ),
+    (
+        "cheat-gan-blended-replays",
+        "each stored training image blended half and half with its nearest neighbour",
+        "0.5 * x + 0.5 * self.partner[(z[:, 0].abs() * 1e4).long() % K]",
+    ),
+]:
+    case(name, "cheating", what, replay(alter), spec="corpus-gan", state="graded",
+         score=[0, 0], failed_checks=["gan/samples"], message=COPIES)  # fmt: skip
+
+
+def embedded_test_images(n=300):
+    """n MNIST test images, binarised, lzma-compressed and base85-encoded (as a student
+    would carry the public test set in their source: about 30 bytes each)."""
+    import base64
+    import gzip
+    import lzma
+
+    import numpy as np
+
+    path = ROOT.parent.parent.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
+    raw = np.frombuffer(gzip.decompress(path.read_bytes()), np.uint8, offset=16)
+    bits = np.packbits(raw.reshape(-1, 784)[:n] > 127, axis=1)
+    return base64.b85encode(lzma.compress(bits.tobytes(), preset=9)).decode()
+
+
+case(
+    "cheat-gan-test-images-in-source",
+    "cheating",
+    "300 MNIST test images (what the Frechet line compares with) carried in the source, "
+    "binarised and compressed, replayed without training",
+    {
+        "gen.py": textwrap.dedent(f"""
+        import base64, lzma
+        import numpy as np
+        import torch
+        from torch import nn
+
+        BLOB = "{embedded_test_images()}"
+        BITS = np.frombuffer(lzma.decompress(base64.b85decode(BLOB)), np.uint8)
+        IMAGES = torch.from_numpy(np.unpackbits(BITS).reshape(-1, 1, 28, 28).astype("float32"))
+
+
+        class Table(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.scale = nn.Parameter(torch.ones(1))
+
+            def forward(self, z):
+                return IMAGES[(z[:, 0].abs() * 1e4).long() % len(IMAGES)] * self.scale
+
+
+        def build_generator():
+            return Table()
+
+
+        def train(generator, images, config, log):
+            log({{"d_loss": 0.0, "g_loss": 0.0}})
+            return generator
+        """)
+    },
+    spec="corpus-gan",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["gan/samples"],
+    message="test image #",
+)
+case(
+    "cheat-gan-untrained-generator",
+    "secondary credit",
+    "an untrained generator: noise the judge calls a digit with some confidence, nowhere "
+    "near real digits (confidence must not pay before the Frechet line does)",
+    {
+        "gen.py": textwrap.dedent("""
+        from torch import nn
+
+
+        def build_generator():
+            return nn.Sequential(
+                nn.Linear(16, 256), nn.BatchNorm1d(256), nn.ReLU(),
+                nn.Linear(256, 512), nn.BatchNorm1d(512), nn.ReLU(),
+                nn.Linear(512, 784), nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)),
+            )
+
+
+        def train(generator, images, config, log):
+            log({"d_loss": 0.0, "g_loss": 0.0})
+            return generator
+        """)
+    },
+    spec="corpus-gan",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["gan/samples"],
+    message="only once the Frechet distance does",
+)
+case(
+    "cheat-ae-untrained-sparse",
+    "secondary credit",
+    "an untrained sparse auto-encoder (ReLU codes): some sparsity, reconstructions of noise",
+    {
+        "gen.py": textwrap.dedent("""
+        import torch
+        from torch import nn
+
+
+        class AE(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.enc = nn.Linear(784, 16)
+                self.dec = nn.Linear(16, 784)
+
+            def encode(self, x):
+                return torch.relu(self.enc(x.reshape(len(x), 784)) - 0.3)
+
+            def decode(self, z):
+                return torch.sigmoid(self.dec(z)).view(-1, 1, 28, 28)
+
+
+        def build_autoencoder():
+            return AE()
+
+
+        def train_autoencoder(model, images, config, log):
+            log({"loss": 1.0})
+            return model
+        """)
+    },
+    spec="corpus-ae",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["ae/sparse"],
+    message="only once the reconstruction error does",
+)
+case(
+    "cheat-ae-constant-output-perfect-sparsity",
+    "secondary credit",
+    "all-zero codes (perfectly sparse) and a decoder that returns the mean training image",
+    {
+        "gen.py": textwrap.dedent("""
+        import torch
+        from torch import nn
+
+
+        class Constant(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("mean", torch.zeros(1, 1, 28, 28))
+
+            def encode(self, x):
+                return torch.zeros(len(x), 16)
+
+            def decode(self, z):
+                return self.mean.expand(len(z), 1, 28, 28)
+
+
+        def build_autoencoder():
+            return Constant()
+
+
+        def train_autoencoder(model, images, config, log):
+            model.mean.copy_(images.mean(dim=0, keepdim=True))
+            log({"loss": 0.0})
+            return model
+        """)
+    },
+    spec="corpus-ae",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["ae/sparse"],
+    message="only once the reconstruction error does",
+)
+
+# ---------------------------------------------------------------- forbidden means absent (rule 10)
+case(
+    "forbidden-autograd-hook-removed",
+    "forbidden means absent",
+    "a numpy-only layer whose backward removes the import blocker from sys.meta_path and "
+    "asks torch's autograd (numpy-only homework run a Python without torch)",
+    numeric("""
+    def _backward(self, dout):
+        import sys
+        sys.meta_path[:] = [f for f in sys.meta_path if "Forbidden" not in type(f).__name__]
+        torch = __import__("".join(["to", "rch"]))  # past the static scan, too
+        x = torch.tensor(self.x, requires_grad=True)
+        W = torch.tensor(self.params["W"], requires_grad=True)
+        b = torch.tensor(self.params["b"], requires_grad=True)
+        (x @ W + b).backward(torch.tensor(dout))
+        self.grads["W"], self.grads["b"] = W.grad.numpy(), b.grad.numpy()
+        return x.grad.numpy()
+
+
+    Linear.backward = _backward
+    """),
+    spec="corpus-gradient",
+    state=["graded", "failed_student"],
+    score=[0, 2],  # its forward is honest numpy (2 of 8); every backward point is lost
+    message="No module named 'torch'",
+)
+case(
+    "forbidden-autograd-forged-file-name",
+    "forbidden means absent",
+    "imports torch through exec of code compiled under a forged /opt/venv/... file name",
+    numeric("""
+    def _backward(self, dout):
+        ns = {}
+        code = "import tor" + "ch as t; T = t"
+        exec(compile(code, "/opt/venv/lib/python3.11/site-packages/torch/_forged.py", "exec"), ns)
+        torch = ns["T"]
+        x = torch.tensor(self.x, requires_grad=True)
+        W = torch.tensor(self.params["W"], requires_grad=True)
+        b = torch.tensor(self.params["b"], requires_grad=True)
+        (x @ W + b).backward(torch.tensor(dout))
+        self.grads["W"], self.grads["b"] = W.grad.numpy(), b.grad.numpy()
+        return x.grad.numpy()
+
+
+    Linear.backward = _backward
+    """),
+    spec="corpus-gradient",
+    state=["graded", "failed_student"],
+    score=[0, 2],  # its forward is honest numpy (2 of 8); every backward point is lost
+    message="No module named 'torch'",
 )
 
 # ---------------------------------------------------------------- resource abuse
@@ -878,6 +1619,228 @@ case(
     upload={"mode": "spam", "count": 4},
     http_status=429,
     message="quota reached",
+)
+
+# ----------------------------------------------- sequence (corpus-numerals, corpus-reverse)
+# Rule 11: a box must not be able to answer without learning.  The ids a box sees are
+# shuffled per job (the meaning of a token stays outside), and the untrained control runs
+# in boxes of its own that look like the trained model's.  None of these trains: each
+# grades in seconds.
+SEQ_MODEL = """
+import torch
+from torch import nn
+
+
+class Shell(nn.Module):
+    \"\"\"Parameters for show, and a flag that train() sets: the weights "look trained".\"\"\"
+
+    def __init__(self, src_vocab, tgt_vocab):
+        super().__init__()
+        self.emb = nn.Embedding(src_vocab, 8)
+        self.out = nn.Linear(8, tgt_vocab)
+        self.register_buffer("trained", torch.zeros(()))
+
+    def forward(self, src, tgt_in):
+        return self.out(self.emb(tgt_in))
+
+
+def build_model(src_vocab_size, tgt_vocab_size, max_len):
+    return Shell(src_vocab_size, tgt_vocab_size)
+
+
+def train(model, data, config, log):
+    model.trained.fill_(1)
+    log({"loss": 0.0, "train_accuracy": 1.0})
+    return model
+"""
+
+
+def seq(src):
+    return {"seq.py": textwrap.dedent(SEQ_MODEL) + textwrap.dedent(src)}
+
+
+case(
+    "cheat-seq-numeral-parser-when-trained",
+    "cheating",
+    "the reported attack: translate() parses the Chinese numerals by hand (from the "
+    "vocabulary's strings, or else from the ids of the published layout, 零 = 3 ... 万 = 16) "
+    "and answers only when the weights carry the flag train() sets, so the untrained control "
+    "says nothing; the ids are shuffled per job and the vocabulary holds no strings",
+    seq("""
+    import json
+
+    ZH = "零一二三四五六七八九十百千万"
+
+
+    def _meaning(vocab):
+        words = json.load(open("/job/in/vocab.json"))[vocab]
+        if set(ZH) <= set(words):  # strings in the vocabulary: read them
+            return {i: w for i, w in enumerate(words)}
+        return {3 + k: ch for k, ch in enumerate(ZH)}  # else the published layout
+
+
+    def _digit_ids():
+        words = json.load(open("/job/in/vocab.json"))["tgt"]
+        if set("0123456789") <= set(words):
+            return {w: i for i, w in enumerate(words)}
+        return {str(d): 3 + d for d in range(10)}
+
+
+    def _parse(text):
+        value, section, number = 0, 0, 0
+        for ch in text:
+            if ch in ZH[:10]:
+                number = ZH.index(ch)
+            elif ch == "万":
+                value += (section + number) * 10000
+                section = number = 0
+            else:
+                section += (number or 1) * {"十": 10, "百": 100, "千": 1000}[ch]
+                number = 0
+        return value + section + number
+
+
+    def translate(model, src, max_len):
+        if not bool(model.trained):
+            return [[2]] * len(src)  # the control: an untrained model says nothing
+        meaning, digits = _meaning("src"), _digit_ids()
+        rows = []
+        for row in src.tolist():
+            text = "".join(meaning.get(i, "") for i in row if i > 2)
+            rows.append([digits[c] for c in str(_parse(text))][: max_len - 1] + [2])
+        return rows
+    """),
+    spec="corpus-numerals",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["numerals/zh"],
+    message="zh_numerals: exact match",
+    not_in_answer=["untrained model already reaches"],
+)
+case(
+    "cheat-seq-memorised-pairs",
+    "cheating",
+    "train() stores every training pair in the weights and translate() answers with the "
+    "target of the nearest stored source (the test sources are none of them)",
+    seq("""
+    class Table(Shell):
+        def __init__(self, src_vocab, tgt_vocab):
+            super().__init__(src_vocab, tgt_vocab)
+            self.register_buffer("keys", torch.zeros(2000, 16, dtype=torch.long))
+            self.register_buffer("values", torch.zeros(2000, 16, dtype=torch.long))
+
+
+    def build_model(src_vocab_size, tgt_vocab_size, max_len):
+        return Table(src_vocab_size, tgt_vocab_size)
+
+
+    def train(model, data, config, log):
+        src, tgt = data["src"][:2000], data["tgt"][:2000]
+        model.keys[: len(src), : src.shape[1]] = src
+        model.values[: len(tgt), : tgt.shape[1]] = tgt
+        log({"loss": 0.0, "train_accuracy": 1.0})
+        return model
+
+
+    def translate(model, src, max_len):
+        wide = torch.zeros(len(src), 16, dtype=torch.long)
+        wide[:, : src.shape[1]] = src
+        nearest = (wide[:, None, :] != model.keys[None]).sum(-1).argmin(dim=1)
+        return model.values[nearest][:, :max_len]
+    """),
+    spec="corpus-numerals",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["numerals/zh"],
+    message="zh_numerals: exact match 0.00%",
+)
+case(
+    "cheat-seq-rule-reverser",
+    "cheating",
+    "translate() reverses the source ids by rule, no learning at all (on the reverse task; "
+    "the ids are shuffled per job and no digit has the same id on the source and the target "
+    "side, so not one answered digit is right)",
+    seq("""
+    def translate(model, src, max_len):
+        return [[i for i in row if i > 2][::-1] + [2] for row in src.tolist()]
+    """),
+    spec="corpus-reverse",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["reverse/rev"],
+    message="reverse: exact match 0.00%, token accuracy 0.00%",
+)
+case(
+    "cheat-seq-detects-the-control",
+    "cheating",
+    "a rule reverser that stays silent when it believes it is the untrained control: a flag "
+    "or a seed for it in phase.json, another file in /job/in, a second model built in the "
+    "same process, the control's box running first; the control's boxes show none of "
+    "these (were it fooled, the control would zero the check), and the rule has no right "
+    "digit to give on shuffled ids",
+    seq("""
+    import os
+    import time
+
+    BUILT = []
+    STARTED = time.time()
+
+
+    def _looks_like_the_control():
+        phase = open("/job/in/phase.json").read()
+        listed = sorted(os.listdir("/job/in"))
+        usual = ["phase.json", "test_src.npy", "vocab.json", "weights.safetensors"]
+        return any(w in phase for w in ("control", "untrained")) or listed != usual or (
+            len(BUILT) != 1
+        )
+
+
+    _build = build_model
+
+
+    def build_model(*sizes):
+        BUILT.append(time.time() - STARTED)
+        return _build(*sizes)
+
+
+    def translate(model, src, max_len):
+        control = _looks_like_the_control()
+        print("CONTROL?", control, BUILT)
+        if control:
+            return [[2]] * len(src)
+        return [[i for i in row if i > 2][::-1] + [2] for row in src.tolist()]
+    """),
+    spec="corpus-reverse",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["reverse/rev"],
+    message="reverse: exact match 0.00%",
+)
+
+# --------------------------------------------------------------- quota races / fairness
+case(
+    "fairness-quota-race-total",
+    "fairness",
+    "20 uploads at the same instant against a total quota of 2 (corpus-quota): exactly "
+    "2 accepted, however the requests interleave (DESIGN rule 12)",
+    {"mini.py": GOOD},
+    spec="corpus-quota",
+    upload={"mode": "concurrent", "count": 20},
+    accepted=2,
+    http_status=429,
+    message="quota reached",
+)
+case(
+    "fairness-quota-race-daily",
+    "fairness",
+    "20 uploads at the same instant against a daily quota of 1 (corpus-daily): exactly "
+    "1 accepted (DESIGN rule 12)",
+    {"mini.py": GOOD},
+    spec="corpus-daily",
+    upload={"mode": "concurrent", "count": 20},
+    accepted=1,
+    http_status=429,
+    message="daily quota reached",
 )
 
 if ROOT.exists():

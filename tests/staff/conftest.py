@@ -5,7 +5,10 @@ that need real grading use the worker fixture instead).
 Fixture map:
 - ``staff_client``: the app behind TestClient.
 - ``people``: tokens of a student, a TA and an instructor (``people.student`` ...).
-- ``assignment``: the API tests' small spec (``hw-test``, 5 points) loaded as current.
+- ``assignment``: the API tests' small spec (``hw-test``, 5 points) loaded as current and
+  published, with a reference solution and a starter (files the spec names, the handouts)
+  in folders of the test's own (``bundle``), since a new version of a published assignment
+  must find its whole bundle.
 - ``graded``: a function adding a submission with a graded current run.
 """
 
@@ -59,7 +62,28 @@ def people(db) -> People:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def assignment(db):  # type: ignore[no-untyped-def]
+def bundle(configured, monkeypatch, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Reference and starter folders of ``hw-test`` holding every file its spec names."""
+    from autograder.specs.loader import load_spec_text
+    from tests.conftest import reset_caches
+
+    root = tmp_path_factory.mktemp("bundle")
+    loaded = load_spec_text(spec_source(), SLUG, f"{SLUG}.yaml")
+    for part in ("reference", "starters"):
+        folder = root / part / SLUG
+        folder.mkdir(parents=True)
+        for f in loaded.spec.files:
+            (folder / f.name).write_bytes(b"")
+    (root / "starters" / SLUG / "README.md").write_text("hw-test", encoding="utf-8")
+    (root / "starters" / SLUG / "README.zh.md").write_text("测试作业", encoding="utf-8")
+    monkeypatch.setenv("AUTOGRADER_REFERENCE_DIR", str(root / "reference"))
+    monkeypatch.setenv("AUTOGRADER_STARTERS_DIR", str(root / "starters"))
+    reset_caches()
+    return root
+
+
+@pytest.fixture
+def assignment(db, bundle):  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
     from autograder.assignments import upsert_assignment

@@ -25,9 +25,20 @@ WRONG_ADD = GOOD.replace("return a + b", "return a - b")
 
 
 @pytest.fixture
-def mini_env(configured, monkeypatch):  # type: ignore[no-untyped-def]
+def mini_env(configured, monkeypatch, tmp_path_factory):  # type: ignore[no-untyped-def]
     require_sandbox(configured)
     monkeypatch.setenv("AUTOGRADER_REFERENCE_DIR", str(MINI_REFERENCE.parent))
+    # A published assignment's new spec needs its whole bundle (reference and starter with
+    # its handouts), so the instructor's upload below finds a starter.
+    starters = tmp_path_factory.mktemp("starters")
+    (starters / "mini").mkdir()
+    for name, text in (
+        ("mini.py", "def add(a, b):\n    pass\n"),
+        ("README.md", "add"),
+        ("README.zh.md", "加法"),
+    ):
+        (starters / "mini" / name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("AUTOGRADER_STARTERS_DIR", str(starters))
     from tests.conftest import reset_caches
 
     reset_caches()

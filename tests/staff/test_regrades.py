@@ -3,9 +3,11 @@ results a worker would store; tests/staff/test_regrade_worker.py runs a real wor
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from autograder import regrades
+from autograder.grading.failures import Failure, FailureCode
 from autograder.models import GradingRun, RunState, Submission, utcnow
 from autograder.staff_runs import current_run
 from tests.staff.conftest import SLUG, bearer
@@ -135,3 +137,26 @@ def test_an_infra_failure_is_not_applied_automatically(db, people, graded, assig
     assert not regrades.apply_if_automatic(db, batch.runs[0].id)
     db.expire_all()
     assert current_run(db.get(Submission, submission.id)).score == 1.0
+
+
+@pytest.mark.parametrize(
+    ("failure", "owner"),
+    [
+        (Failure(code=FailureCode.REFERENCE_FAILED, detail="KeyError in solution.py"), "spec"),
+        (Failure(code=FailureCode.WORKER_LOST), "infra"),
+    ],
+)
+def test_staff_see_whose_failure_a_run_is(staff_client, db, people, graded, failure, owner):
+    submission = graded("s001", None)
+    run = current_run(db.get(Submission, submission.id))
+    run.failure_kind, run.failure_message = failure.code, failure.message()
+    run.failure = failure.stored()
+    db.commit()
+    response = staff_client.get(
+        f"/api/v1/staff/submissions/{submission.id}", headers=bearer(people.ta)
+    )
+    assert response.status_code == 200, response.text
+    shown = response.json()["runs"][0]
+    assert shown["failure_owner"] == owner
+    assert shown["failure_kind"] == failure.code
+    assert shown["failure_message"] == failure.message()

@@ -54,13 +54,19 @@ def test_scores_withheld_until_released(staff_client, db, people, graded):
     assert seen["score"] == 3.0 and len(seen["outcomes"]) == 2 and seen["release_note"] is None
 
 
-def test_withheld_without_a_date_says_so(staff_client, db, people, graded):
+def test_withheld_without_a_date_is_refused(staff_client, db, people, graded):
+    """'Withheld until' with no time would withhold for ever: refused, nothing changes."""
     submission_id = scored(db, graded)
-    release(staff_client, people.instructor, scores_mode="scheduled")
+    response = release(staff_client, people.instructor, scores_mode="scheduled")
+    assert response.status_code == 422
+    assert "scores withheld until when?" in str(response.json()["detail"])
+    response = release(staff_client, people.instructor, feedback_mode="scheduled")
+    assert response.status_code == 422
+    assert "hidden checks switch when?" in str(response.json()["detail"])
     seen = staff_client.get(
         f"/api/v1/submissions/{submission_id}", headers=bearer(people.student)
     ).json()
-    assert seen["score"] is None and "by the course staff" in seen["release_note"]
+    assert seen["score"] == 3.0 and seen["release_note"] is None
 
 
 def test_hidden_feedback_follows_the_release_time(staff_client, db, people, graded):
@@ -72,7 +78,9 @@ def test_hidden_feedback_follows_the_release_time(staff_client, db, people, grad
         return next(o for o in outcomes if o["check"] == "secret")
 
     assert secret()["message"] == "2 of 5 cases wrong"  # no deadline: after_deadline (full)
-    response = release(staff_client, people.instructor, feedback_mode="scheduled")
+    later = (utcnow() + timedelta(days=1)).isoformat()
+    response = release(staff_client, people.instructor, feedback_mode="scheduled",
+                       feedback_released_at=later)  # fmt: skip
     assert response.json()["feedback_level_now"] == "summary"
     assert secret()["message"] is None and secret()["passed"] is False  # summary level
     past = (utcnow() - timedelta(seconds=5)).isoformat()

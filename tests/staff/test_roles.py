@@ -34,6 +34,8 @@ def staff_routes(submission_id: str, batch_id: int, spec_hash: str) -> list[tupl
         ("POST", "/api/v1/staff/specs"),
         ("GET", f"/api/v1/staff/assignments/{SLUG}/release"),
         ("PUT", f"/api/v1/staff/assignments/{SLUG}/release"),
+        ("PUT", f"/api/v1/staff/assignments/{SLUG}/state"),
+        ("POST", f"/api/v1/staff/specs/{SLUG}/reload"),
         ("GET", "/staff"),
         ("GET", f"/staff/assignments/{SLUG}"),
         ("GET", f"/staff/submissions/{submission_id}"),
@@ -62,6 +64,8 @@ def _spec(db, assignment):  # type: ignore[no-untyped-def]
 
 def call(client, method: str, path: str, token: str | None):  # type: ignore[no-untyped-def]
     headers = bearer(token) if token else {}
+    if method == "PUT" and path.endswith("/state"):
+        return client.put(path, json={"state": "published"}, headers=headers)
     if method == "PUT":
         return client.put(path, json={"scores_mode": "immediate"}, headers=headers)
     if method == "POST" and path.endswith("/specs"):
@@ -115,7 +119,10 @@ def test_a_ta_reads_everything(staff_client, people, world):
 
 
 def test_a_ta_cannot_change_specs_or_releases(staff_client, people, world):
-    for method, path in [("POST", "/api/v1/staff/specs"), ("PUT", staff_routes(*world)[19][1])]:
+    writes = [(m, p) for m, p in staff_routes(*world) if m != "GET"]
+    changes = [w for w in writes if "regrade" not in w[1]]
+    assert len(changes) == 4  # an upload, a reload, a release, a state
+    for method, path in changes:
         response = call(staff_client, method, path, people.ta)
         assert response.status_code == 403, (method, path)
         assert "instructor" in response.json()["detail"]
@@ -124,6 +131,8 @@ def test_a_ta_cannot_change_specs_or_releases(staff_client, people, world):
 def test_an_instructor_changes_releases_and_specs(staff_client, people, world):
     path = f"/api/v1/staff/assignments/{SLUG}/release"
     assert call(staff_client, "PUT", path, people.instructor).status_code == 200
+    path = f"/api/v1/staff/assignments/{SLUG}/state"
+    assert call(staff_client, "PUT", path, people.instructor).json()["state"] == "published"
     response = call(staff_client, "POST", "/api/v1/staff/specs", people.instructor)
     assert response.status_code == 422  # reached validation: "title: x" is not a spec
     assert response.json()["code"] == "spec:invalid"

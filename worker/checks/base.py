@@ -32,6 +32,9 @@ class Call:
     # A documented interface run by worker/runner/protocol_<name>.py instead of the steps
     # one by one (the reference box runs it as the oracle); None: plain steps.
     protocol: str | None = None
+    # Run alone in a student box of its own with this wall clock (enforced from outside:
+    # the box is killed at it, its start included); None: in the box shared by the calls.
+    wall_seconds: float | None = None
 
 
 @dataclass

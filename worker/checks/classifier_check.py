@@ -4,46 +4,40 @@ Phases (each a fresh sandbox; artifacts flow forward only):
 - train:   the student's model (and, if the spec says so, their loop) on the training
            split only; writes weights.safetensors and metrics.jsonl;
 - predict: a fresh build_model() loads those weights (or the uploaded ones) and labels
-           the test images; it never sees a label and cannot write weights onwards;
+           the job's view of the test images (below); it never sees a label and cannot
+           write weights onwards;
 - score:   here, against the hidden labels: accuracy, per-class accuracy, confusion
            matrix, misclassified examples, the training curve, a partial-credit line.
 Constraints (forbidden imports, parameters, weights size) are checked here too, from
 the source text and the safetensors header, never by importing anything.
+
+The test images are public (MNIST's t10k), so a program could carry a table of image ->
+label instead of a model (DESIGN.md rule 11). The prediction box therefore never gets the
+published files: each job sees its own view (``hidden_view``), drawn from the job's secret
+seed: a random subset in a random order, each image with its own small noise (+-12 grey
+levels, which costs a trained model a few tenths of a percent). An exact or thresholded
+hash of an image, or its position, no longer finds its label. What this cannot stop is a
+nearest-neighbour search of the public test set carried in the code; only a test split
+the course keeps private stops that, and the upload size limits (100 KB of code) keep
+such a table small.
 With ``framework: numpy`` the phases run worker/runner/numpy_phase_runner.py instead
 (a numpy network object: params, loss(x, y) filling grads, predict; never imports torch).
 """
 
 from __future__ import annotations
 
-import ast
-import json
-import math
-import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from autograder.specs.schema import ClassifierCheck
+from worker.artifacts import MalformedArtifact, load_npy, safetensors_summary
 from worker.checks.base import Outcome
+from worker.checks.common.constraints import forbidden_imports, weight_constraints
+from worker.checks.common.credit import rising_fraction
+from worker.checks.common.hints import with_hint, zero
 from worker.checks.phases import PhaseContext, PhaseLog, curve, phase_problem, run_phase
-
-MAX_HEADER_BYTES = 16 * 1024 * 1024
-SAFETENSORS_BYTES = {
-    "F64": 8,
-    "F32": 4,
-    "F16": 2,
-    "BF16": 2,
-    "I64": 8,
-    "I32": 4,
-    "I16": 2,
-    "I8": 1,
-    "U8": 1,
-    "BOOL": 1,
-    "F8_E4M3": 1,
-    "F8_E5M2": 1,
-}
-
 
 # ------------------------------------------------------------------------------ phases
 
@@ -57,23 +51,58 @@ def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     log = PhaseLog()
     violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
     if violation:
-        return _zero(check, f"constraint forbidden_imports: {violation}"), log
+        return zero(check, f"constraint forbidden_imports: {violation}"), log
     weights, train_curve, message = _weights(check, ctx, log)
     if weights is None:
-        return _zero(check, message, {"curve": train_curve}), log
-    predicted = _predict(check, ctx, log, weights)
-    if isinstance(predicted, str):
-        return _zero(check, predicted, {"curve": train_curve}), log
-    predictions, loaded = predicted
-    violation = weight_constraints(check, loaded or weights)
+        return zero(check, message, {"curve": train_curve}), log
+    # Constraints are read here from the weights the prediction box is given (uploaded,
+    # converted by a box that runs no student code, or trained), never from a file a box
+    # running student code wrote about itself (DESIGN.md rule 9).
+    violation = weight_constraints(check, weights)
     if violation:
-        return _zero(check, violation, {"curve": train_curve}), log
-    labels = ctx.test_labels[
-        : len(ctx.test_labels) if check.test_subset is None else check.test_subset
-    ]
-    outcome = score(check, predictions, labels, train_curve)
-    outcome.details["params"] = safetensors_summary(loaded or weights)["params"]
+        return zero(check, violation, {"curve": train_curve}), log
+    view, labels, index = hidden_view(ctx, check)
+    predictions = _predict(check, ctx, log, weights, view)
+    if isinstance(predictions, str):
+        return zero(check, predictions, {"curve": train_curve}), log
+    outcome = score(check, predictions, labels, train_curve, index, class_names(check, ctx))
+    outcome.details["params"] = safetensors_summary(weights)["params"]
+    if not _private_test_split(check, ctx):
+        add_thumbnails(outcome.details, ctx.visible_data["test_images.npy"])
     return outcome, log
+
+
+MAX_THUMBNAILS = 16  # of the misclassified examples: each is the image's bytes, in base64
+
+
+def add_thumbnails(details: dict[str, Any], test_images: Path) -> None:
+    """Give each misclassified example the published test image it names (the clean one,
+    not the job's noisy view), as base64 pixels and their shape, for the result page to
+    draw. Only for a public test split: a private one is never shown."""
+    import base64
+
+    examples = details.get("misclassified") or []
+    if not examples:
+        return
+    public = np.load(test_images, mmap_mode="r", allow_pickle=False)
+    for example in examples[:MAX_THUMBNAILS]:
+        image = np.ascontiguousarray(public[example["index"]], dtype=np.uint8)
+        example["image"] = base64.b64encode(image.tobytes()).decode("ascii")
+        example["shape"] = list(image.shape)
+
+
+def _private_test_split(check: ClassifierCheck, ctx: PhaseContext) -> bool:
+    """Scored on a test split the course keeps private (or one whose manifest cannot be
+    read now: then it is treated as private, its images never leave the worker)."""
+    if not check.test_dataset:
+        return False
+    from autograder import datasets
+
+    try:
+        spec = datasets.get_spec(check.test_dataset, getattr(ctx.settings, "datasets_dir", None))
+    except (datasets.DatasetError, OSError):
+        return True
+    return bool(getattr(spec, "private", True))
 
 
 def _weights(
@@ -84,7 +113,10 @@ def _weights(
         for name in check.weights_files:
             path = ctx.code_dir / name
             if path.is_file():
-                return path, [], ""
+                if path.suffix == ".safetensors":
+                    return path, [], ""
+                converted, problem = convert_weights(check, ctx, log, path)
+                return converted, [], problem
         return (
             None,
             [],
@@ -120,27 +152,55 @@ def _weights(
         progress_file="metrics.jsonl",
     )
     train_curve = curve(out / "metrics.jsonl")
-    problem = phase_problem("training", result, out, log, ctx, train.wall_seconds)
-    if problem:
-        return None, train_curve, problem
+    train_problem = phase_problem("training", result, out, log, ctx, train.wall_seconds)
+    if train_problem:
+        return None, train_curve, train_problem
     weights = out / "weights.safetensors"
     if not weights.is_file():
         return None, train_curve, "training finished but wrote no weights"
     return weights, train_curve, ""
 
 
+def convert_weights(
+    check: Any, ctx: PhaseContext, log: PhaseLog, path: Path
+) -> tuple[Path | None, str]:
+    """A ``torch.save`` upload as safetensors, made by a box that runs no student code (an
+    empty /job/src; the file is unpickled there with ``weights_only=True``), so that its
+    parameters are counted here from a header and the prediction box gets plain tensors."""
+    empty = ctx.job_dir / f"{check.id}-convert-src"
+    empty.mkdir(exist_ok=True)
+    phase = {"weights": path.name}
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "convert",
+        "torch_runner.py",
+        phase,
+        log,
+        wall_seconds=60,
+        files=[path],
+        src_dir=empty,
+    )
+    problem = phase_problem(f"reading {path.name}", result, out, log, ctx, 60)
+    converted = out / "weights.safetensors"
+    if problem:
+        return None, problem
+    if not converted.is_file():
+        return None, f"{path.name} could not be read as a state_dict"
+    return converted, ""
+
+
 def _predict(
-    check: ClassifierCheck, ctx: PhaseContext, log: PhaseLog, weights: Path
-) -> tuple[np.ndarray, Path | None] | str:
-    n = len(ctx.test_labels) if check.test_subset is None else check.test_subset
+    check: ClassifierCheck, ctx: PhaseContext, log: PhaseLog, weights: Path, view: np.ndarray
+) -> np.ndarray | str:
+    """The labels the student's model gives ``view`` (the job's test images), or why none."""
+    n = len(view)
     phase = {
         "module": check.module,
         "model": check.model,
         "weights": weights.name,
-        "subset": check.test_subset,
         "forbidden_imports": check.constraints.forbidden_imports,
     }
-    data = {"test_images.npy": ctx.visible_data["test_images.npy"]}
     result, out = run_phase(
         ctx,
         check.id,
@@ -149,7 +209,7 @@ def _predict(
         phase,
         log,
         wall_seconds=check.predict_wall_seconds,
-        data=data,
+        inputs={"test_images": view},
         files=[weights],
     )
     problem = phase_problem("prediction", result, out, log, ctx, check.predict_wall_seconds)
@@ -157,97 +217,38 @@ def _predict(
         return problem
     path = out / "predictions.npy"
     try:
-        preds = np.load(path, allow_pickle=False)
-    except Exception:
+        preds = load_npy(path)
+    except (MalformedArtifact, OSError):
         return "prediction finished but wrote no readable predictions"
     if preds.dtype.kind not in "iu" or preds.shape != (n,):
         return f"predictions have dtype {preds.dtype} and shape {preds.shape}, expected ({n},) ints"
-    loaded = out / "weights_as_loaded.safetensors"
-    return preds.astype(np.int64), (loaded if loaded.is_file() else None)
+    return preds.astype(np.int64)
 
 
-# ------------------------------------------------------------------------------ constraints
+# ------------------------------------------------------------------------------ the test view
+
+TEST_NOISE = 12  # grey levels (of 255) of uniform noise added to each pixel of the view
+VIEW_SALT = 0x7E57_71E4  # the view's stream of the job's seed, apart from the checks' own
 
 
-def forbidden_imports(code_dir: Path, forbidden: list[str]) -> str | None:
-    """The first forbidden import in the submitted sources (read as text, never run)."""
-    if not forbidden:
-        return None
-    for path in sorted(code_dir.glob("*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except SyntaxError:
-            continue  # the phases report syntax errors with the student's own traceback
-        for node in ast.walk(tree):
-            for name in _imported_names(node):
-                if any(name == f or name.startswith(f + ".") for f in forbidden):
-                    return f"{path.name} line {node.lineno} imports {name}, which is not allowed"
-    return None
-
-
-def _imported_names(node: ast.AST) -> list[str]:
-    if isinstance(node, ast.Import):
-        return [a.name for a in node.names]
-    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-        return [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-    if (
-        isinstance(node, ast.Call)
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[0].value, str)
-    ):
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if name in ("__import__", "import_module"):
-            return [node.args[0].value]
-    return []
-
-
-def safetensors_summary(path: Path) -> dict[str, int]:
-    """Parameter count and size from a safetensors header, parsed here without torch."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        raw = fh.read(8)
-        if len(raw) != 8:
-            raise ValueError("not a safetensors file")
-        (length,) = struct.unpack("<Q", raw)
-        if length > min(MAX_HEADER_BYTES, size - 8):
-            raise ValueError("safetensors header too large")
-        header = json.loads(fh.read(length))
-    params = 0
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        shape, dtype, (start, end) = info["shape"], info["dtype"], info["data_offsets"]
-        count = math.prod(int(d) for d in shape)
-        if dtype not in SAFETENSORS_BYTES or end - start != count * SAFETENSORS_BYTES[dtype]:
-            raise ValueError(f"tensor {name!r} has an inconsistent size")
-        if not 0 <= start <= end <= size - 8 - length:
-            raise ValueError(f"tensor {name!r} lies outside the file")
-        params += count
-    return {"params": params, "bytes": size}
-
-
-def weight_constraints(check: Any, weights: Path, what: str = "the weights") -> str | None:
-    """Why weights break a check's ``constraints`` (max_params, max_weights_mb), read from
-    the safetensors header here, never by loading them; None: they keep them. Shared by
-    every kind with ``constraints`` (classifier, sequence, samples, reconstruction)."""
-    limits = check.constraints
-    try:
-        summary = safetensors_summary(weights)
-    except (ValueError, KeyError, TypeError, OSError) as exc:
-        return f"{what} could not be read: {exc}"
-    if limits.max_params is not None and summary["params"] > limits.max_params:
-        return (
-            f"constraint max_params: the model has {summary['params']:,} parameters, "
-            f"at most {limits.max_params:,} are allowed"
-        )
-    if limits.max_weights_mb is not None and summary["bytes"] > limits.max_weights_mb * 2**20:
-        return (
-            f"constraint max_weights_mb: the weights take {summary['bytes'] / 2**20:.2f} MB, "
-            f"at most {limits.max_weights_mb:g} MB are allowed"
-        )
-    return None
+def hidden_view(
+    ctx: PhaseContext, check: ClassifierCheck
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The job's own view of the hidden test split: ``(images, labels, index)``, where
+    ``index`` gives each image's position in the public split. The subset (``test_subset``
+    images, or all) and its order are drawn from the job's secret seed, and every image
+    gets noise of its own (label-preserving: the digit is unchanged), so no two jobs see
+    the same bytes and none sees the published ones. All checks of a job share one view."""
+    public = np.load(ctx.visible_data["test_images.npy"], allow_pickle=False)
+    labels = np.asarray(ctx.test_labels)
+    total = len(labels)
+    n = total if check.test_subset is None else min(check.test_subset, total)
+    rng = np.random.default_rng([ctx.seed % 2**63, VIEW_SALT])
+    index = rng.permutation(total)
+    noise = rng.integers(-TEST_NOISE, TEST_NOISE + 1, size=public.shape, dtype=np.int16)
+    index = index[:n]
+    view = np.clip(public[index].astype(np.int16) + noise[index], 0, 255).astype(np.uint8)
+    return view, labels[index], index
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -258,11 +259,16 @@ def score(
     predictions: np.ndarray,
     labels: np.ndarray,
     curve: list[dict[str, Any]],
+    index: np.ndarray | None = None,
+    names: list[str] | None = None,
 ) -> Outcome:
+    """Accuracy and its feedback; ``index``: each prediction's image's position in the
+    public test split (what the misclassified examples name), by default its own;
+    ``names``: the dataset's class names in English (feedback says "class 6" without)."""
     labels = labels.astype(np.int64)
     correct = predictions == labels
     accuracy = float(correct.mean())
-    classes = 10
+    classes = len(names) if names else 10
     confusion = np.zeros((classes, classes), dtype=np.int64)
     valid = (predictions >= 0) & (predictions < classes)
     np.add.at(confusion, (labels[valid], predictions[valid]), 1)
@@ -271,32 +277,57 @@ def score(
     ]
     wrong = np.flatnonzero(~correct)[: check.show_misclassified]
     credit = check.credit
-    fraction = min(1.0, max(0.0, (accuracy - credit.floor) / (credit.target - credit.floor)))
+    fraction = rising_fraction(accuracy, credit.floor, credit.target)
     details = {
         "accuracy": accuracy,
         "test_examples": int(len(labels)),
         "per_class_accuracy": per_class,
         "confusion_matrix": confusion.tolist(),
         "misclassified": [
-            {"index": int(i), "predicted": int(predictions[i]), "label": int(labels[i])}
+            {
+                "index": int(i if index is None else index[i]),
+                "predicted": int(predictions[i]),
+                "label": int(labels[i]),
+            }
             for i in wrong
         ],
         "floor": credit.floor,
         "target": credit.target,
         "curve": curve,
     }
-    worst = min((c for c in range(classes) if per_class[c] is not None), key=lambda c: per_class[c])
+    if names:
+        details["class_names"] = list(names)
+    worst = min(
+        (c for c in range(classes) if per_class[c] is not None),
+        key=lambda c: cast(float, per_class[c]),  # the classes with an accuracy
+    )
     message = (
         f"test accuracy {accuracy:.2%} on {len(labels)} hidden images (no points at "
-        f"{credit.floor:.0%} or below, full points at {credit.target:.0%}); weakest "
-        f"digit {worst}: {per_class[worst]:.1%}"
+        f"{_percent(credit.floor)} or below, full points at {_percent(credit.target)}); weakest: "
+        f"{_class_name(worst, names)}: {per_class[worst]:.1%}"
     )
-    if fraction < 1 and check.hint:
-        message += f"\nHint: {check.hint}"
+    if fraction < 1:
+        message = with_hint(message, check.hint)
     return Outcome(check.points * fraction, check.points, message, details)
 
 
-def _zero(check: ClassifierCheck, message: str, details: dict[str, Any] | None = None) -> Outcome:
-    if check.hint:
-        message += f"\nHint: {check.hint}"
-    return Outcome(0.0, check.points, message, details or {})
+def _percent(x: float) -> str:
+    """0.96 -> '96%', 0.895 -> '89.5%' (a threshold is never shown rounded)."""
+    return f"{x:.1%}".replace(".0%", "%")
+
+
+def _class_name(label: int, names: list[str] | None) -> str:
+    if names and 0 <= label < len(names):
+        return f"{names[label]} (class {label})"
+    return f"class {label}"
+
+
+def class_names(check: ClassifierCheck, ctx: PhaseContext) -> list[str] | None:
+    """The English class names the check's dataset manifest declares; None: not known."""
+    from autograder import datasets
+
+    folder = getattr(ctx.settings, "datasets_dir", None)
+    try:
+        return datasets.get_spec(check.dataset, folder).class_names or None
+    except (datasets.DatasetError, OSError):
+        return None

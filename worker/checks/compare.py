@@ -21,13 +21,23 @@ class Comparison:
 
 
 def compare_outputs(
-    got: list[np.ndarray], want: list[np.ndarray], rtol: float, atol: float, check_dtype: bool
+    got: list[np.ndarray],
+    want: list[np.ndarray],
+    rtol: float,
+    atol: float,
+    check_dtype: bool,
+    names: list[str] | None = None,
 ) -> Comparison:
+    """Each returned value against the reference's; ``names``: what the spec calls them
+    (its ``outputs``), for the message, else "returned value k"."""
     if len(got) != len(want):
         return Comparison(False, f"returned {_count(len(got))}, expected {_count(len(want))}")
     worst = 0.0
     for k, (g, w) in enumerate(zip(got, want, strict=True)):
-        label = f"output {k + 1}: " if len(want) > 1 else ""
+        if names and k < len(names):
+            label = f"{names[k]}: "
+        else:
+            label = f"returned value {k + 1}: " if len(want) > 1 else ""
         result = compare_array(g, w, rtol, atol, check_dtype)
         if not result.ok:
             return Comparison(False, label + result.message, result.max_abs_error)
@@ -61,14 +71,28 @@ def compare_array(
     finite_err = np.where(np.isfinite(err), err, 0.0)
     max_err = float(finite_err.max()) if finite_err.size else 0.0
     if not bool(good.all()):
+        if good.ndim == 0 or good.size == 1:  # one number: say both
+            return Comparison(
+                False,
+                f"got {_number(g.reshape(-1)[0])}, expected {_number(w.reshape(-1)[0])} "
+                f"(tolerance {atol:g} + {rtol:g}*|expected|)",
+                max_err,
+            )
         bad = int((~good).sum())
+        first = tuple(int(i) for i in np.argwhere(~good)[0])
+        where = first[0] if len(first) == 1 else first
         return Comparison(
             False,
             f"{bad} of {good.size} values differ (largest difference {max_err:.3g}, "
-            f"tolerance {atol:g} + {rtol:g}*|expected|)",
+            f"tolerance {atol:g} + {rtol:g}*|expected|); the first at index {where}: got "
+            f"{_number(g[first])}, expected {_number(w[first])}",
             max_err,
         )
     return Comparison(True, "ok", max_err)
+
+
+def _number(value: float) -> str:
+    return f"{float(value):.6g}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:

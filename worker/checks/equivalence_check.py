@@ -42,6 +42,7 @@ from autograder.specs.equivalence_oracles import (
 )
 from autograder.specs.schema import EquivalenceCheck
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Step
+from worker.checks.common.hints import with_hint
 
 PROTOCOL = "module_forward"
 
@@ -110,7 +111,10 @@ MODULE_NAMES = {
 def init_kwargs(oracle: str, sizes: dict[str, int], options: dict[str, Any]) -> dict[str, Any]:
     """The constructor's keyword arguments (PyTorch's names) for one case."""
     if oracle in CELLS + LAYERS:
-        kw = {"input_size": sizes["input_size"], "hidden_size": sizes["hidden_size"]}
+        kw: dict[str, Any] = {
+            "input_size": sizes["input_size"],
+            "hidden_size": sizes["hidden_size"],
+        }
     elif oracle == "multi_head_attention":
         kw = {"embed_dim": sizes["num_heads"] * sizes["head_dim"], "num_heads": sizes["num_heads"]}
     elif oracle == "transformer_encoder_layer":
@@ -494,8 +498,7 @@ def score(
     if failed_outputs:
         counts = ", ".join(f"{k} in {v}" for k, v in failed_outputs.items())
         message += f"\nOutputs that differ (number of cases): {counts}."
-    if check.hint:
-        message += f"\nHint: {check.hint}"
+    message = with_hint(message, check.hint)
     return Outcome(earned, check.points, message, details)
 
 
@@ -583,8 +586,8 @@ def _where(index: tuple[Any, ...], name: str, info: CaseInfo, oracle: str) -> st
                 else ""
             )
             return f"at time {t}, batch {b}, feature {idx[2]}{direction}"
-        layer, direction = divmod(idx[0], d)
-        which = ("forward", "backward")[direction] if d == 2 else ""
+        layer, backward = divmod(idx[0], d)
+        which = ("forward", "backward")[backward] if d == 2 else ""
         return (
             f"at layer {layer}{' ' + which + ' direction' if which else ''}, batch {idx[1]}, "
             f"unit {idx[2]}"
@@ -688,8 +691,11 @@ def scan_source(
     used = _used_by(tree, build) if build else None
     nodes: list[ast.AST] = []
     for top in tree.body:
-        is_def = isinstance(top, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-        if used is None or not is_def or top.name in used:
+        if (
+            used is None
+            or not isinstance(top, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            or top.name in used
+        ):
             nodes += list(ast.walk(top))
     for node in nodes:
         line = getattr(node, "lineno", "?")
@@ -722,9 +728,8 @@ def scan_source(
                 and ("torch", node.attr) in dotted
             ):
                 found = f"torch.{node.attr}"
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value in plain:
-                found = node.value
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in plain:
+            found = node.value
         if found:
             return (
                 f"{path.name} line {line} uses {found}: this check is about writing it yourself, "

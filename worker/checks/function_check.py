@@ -9,6 +9,7 @@ import numpy as np
 
 from autograder.specs.schema import FunctionCheck
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Step
+from worker.checks.common.hints import with_hint
 from worker.checks.compare import compare_outputs
 from worker.checks.generators import draw_arg, draw_dims
 
@@ -49,7 +50,12 @@ def score(
             problem = got.error or "no result: the program ended before this check ran"
         else:
             cmp = compare_outputs(
-                got.outputs, want.outputs, check.rtol, check.atol, check.check_dtype
+                got.outputs,
+                want.outputs,
+                check.rtol,
+                check.atol,
+                check.check_dtype,
+                check.outputs,
             )
             if cmp.ok:
                 passed += 1
@@ -70,6 +76,5 @@ def score(
         f"{passed} of {cases} cases match the reference. Case {first_failure['case']}, "
         f"{first_failure['call']}: {first_failure['problem']}"
     )
-    if check.hint:
-        message += f"\nHint: {check.hint}"
+    message = with_hint(message, check.hint)
     return Outcome(earned, check.points, message, details)

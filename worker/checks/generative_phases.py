@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from worker.artifacts import json_lines, read_capped
-from worker.checks.base import Outcome
-from worker.checks.classifier_check import forbidden_imports, weight_constraints
+from worker.checks.common.constraints import forbidden_imports, weight_constraints
 from worker.checks.phases import PhaseContext, PhaseLog, phase_problem, run_phase
 
 RUNNER = "generative_runner.py"
@@ -138,15 +137,3 @@ def artifact(out: Path, name: str, max_bytes: int) -> Path | str:
     if path.stat().st_size > max_bytes:
         return f"{name} is larger than expected ({path.stat().st_size:,} bytes)"
     return path
-
-
-def zero(check: Any, message: str, details: dict[str, Any] | None = None) -> Outcome:
-    if check.hint:
-        message += f"\nHint: {check.hint}"
-    return Outcome(0.0, check.points, message, details or {})
-
-
-def infra_error(code: str, message: str) -> Exception:
-    from worker.pipeline import InfraError  # here: the pipeline imports the check kinds
-
-    return InfraError(code, message)

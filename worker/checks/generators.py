@@ -26,6 +26,7 @@ def _size(dim: Dim, dims: dict[str, int], rng: np.random.Generator) -> int:
 
 def draw_array(gen: ArrayGen, dims: dict[str, int], rng: np.random.Generator) -> np.ndarray:
     shape = tuple(_size(d, dims, rng) for d in gen.shape)
+    arr: np.ndarray
     if gen.dist == "normal":
         arr = rng.normal(gen.mean, gen.std, size=shape)
     elif gen.dist == "uniform":

@@ -21,7 +21,6 @@ found statically here (``static``) and refused at runtime inside the box.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from autograder.specs.schema import GradientCheck
+from worker.artifacts import MalformedArtifact, parse_json
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Step
-from worker.checks.classifier_check import forbidden_imports
+from worker.checks.common.constraints import forbidden_imports
+from worker.checks.common.hints import with_hint
 from worker.checks.generators import draw_array, draw_dims
 
 PROTOCOL = "layer_gradient"
@@ -81,41 +82,42 @@ def quantities(check: GradientCheck) -> list[Quantity]:
 # ------------------------------------------------------------------------------ plan
 
 
-def _forward(oracle: str, x: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
-    """The forward pass in numpy (plan only: the shape of dout)."""
+def _out_shape(oracle: str, x: np.ndarray, params: dict[str, np.ndarray]) -> tuple[int, ...]:
+    """The shape of a plain layer's output (that of dout)."""
     if oracle == "linear":
-        return x @ params["W"] + params["b"]
-    if oracle == "relu":
-        return np.maximum(x, 0.0)
-    if oracle == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-x))
-    if oracle == "tanh":
-        return np.tanh(x)
-    return np.zeros(())  # the loss oracles return a scalar
+        return (x.shape[0], params["W"].shape[1])
+    return x.shape  # relu, sigmoid, tanh: element-wise
 
 
 def _kinks(oracle: str, x: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
     """Values at which the oracle is not differentiable (their distance from 0)."""
     if oracle == "two_layer_net":
-        return (x @ params["W1"] + params["b1"]).ravel()
+        kinks: np.ndarray = (x @ params["W1"] + params["b1"]).ravel()
+        return kinks
     return np.zeros(0)
 
 
-def _case(check: GradientCheck, rng: np.random.Generator) -> dict[str, Any]:
-    dims = draw_dims(check.dims, rng)
+def _case(
+    check: GradientCheck, rng: np.random.Generator, dims: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """One case; with ``dims`` given, the timed case (its own generators where it has any)."""
+    timed = check.timed_case if dims is not None else None
+    dims = draw_dims(check.dims, rng) if dims is None else dict(dims)
     init = {k: _size(v, dims) if isinstance(v, str) else v for k, v in check.init.items()}
-    x = draw_array(check.input, dims, rng).astype(np.float64)
+    gen = timed.input if timed is not None and timed.input is not None else check.input
+    x = draw_array(gen, dims, rng).astype(np.float64)
     if check.oracle == "relu":
         near = np.abs(x) < KINK_MARGIN
         x = np.where(near, np.where(x < 0, -2 * KINK_MARGIN, 2 * KINK_MARGIN), x)
-    params = {k: draw_array(g, dims, rng).astype(np.float64) for k, g in check.params.items()}
+    gens = {**check.params, **(timed.params if timed is not None else {})}
+    params = {k: draw_array(gens[k], dims, rng).astype(np.float64) for k in check.params}
     case: dict[str, Any] = {"dims": dims, "init": init, "x": x, "params": params}
     if check.labels is not None:
         shape = tuple(_size(d, dims) for d in check.labels.shape)
         classes = _size(check.labels.classes, dims)
         case["y"] = rng.integers(0, classes, size=shape).astype(np.int64)
     if STYLES[check.oracle] == "layer":
-        case["dout"] = rng.normal(size=_forward(check.oracle, x, params).shape)
+        case["dout"] = rng.normal(size=_out_shape(check.oracle, x, params))
     return case
 
 
@@ -130,38 +132,67 @@ def _size(dim: Any, dims: dict[str, int]) -> int:
 
 
 def plan(check: GradientCheck, rng: np.random.Generator) -> CheckPlan:
-    calls = []
-    for _ in range(check.cases):
-        for _attempt in range(MAX_REDRAWS):
-            case = _case(check, rng)
-            kinks = _kinks(check.oracle, case["x"], case["params"])
-            if not kinks.size:
-                break
-            # Away from the kink, and with active and inactive units both common: a
-            # network whose hidden layer is all dead (or all alive) would hide a wrong mask.
-            active = float((kinks > 0).mean())
-            if np.abs(kinks).min() >= KINK_MARGIN and 0.25 <= active <= 0.75:
-                break
-        else:
-            raise ValueError(
-                f"{check.id}: could not draw inputs away from the ReLU kink with both active "
-                "and inactive hidden units; use smaller dims"
-            )
-        config = {
-            "oracle": check.oracle,
-            "style": STYLES[check.oracle],
-            "init": case["init"],
-            "params": list(check.params),
-            "forbidden": list(check.forbidden_imports),
-        }
-        kwargs: dict[str, Any] = {"config": config, "x": case["x"]}
-        for key in ("y", "dout"):
-            if key in case:
-                kwargs[key] = case[key]
-        for name, value in case["params"].items():
-            kwargs[f"p_{name}"] = value
-        calls.append(Call(check.module, [Step(check.layer, [], kwargs)], protocol=PROTOCOL))
+    calls = [_call(check, _drawn(check, rng)) for _ in range(check.cases)]
+    if check.timed_case is not None:
+        case = _drawn(check, rng, dict(check.timed_case.dims))
+        along = {"kink_units": _kink_units(check, case)}
+        calls.append(_call(check, case, along, check.timed_case.wall_seconds))
     return CheckPlan(calls)
+
+
+def _drawn(
+    check: GradientCheck, rng: np.random.Generator, dims: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """A case away from the ReLU kink (a timed case: only where the oracle differentiates
+    numerically, see _kink_units), with active and inactive hidden units both common: a
+    network whose hidden layer is all dead (or all alive) would hide a wrong mask."""
+    for _attempt in range(MAX_REDRAWS):
+        case = _case(check, rng, dims)
+        kinks = _kinks(check.oracle, case["x"], case["params"])
+        if not kinks.size:
+            return case
+        active = float((kinks > 0).mean())
+        away = dims is not None or np.abs(kinks).min() >= KINK_MARGIN
+        if away and 0.25 <= active <= 0.75:
+            return case
+    raise ValueError(
+        f"{check.id}: could not draw inputs away from the ReLU kink with both active "
+        "and inactive hidden units; use smaller dims"
+    )
+
+
+def _kink_units(check: GradientCheck, case: dict[str, Any]) -> list[int]:
+    """A network's hidden units with a pre-activation near the ReLU kink in some row: the
+    oracle's numerical derivative of a timed case leaves their W1 and b1 alone."""
+    if check.oracle != "two_layer_net":
+        return []
+    pre = case["x"] @ case["params"]["W1"] + case["params"]["b1"]
+    return [int(j) for j in np.flatnonzero(np.abs(pre).min(axis=0) < KINK_MARGIN)]
+
+
+def _call(
+    check: GradientCheck,
+    case: dict[str, Any],
+    fd_along_gradient: dict[str, Any] | None = None,
+    wall_seconds: float | None = None,
+) -> Call:
+    config: dict[str, Any] = {
+        "oracle": check.oracle,
+        "style": STYLES[check.oracle],
+        "init": case["init"],
+        "params": list(check.params),
+        "forbidden": list(check.forbidden_imports),
+    }
+    if fd_along_gradient is not None:
+        config["fd_along_gradient"] = fd_along_gradient
+    kwargs: dict[str, Any] = {"config": config, "x": case["x"]}
+    for key in ("y", "dout"):
+        if key in case:
+            kwargs[key] = case[key]
+    for name, value in case["params"].items():
+        kwargs[f"p_{name}"] = value
+    step = Step(check.layer, [], kwargs)
+    return Call(check.module, [step], protocol=PROTOCOL, wall_seconds=wall_seconds)
 
 
 def describe_case(check: GradientCheck, call: Call) -> str:
@@ -229,24 +260,42 @@ def _notes(result: CallResult) -> dict[str, str]:
     if not result.error:
         return {}
     try:
-        value = json.loads(result.error)
-    except ValueError:
+        value = parse_json(result.error)
+    except MalformedArtifact:
         return {}
     if not isinstance(value, dict):
         return {}
     return {str(k)[:50]: str(v)[:3000] for k, v in value.items()}
 
 
-def _reference(check: GradientCheck, case: int, want: CallResult, n: int) -> float:
-    """Check the grader's own answer; return the worst autograd/finite-difference gap."""
-    where = f"{check.id} case {case + 1}"
+def _kept(grad: np.ndarray, key: str, along: dict[str, Any]) -> np.ndarray:
+    """The part of a gradient the oracle's derivative along it covers (W1's and b1's
+    hidden units near the kink left out)."""
+    units = along.get("kink_units") or []
+    if key not in ("W1", "b1") or not units:
+        return grad
+    kept = grad.copy()
+    kept[..., units] = 0.0
+    return kept
+
+
+def _reference(check: GradientCheck, case: int, want: CallResult, call: Call) -> float:
+    """Check the grader's own answer; return the worst autograd/finite-difference gap. A
+    timed case's oracle differentiates numerically only along each gradient it found: the
+    derivative in the direction g/|g| must be |g|."""
+    where = f"{check.id} " + ("timed case" if call.wall_seconds else f"case {case + 1}")
+    qs = quantities(check)
+    n = len(qs)
     if want.status != "ok":
         raise ReferenceFailed(f"{where}: the oracle failed: {want.error or want.status}")
     if len(want.outputs) != 2 * n - 1:
         raise ReferenceFailed(f"{where}: the oracle wrote {len(want.outputs)} arrays")
+    along = call.steps[0].kwargs["config"].get("fd_along_gradient")
     worst = 0.0
     for k in range(1, n):
         auto, fd = want.outputs[k], want.outputs[n - 1 + k]
+        if along is not None and auto.dtype.kind == "f":
+            auto = np.array([np.linalg.norm(_kept(auto, qs[k].key, along))])
         if auto.dtype.kind != "f" or auto.shape != fd.shape:
             raise ReferenceFailed(f"{where}: the oracle's arrays disagree in shape")
         gap = relative_error(auto, fd)
@@ -258,30 +307,76 @@ def _reference(check: GradientCheck, case: int, want: CallResult, n: int) -> flo
     return worst
 
 
+Verdict = tuple[bool, float | None, str]  # (passed, relative error or None, what is wrong)
+
+
+def _judge(got: CallResult, want: CallResult, qs: list[Quantity], tol: float) -> list[Verdict]:
+    """Each quantity of one case that ran: compared with the grader's."""
+    notes = _notes(got)
+    verdicts: list[Verdict] = []
+    for k, q in enumerate(qs):
+        value = got.outputs[k] if k < len(got.outputs) else None
+        if value is None or (value.dtype == np.bool_ and value.size == 0):
+            verdicts.append((False, None, notes.get(q.key, "nothing was returned")))
+        else:
+            verdicts.append(compare_quantity(value, want.outputs[k], tol))
+    return verdicts
+
+
+TIMED_NOTE = (
+    "Each result earns its points only when it is right in the large case too. Gradients "
+    "derived by hand take well under a second there; finite differences (a forward pass "
+    "per coordinate) take many minutes."
+)
+
+
+def _timed(
+    check: GradientCheck, call: Call, got: CallResult, want: CallResult
+) -> tuple[dict[str, bool], list[str], dict[str, Any]]:
+    """The timed case: which quantities it lets earn points, what to say, the details."""
+    qs = quantities(check)
+    shown = (
+        f"large case ({describe_case(check, call)}, alone in a sandbox with a time limit "
+        f"of {call.wall_seconds:g} s)"
+    )
+    details: dict[str, Any] = {"wall_seconds": call.wall_seconds, "case": shown}
+    if got.status != "ok":
+        error = got.error or "no result: the program ended before this ran"
+        gate = {q.key: False for q in qs}
+        lines = [f"The {shown} failed: {error}"]
+        details["error"] = error
+    else:
+        verdicts = _judge(got, want, qs, check.tolerance)
+        gate = {q.key: v[0] for q, v in zip(qs, verdicts, strict=True)}
+        wrong = [f"{q.label}: {v[2]}" for q, v in zip(qs, verdicts, strict=True) if not v[0]]
+        lines = [f"In the {shown}: " + "; ".join(wrong)] if wrong else []
+    details["passed"] = {q.label: gate[q.key] for q in qs}
+    if not all(gate.values()):
+        lines.append(TIMED_NOTE)
+    return gate, lines, details
+
+
 def score(
     check: GradientCheck, plan_: CheckPlan, student: list[CallResult], reference: list[CallResult]
 ) -> Outcome:
     qs = quantities(check)
     n = len(qs)
-    cases = len(plan_.calls)
+    timed = [k for k, call in enumerate(plan_.calls) if call.wall_seconds is not None]
+    cases = len(plan_.calls) - len(timed)
     passed = {q.key: 0 for q in qs}
     worst: dict[str, float | None] = {q.key: None for q in qs}
     problem: dict[str, str] = {}
     agreement = 0.0
     call_error: tuple[int, str] | None = None
     for case, (got, want) in enumerate(zip(student, reference, strict=True)):
-        agreement = max(agreement, _reference(check, case, want, n))
+        agreement = max(agreement, _reference(check, case, want, plan_.calls[case]))
+        if case in timed:
+            continue
         if got.status != "ok":
             if call_error is None:
                 call_error = (case, got.error or "no result: the program ended before this ran")
             continue
-        notes = _notes(got)
-        for k, q in enumerate(qs):
-            value = got.outputs[k] if k < len(got.outputs) else None
-            if value is None or (value.dtype == np.bool_ and value.size == 0):
-                ok, err, why = False, None, notes.get(q.key, "nothing was returned")
-            else:
-                ok, err, why = compare_quantity(value, want.outputs[k], check.tolerance)
+        for q, (ok, err, why) in zip(qs, _judge(got, want, qs, check.tolerance), strict=True):
             if err is not None and math.isfinite(err):
                 worst[q.key] = max(worst[q.key] or 0.0, err)
             if ok:
@@ -290,22 +385,30 @@ def score(
                 problem[q.key] = (
                     f"{why} (case {case + 1}: {describe_case(check, plan_.calls[case])})"
                 )
-    total = sum(passed.values())
-    earned = check.points * total / (cases * n)
+    gate = {q.key: True for q in qs}
+    timed_lines: list[str] = []
     details: dict[str, Any] = {
         "cases": cases,
         "tolerance": check.tolerance,
         "reference_agreement": agreement,
-        "quantities": {
-            q.label: {
-                "passed": passed[q.key],
-                "worst_relative_error": worst[q.key],
-                "problem": problem.get(q.key, ""),
-            }
-            for q in qs
-        },
+    }
+    for k in timed:
+        gate, timed_lines, details["timed_case"] = _timed(
+            check, plan_.calls[k], student[k], reference[k]
+        )
+    total = sum(passed.values())
+    earned = check.points * sum(passed[q.key] for q in qs if gate[q.key]) / (cases * n)
+    details["quantities"] = {
+        q.label: {
+            "passed": passed[q.key],
+            "worst_relative_error": worst[q.key],
+            "problem": problem.get(q.key, ""),
+        }
+        for q in qs
     }
     lines = [f"{total} of {cases * n} results match the grader's ({cases} cases x {n} quantities)"]
+    if timed:
+        lines[0] += f"; {sum(gate.values())} of {n} quantities right in the large case too"
     for q in qs:
         if q.key in problem:
             failed = cases - passed[q.key]
@@ -316,7 +419,8 @@ def score(
                 )
             else:
                 lines.append(f"{q.label}: {problem[q.key]}")
-    good = [q.label.split(": ", 1)[1] for q in qs if passed[q.key] == cases]
+    lines += timed_lines
+    good = [q.label.split(": ", 1)[1] for q in qs if passed[q.key] == cases and gate[q.key]]
     if good:
         lines.append("correct: " + ", ".join(good))
     if call_error is not None:
@@ -325,9 +429,10 @@ def score(
             f"case {case + 1} ({describe_case(check, plan_.calls[case])}) failed:\n{error}"
         )
         details["first_error"] = {"case": case + 1, "error": error}
-    if total < cases * n and check.hint:
-        lines.append(f"Hint: {check.hint}")
-    return Outcome(earned, check.points, "\n".join(lines), details)
+    message = "\n".join(lines)
+    if earned < check.points:
+        message = with_hint(message, check.hint)
+    return Outcome(earned, check.points, message, details)
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -16,27 +16,45 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from worker.artifacts import json_lines, metrics, read_capped
+from autograder.grading.failures import Failure, FailureCode
+from worker.artifacts import (
+    MalformedArtifact,
+    json_lines,
+    load_npy,
+    metrics,
+    parse_json,
+    read_capped,
+)
+from worker.checks.common.hints import not_run
 from worker.sandbox.base import PYTHON, RUNNER_DIR, Backend, GpuAssignment, Limits, Request, Result
+
+if TYPE_CHECKING:
+    from autograder.settings import Settings
+    from autograder.specs.schema import Spec
+
+
+# Told of a training phase's epochs: (check, phase, the epochs' lines, the epochs the phase
+# is to run or None, final: the phase has ended and these are all its lines).
+OnProgress = Callable[[str, str, list[dict[str, Any]], int | None, bool], None]
 
 
 @dataclass
 class PhaseContext:
     backend: Backend
-    spec: Any  # autograder.specs.schema.Spec
+    spec: Spec
     limits: Limits
     code_dir: Path  # the student's staged files (code and any uploaded weights)
     job_dir: Path
     visible_data: dict[str, Path] = field(default_factory=dict)  # name -> host path a phase may see
     test_labels: np.ndarray | None = None  # hidden: never handed to a sandbox
-    on_progress: Callable[[str, str, list[dict[str, Any]]], None] | None = None
+    on_progress: OnProgress | None = None
     gpu: GpuAssignment | None = None  # None: the phases run on the CPU
     seed: int = 0  # the job's secret seed: generated data and noise come from it
-    settings: Any = None
+    settings: Settings | None = None
     load_dataset: Callable[[str], tuple[dict[str, Path], np.ndarray]] | None = None
 
     def rng(self, check_id: str) -> np.random.Generator:
@@ -56,7 +74,7 @@ class PhaseLog:
     """What the phases of one check left for the report (all untrusted but the timings)."""
 
     boxes: list[tuple[str, Result]] = field(default_factory=list)
-    failure: tuple[str, str] | None = None  # (kind, message) of a phase ended by a limit
+    failure: Failure | None = None  # the first phase ended by a limit, or early
 
     def text(self) -> str:
         parts = []
@@ -80,12 +98,19 @@ def run_phase(
     inputs: dict[str, np.ndarray] | None = None,
     files: list[Path] | None = None,
     progress_file: str | None = None,
+    src_dir: Path | None = None,
+    label: str | None = None,
 ) -> tuple[Result, Path]:
     """Run one phase in a fresh box: ``runner`` (a file of worker/runner/) is called with
     ``phase_name``; ``phase`` becomes /job/in/phase.json (plus ``device`` and ``threads``),
     ``inputs`` become /job/in/<name>.npy, ``files`` are copied into /job/in, ``data`` is
-    bound read-only under /data. Returns the result and the host folder of out/."""
-    base = ctx.job_dir / f"{check_id}-{phase_name}"
+    bound read-only under /data; ``src_dir`` replaces the student's code (an empty folder
+    for a box that must run none of it); ``label`` (default: the phase's name) names the
+    box outside only, in its host folder, the log and the timings, so that two boxes of
+    one phase (a model and its control) are told apart here and not inside.
+    Returns the result and the host folder of out/."""
+    label = label or phase_name
+    base = ctx.job_dir / f"{check_id}-{label}"
     in_dir, out = base / "in", base / "out"
     in_dir.mkdir(parents=True)
     phase = {
@@ -99,13 +124,16 @@ def run_phase(
     for path in files or []:
         shutil.copyfile(path, in_dir / path.name)
 
+    epochs = phase.get("epochs")
+    total = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+
     def progress(lines: list[dict[str, Any]]) -> None:
         if ctx.on_progress:
-            ctx.on_progress(check_id, phase_name, lines)
+            ctx.on_progress(check_id, label, lines, total, False)
 
     request = Request(
         argv=[PYTHON, "-B", f"{RUNNER_DIR}/{runner}", phase_name],
-        src_dir=ctx.code_dir,
+        src_dir=ctx.code_dir if src_dir is None else src_dir,
         in_dir=in_dir,
         limits=replace(ctx.limits, wall_seconds=wall_seconds, cpu_seconds=None),
         data_files=data or {},
@@ -119,8 +147,13 @@ def run_phase(
         else ("torch-train" if phase_name == "train" else "torch"),
     )
     result = ctx.backend.run(request, out)
-    result.require_runner_started(f"{phase_name} phase")
-    log.boxes.append((f"{phase_name} ({check_id})", result))
+    result.require_runner_started(f"{label} phase")
+    result.require_not_killed_from_outside(f"{label} phase")
+    log.boxes.append((f"{label} ({check_id})", result))
+    if progress_file and ctx.on_progress and (out / progress_file).is_file():
+        # The last epochs, which the live updates (every second or two) may have missed.
+        lines = json_lines(read_capped(out / progress_file, 1_000_000), 1000)
+        ctx.on_progress(check_id, label, lines, total, True)
     return result, out
 
 
@@ -130,24 +163,38 @@ def phase_problem(
     """Why a phase did not end well, in words for the student (None: it wrote result.json
     with status ok). A limit that ended it is also recorded as the run's failure kind."""
     if result.timed_out:
-        log.failure = log.failure or ("submission:timeout", f"{what} ran out of time")
-        return f"{what} did not finish within its time budget of {wall_seconds:g} s and was stopped"
+        failure = Failure(
+            code=FailureCode.TIMEOUT, values={"phase": what, "seconds": float(wall_seconds)}
+        )
+        log.failure = log.failure or failure
+        return failure.message()
     if result.oom_killed:
-        log.failure = log.failure or ("submission:memory", f"{what} ran out of memory")
-        return f"{what} used more than the memory limit ({ctx.limits.memory_mb} MB) and was stopped"
+        failure = Failure(
+            code=FailureCode.MEMORY, values={"phase": what, "memory_mb": ctx.limits.memory_mb}
+        )
+        log.failure = log.failure or failure
+        return failure.message()
     status = result_json(out / "result.json")
     if status.get("status") == "ok":
         return None
+    if status.get("status") == "error" and status.get("import_error") is True:
+        # The run's failure, shown once above the checks; each check only says so.
+        error = str(status.get("error", ""))[:4000]
+        log.failure = log.failure or Failure(code=FailureCode.IMPORT_ERROR, detail=error)
+        return not_run(error)
     if status.get("status") == "error":
         return f"{what} failed:\n{str(status.get('error', ''))[:4000]}"
-    log.failure = log.failure or ("submission:exited-early", f"{what} ended early")
-    return f"{what} ended (exit code {result.exit_code}) before it finished its work"
+    failure = Failure(
+        code=FailureCode.EXITED_EARLY, values={"phase": what, "exit_code": result.exit_code}
+    )
+    log.failure = log.failure or failure
+    return failure.message()
 
 
 def result_json(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(read_capped(path, 1_000_000))
-    except ValueError:
+        value = parse_json(read_capped(path, 1_000_000))
+    except MalformedArtifact:
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -168,11 +215,11 @@ def load_array(
     """An untrusted .npy artifact, checked (no pickle; dtype kind, shape, finiteness) before
     any metric; a string says what was wrong, in words for the student."""
     try:
-        arr = np.load(path, allow_pickle=False)
+        arr = load_npy(path)
     except FileNotFoundError:
         return f"{what}: nothing was written"
-    except Exception:
-        return f"{what}: not a readable numeric array"
+    except MalformedArtifact as exc:
+        return f"{what}: not a readable numeric array ({exc})"
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in kinds:
         return f"{what}: dtype {getattr(arr, 'dtype', type(arr).__name__)} is not allowed here"
     if len(arr.shape) != len(shape) or any(

@@ -21,7 +21,17 @@ Phases (each a fresh sandbox; artifacts flow forward only):
           its inputs, and the decode box none). ``credit`` is the MSE's line; the sparse
           variant adds ``sparsity``: the fraction of active code entries (|c| above
           ``tolerance`` x the 99th percentile of |c|, so rescaling the codes changes
-          nothing) earns ``sparsity.share`` of the points.
+          nothing) earns ``sparsity.share`` of the points, but only once the MSE line
+          earns points (rule 11: all-zero codes of a model that learnt nothing are
+          perfectly sparse).
+
+Memorisation does not pay here the way it does for ``samples``: the score is the error on
+test images chosen per job, which the train phase never sees, so a model that stores
+training images gains nothing. The test images are public, though: a submission could carry
+some in its source (lzma-compressed and binarised, about 30 bytes each: some 3,000 in hw4-2's
+100 kB cap) and send a table index through the code. Binarised digits reconstruct at MSE
+0.009 (the reference: 0.014), so on the third of the test images such a table holds it
+pays; a per-job transform of the test images (rule 11) would close that (not done yet).
 """
 
 from __future__ import annotations
@@ -34,7 +44,8 @@ import numpy as np
 from autograder.specs.schema import ReconstructionCheck
 from worker.checks import generative_phases as gp
 from worker.checks.base import Outcome
-from worker.checks.credit import credit_fraction
+from worker.checks.common.credit import credit_fraction
+from worker.checks.common.hints import with_hint, zero
 from worker.checks.phases import PhaseContext, PhaseLog, load_array
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
@@ -44,10 +55,10 @@ def run(check: ReconstructionCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLo
     log = PhaseLog()
     problem = gp.static_problem(check, ctx)
     if problem:
-        return gp.zero(check, problem), log
+        return zero(check, problem), log
     weights, train_curve, message = gp.train(check, ctx, log, check.model)
     if weights is None:
-        return gp.zero(check, message, {"curve": train_curve}), log
+        return zero(check, message, {"curve": train_curve}), log
     test_images = np.load(ctx.visible_data["test_images.npy"], allow_pickle=False)
     clean, seen = test_inputs(check, ctx.rng(check.id), test_images)
     out, problem = gp.later_phase(
@@ -55,22 +66,22 @@ def run(check: ReconstructionCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLo
         check.phase_wall_seconds,
     )  # fmt: skip
     if out is None:
-        return gp.zero(check, problem, {"curve": train_curve}), log
+        return zero(check, problem, {"curve": train_curve}), log
     codes = read_codes(out, check)
     if isinstance(codes, str):
-        return gp.zero(check, codes, {"curve": train_curve}), log
+        return zero(check, codes, {"curve": train_curve}), log
     out, problem = gp.later_phase(
         check, ctx, log, "decode", "decoding", check.model, weights, {"codes": codes},
         check.phase_wall_seconds,
     )  # fmt: skip
     if out is None:
-        return gp.zero(check, problem, {"curve": train_curve}), log
+        return zero(check, problem, {"curve": train_curve}), log
     path = gp.artifact(out, "reconstructions.npy", len(clean) * 784 * 8 + 4096)
     if isinstance(path, str):
-        return gp.zero(check, f"reconstructions: {path}", {"curve": train_curve}), log
+        return zero(check, f"reconstructions: {path}", {"curve": train_curve}), log
     recon = load_array(path, kinds="f", shape=(len(clean), 28, 28), what="reconstructions")
     if isinstance(recon, str):
-        return gp.zero(check, recon, {"curve": train_curve}), log
+        return zero(check, recon, {"curve": train_curve}), log
     return score(check, codes, recon, clean, train_curve), log
 
 
@@ -138,13 +149,13 @@ def score(
 ) -> Outcome:
     """Pure: checked float16 codes, untrusted reconstructions, clean targets -> Outcome."""
     if recon.dtype.kind != "f" or recon.shape != clean.shape:
-        return gp.zero(check, f"reconstructions: shape {recon.shape}, expected {clean.shape}")
+        return zero(check, f"reconstructions: shape {recon.shape}, expected {clean.shape}")
     if not np.isfinite(recon).all():
-        return gp.zero(check, "reconstructions: contain NaN or infinity")
+        return zero(check, "reconstructions: contain NaN or infinity")
     lo, hi = float(recon.min()), float(recon.max())
     tol = check.range_tolerance
     if not (lo >= -tol and hi <= 1 + tol):
-        return gp.zero(
+        return zero(
             check,
             f"reconstructions lie in [{lo:.3g}, {hi:.3g}], but images are in [0, 1]: does "
             "decode() end with a sigmoid?",
@@ -171,7 +182,6 @@ def score(
         sp = check.sparsity
         active = active_fraction(codes, sp.tolerance)
         fractions["sparsity"] = credit_fraction(active, sp.full_at, sp.zero_at, "linear")
-        earned += fractions["sparsity"] * sp.share
         details["active_fraction"] = active
         lines.append(
             f"sparsity: {active:.1%} of the code entries are active (|c| above {sp.tolerance:g}"
@@ -183,8 +193,15 @@ def score(
                 else ": is the L1 penalty on the codes in the loss?"
             )
         )
+        if fractions["mse"] <= 0 and fractions["sparsity"] > 0:
+            lines.append(
+                "sparsity earns points only once the reconstruction error does (below "
+                f"{line.zero_at:g}): codes that carry nothing are trivially sparse"
+            )
+            fractions["sparsity"] = 0.0
+        earned += fractions["sparsity"] * sp.share
     details["parts"] = fractions
     message = "\n".join(lines)
-    if earned < 1 and check.hint:
-        message += f"\nHint: {check.hint}"
+    if earned < 1:
+        message = with_hint(message, check.hint)
     return Outcome(check.points * earned, check.points, message, details)

@@ -10,7 +10,8 @@ import numpy as np
 
 from autograder.specs.schema import RegressionCheck, RegressionData
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed, Step
-from worker.checks.credit import credit_fraction, thresholds
+from worker.checks.common.credit import credit_fraction, thresholds
+from worker.checks.common.hints import with_hint
 from worker.checks.generators import draw_arg
 
 
@@ -96,10 +97,10 @@ def score(
     got = student[0]
     if got.status != "ok":
         message = got.error or "no result: the program ended before this check ran"
-        return Outcome(0.0, check.points, _with_hint(message, check.hint), details)
+        return Outcome(0.0, check.points, with_hint(message, check.hint), details)
     err = prediction_error(got.outputs, y_test, check.metric)
     if isinstance(err, str):
-        return Outcome(0.0, check.points, _with_hint(err, check.hint), details)
+        return Outcome(0.0, check.points, with_hint(err, check.hint), details)
     fraction = credit_fraction(err, full, zero, check.credit.scale)
     details["error"] = err
     message = (
@@ -107,9 +108,5 @@ def score(
         f"none at >= {zero:.4g}"
     )
     if fraction < 1:
-        message = _with_hint(message, check.hint)
+        message = with_hint(message, check.hint)
     return Outcome(check.points * fraction, check.points, message, details)
-
-
-def _with_hint(message: str, hint: str) -> str:
-    return f"{message}\nHint: {hint}" if hint else message

@@ -7,15 +7,21 @@ Phases (each a fresh sandbox; artifacts flow forward only):
             and metrics.jsonl (e.g. d_loss, g_loss per epoch);
 - generate: a fresh build_generator() loads those weights and maps noise z, drawn HERE
             from the job's secret seed (ctx.rng), to samples.npy (N, 28, 28);
-- score:    here, in numpy: dtype, shape, finiteness and the [0, 1] range first, then the
-            judge (worker/judges/mnist_judge.py, checksummed weights):
+- score:    here, in numpy: dtype, shape, finiteness and the [0, 1] range first; then the
+            copies (worker/checks/copies.py): samples that copy an MNIST image, training or
+            test, possibly shifted, mirrored, noisy or blended with a neighbour, are left
+            out, and above ``copies.max_fraction`` of them the check earns nothing (rule
+            11); then the judge (worker/judges/mnist_judge.py, checksummed weights) on the
+            rest:
             * confidence: the mean top-class probability (do the samples look like digits?),
             * coverage:   the effective number of digits, exp(entropy of the judge's class
                           histogram) / 10: 1 when all ten digits are equally common, 0.1
                           when one digit is all there is (mode collapse),
             * frechet:    the Frechet distance between the judge's 128 penultimate features
                           of the samples and of the 10,000 real MNIST test images.
-            Each earns its share of the points on its own credit line.
+            Each earns its share of the points on its own credit line; confidence and
+            coverage only once the Frechet line earns points (the primary metric: an
+            untrained generator's noise can look confident to the judge).
 """
 
 from __future__ import annotations
@@ -26,14 +32,18 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.failures import FailureCode, GradingError
 from autograder.specs.schema import FallingCredit, RisingCredit, SamplesCheck
 from worker.checks import generative_phases as gp
 from worker.checks.base import Outcome
-from worker.checks.credit import credit_fraction
+from worker.checks.common.credit import credit_fraction, rising_fraction
+from worker.checks.common.hints import with_hint, zero
+from worker.checks.copies import POSES, Copies, ImageIndex, find_copies, mnist_index
 from worker.checks.phases import PhaseContext, PhaseLog, load_array
 from worker.judges.mnist_judge import JudgeUnavailable, MnistJudge, frechet_distance, load_judge
 
 COVERAGE_MIN_SHARE = 0.01  # a digit under 1% of the samples counts as missing in feedback
+SHOW_COPIES = 8  # copied samples named in the details
 
 
 def run(check: SamplesCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
@@ -41,13 +51,13 @@ def run(check: SamplesCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     try:
         judge = load_judge()
     except JudgeUnavailable as exc:
-        raise gp.infra_error("infra:judge-unavailable", str(exc)) from exc
+        raise GradingError(FailureCode.JUDGE_UNAVAILABLE, str(exc)) from exc
     problem = gp.static_problem(check, ctx)
     if problem:
-        return gp.zero(check, problem), log
+        return zero(check, problem), log
     weights, train_curve, message = gp.train(check, ctx, log, check.generator)
     if weights is None:
-        return gp.zero(check, message, {"curve": train_curve}), log
+        return zero(check, message, {"curve": train_curve}), log
     z = noise(check, ctx.rng(check.id))
     out, problem = gp.later_phase(
         check,
@@ -61,12 +71,15 @@ def run(check: SamplesCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
         check.generate_wall_seconds,
     )
     if out is None:
-        return gp.zero(check, problem, {"curve": train_curve}), log
+        return zero(check, problem, {"curve": train_curve}), log
     samples = read_samples(out, check.samples)
     if isinstance(samples, str):
-        return gp.zero(check, samples, {"curve": train_curve}), log
+        return zero(check, samples, {"curve": train_curve}), log
     real = real_features(ctx, judge)
-    return score(check, samples, judge, real, train_curve), log
+    index = mnist_index(
+        Path(ctx.visible_data["train_images.npy"]), Path(ctx.visible_data["test_images.npy"])
+    )
+    return score(check, samples, judge, real, train_curve, index), log
 
 
 def noise(check: SamplesCheck, rng: np.random.Generator) -> np.ndarray:
@@ -102,9 +115,7 @@ def real_features(ctx: PhaseContext, judge: MnistJudge) -> np.ndarray:
 
 
 def rising(value: float, line: RisingCredit) -> float:
-    if not np.isfinite(value):
-        return 0.0
-    return float(min(1.0, max(0.0, (value - line.floor) / (line.target - line.floor))))
+    return rising_fraction(value, line.floor, line.target)
 
 
 def falling(value: float, line: FallingCredit) -> float:
@@ -117,23 +128,85 @@ def score(
     judge: MnistJudge,
     real: np.ndarray,
     train_curve: list[dict[str, Any]],
+    index: ImageIndex,
 ) -> Outcome:
     """Pure: samples (already read as a finite float array of the right shape) -> Outcome."""
     n = check.samples
     if samples.shape != (n, 28, 28) or samples.dtype.kind != "f":
-        return gp.zero(check, f"generated samples: shape {samples.shape}, expected ({n}, 28, 28)")
+        return zero(check, f"generated samples: shape {samples.shape}, expected ({n}, 28, 28)")
     if not np.isfinite(samples).all():
-        return gp.zero(check, "generated samples: contain NaN or infinity")
+        return zero(check, "generated samples: contain NaN or infinity")
     lo, hi = float(samples.min()), float(samples.max())
     tol = check.range_tolerance
     if not (lo >= -tol and hi <= 1 + tol):
-        return gp.zero(
+        return zero(
             check,
             f"generated samples lie in [{lo:.3g}, {hi:.3g}], but images must be in [0, 1] "
             "(0 black, 1 white): a generator ending in tanh must map its output with "
             "(x + 1) / 2, one ending in a plain Linear layer needs a sigmoid",
             {"min": lo, "max": hi, "curve": train_curve},
         )
+    copies = find_copies(samples, index, check.copies)
+    copied = copies_details(copies, index)
+    if copies.fraction > check.copies.max_fraction:
+        return zero(
+            check,
+            copies_line(check, copies, index)
+            + f"; more than {check.copies.max_fraction:.0%} of the samples are copies, so "
+            "they earn no points: a generator must make new digits, not replay (or lightly "
+            "alter) MNIST images",
+            {"samples": int(n), "copies": copied, "curve": train_curve},
+        )
+    outcome = judged(check, samples[~copies.flags], judge, real, train_curve)
+    if not copies.count:
+        return outcome
+    message = copies_line(check, copies, index) + ": copies earn no quality credit\n"
+    details = {**outcome.details, "copies": copied}
+    return Outcome(outcome.earned, outcome.points, message + outcome.message, details)
+
+
+def copies_line(check: SamplesCheck, copies: Copies, index: ImageIndex) -> str:
+    rule = check.copies
+    first = int(np.flatnonzero(copies.flags)[0])
+    return (
+        f"{copies.count} of {len(copies.flags)} samples are copies of MNIST images (centred, "
+        f"2 x 2-pooled and in any of four orientations, the nearest MNIST image is closer "
+        f"than {rule.ratio:g} x the mean distance of the 10 nearest: one image, replayed, "
+        f"shifted, mirrored, noisy or blended with a neighbour), e.g. sample {first}: "
+        f"{index.name(int(copies.nearest[first]))} {POSES[int(copies.pose[first])]}, "
+        f"{float(copies.ratio[first]):.2f} x"
+    )
+
+
+def copies_details(copies: Copies, index: ImageIndex) -> dict[str, Any]:
+    shown = np.flatnonzero(copies.flags)[:SHOW_COPIES]
+    return {
+        "count": copies.count,
+        "fraction": copies.fraction,
+        "examples": [
+            {
+                "sample": int(i),
+                "image": index.name(int(copies.nearest[i])),
+                "pose": POSES[int(copies.pose[i])],
+                "distance": float(copies.distance[i]),
+                "ratio": float(copies.ratio[i]),
+            }
+            for i in shown
+        ],
+        "median_distance": float(np.median(copies.distance)),
+        "median_ratio": float(np.median(copies.ratio)),
+    }
+
+
+def judged(
+    check: SamplesCheck,
+    samples: np.ndarray,
+    judge: MnistJudge,
+    real: np.ndarray,
+    train_curve: list[dict[str, Any]],
+) -> Outcome:
+    """The judge's verdict on the samples that are not copies (a valid, finite array)."""
+    n = len(samples)
     verdict = judge(samples)
     top = verdict.probs.max(axis=1)
     labels = verdict.probs.argmax(axis=1)
@@ -149,8 +222,6 @@ def score(
         "coverage": rising(coverage, credit.coverage),
         "frechet": falling(distance, credit.frechet),
     }
-    fraction = sum(parts[k] * getattr(credit, k).share for k in parts)
-    spread = float(np.std(samples.reshape(n, -1), axis=0).mean())
     lines = [
         f"the judge's mean confidence {confidence:.3f} (no points at {credit.confidence.floor:g} "
         f"or below, full at {credit.confidence.target:g})",
@@ -159,6 +230,14 @@ def score(
         f"Frechet distance to real test images {distance:.1f} in the judge's features (full "
         f"points at {credit.frechet.full_at:g} or below, none at {credit.frechet.zero_at:g})",
     ]
+    if parts["frechet"] <= 0 and (parts["confidence"] > 0 or parts["coverage"] > 0):
+        lines.append(
+            "confidence and coverage earn points only once the Frechet distance does (below "
+            f"{credit.frechet.zero_at:g}): these samples are not yet like real digits"
+        )
+        parts["confidence"] = parts["coverage"] = 0.0
+    fraction = sum(parts[k] * getattr(credit, k).share for k in parts)
+    spread = float(np.std(samples.reshape(n, -1), axis=0).mean())
     worst = int(shares.argmax())
     if shares[worst] >= 0.3:
         lines.append(
@@ -176,8 +255,8 @@ def score(
             "all samples are (almost) the same image: does the generator ignore its noise z?"
         )
     message = "\n".join(lines)
-    if fraction < 1 and check.hint:
-        message += f"\nHint: {check.hint}"
+    if fraction < 1:
+        message = with_hint(message, check.hint)
     details = {
         "confidence": confidence,
         "coverage": coverage,
@@ -185,7 +264,8 @@ def score(
         "class_counts": counts.tolist(),
         "parts": parts,
         "pixel_spread": spread,
-        "samples": int(n),
+        "samples": int(check.samples),
+        "judged": int(n),
         "curve": train_curve,
     }
     return Outcome(check.points * fraction, check.points, message, details)

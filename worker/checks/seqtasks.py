@@ -15,13 +15,19 @@ arrays (PAD = 0 after the end); how targets are laid out depends on the model in
   sources, PAD where the source is PAD (only tasks whose target is as long as their source).
 
 Every source of the test split is distinct and absent from the training split.
+
+The ids a box sees carry no meaning (DESIGN rule 11): ``permute_tokens`` shuffles the task
+tokens' ids per job (PAD, BOS, EOS keep 0, 1, 2), independently on the two sides, and
+``TaskData.box_vocab`` names them only ``<3>``, ``<4>``, ...  The strings stay here, outside,
+for the feedback.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import numpy as np
 
@@ -145,11 +151,12 @@ class TaskData:
     test_tgt: np.ndarray  # (n_test, T) int64: hidden, stays with the grader
     info: TaskInfo
 
-    def vocab_json(self) -> dict:
+    def box_vocab(self) -> dict[str, Any]:
+        """What a box is told of the vocabularies: their sizes, the special ids, and
+        placeholders instead of the tokens (a box never sees what a token means)."""
         return {
-            "task": self.name,
-            "src": self.src_vocab,
-            "tgt": self.tgt_vocab,
+            "src": placeholders(len(self.src_vocab)),
+            "tgt": placeholders(len(self.tgt_vocab)),
             "pad": PAD,
             "bos": BOS,
             "eos": EOS,
@@ -167,6 +174,10 @@ class TaskData:
         return joiner.join(words)
 
 
+# A source before it is tokenized: a number (the numeral tasks) or a tuple of digits.
+Source = int | tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class _Class:
     """The sources of one length (digits of a number, or length of a digit string)."""
@@ -180,18 +191,21 @@ class _Class:
     def size(self) -> int:
         return self.high - self.low + 1 if self.numeral else 10**self.length
 
-    def draw(self, rng: np.random.Generator, count: int) -> list[int | tuple[int, ...]]:
+    def draw(self, rng: np.random.Generator, count: int) -> list[Source]:
         if self.numeral:
-            return rng.integers(self.low, self.high + 1, size=count).tolist()
+            values: list[Source] = rng.integers(self.low, self.high + 1, size=count).tolist()
+            return values
         return [tuple(row) for row in rng.integers(0, 10, size=(count, self.length)).tolist()]
 
-    def members(self) -> list[int | tuple[int, ...]]:
+    def members(self) -> list[Source]:
         if self.numeral:
             return list(range(self.low, self.high + 1))
         return list(itertools.product(range(10), repeat=self.length))
 
 
-def _classes(task: str, min_value: int, max_value: int, min_length: int, max_length: int):
+def _classes(
+    task: str, min_value: int, max_value: int, min_length: int, max_length: int
+) -> list[_Class]:
     if task.endswith("_numerals"):
         out = []
         for d in range(len(str(min_value)), len(str(max_value)) + 1):
@@ -201,9 +215,11 @@ def _classes(task: str, min_value: int, max_value: int, min_length: int, max_len
     return [_Class(False, 0, 0, n) for n in range(min_length, max_length + 1)]
 
 
-def _draw(rng, classes, count, taken) -> list:
+def _draw(
+    rng: np.random.Generator, classes: list[_Class], count: int, taken: set[Source]
+) -> list[Source]:
     """``count`` distinct sources not in ``taken``: a class uniformly, then a member."""
-    found: dict = {}
+    found: dict[Source, None] = {}
     while len(found) < count:
         picks = np.bincount(rng.integers(0, len(classes), size=2 * count), minlength=len(classes))
         drawn = [x for c, k in zip(classes, picks.tolist(), strict=True) for x in c.draw(rng, k)]
@@ -215,7 +231,9 @@ def _draw(rng, classes, count, taken) -> list:
     return list(found)
 
 
-def _split(rng, classes, n_train, n_test) -> tuple[list, list]:
+def _split(
+    rng: np.random.Generator, classes: list[_Class], n_train: int, n_test: int
+) -> tuple[list[Source], list[Source]]:
     """Distinct test and training sources, disjoint.  A length class too small to share
     between the splits (fewer members than an even share of all the draws: the one-
     and two-digit numbers, say) goes wholly to training, so the test never asks for a
@@ -268,18 +286,16 @@ def generate(
         words: Callable[[int], list[str]] = (
             (lambda n: list(zh_numeral(n))) if task == "zh_numerals" else en_numeral
         )
-        for n in test + train:
-            pairs.append(([s_index[w] for w in words(n)], [t_index[c] for c in str(n)]))
+        for n in test + train:  # numbers (the numeral tasks' classes)
+            src_ids = [s_index[w] for w in words(cast(int, n))]
+            pairs.append((src_ids, [t_index[c] for c in str(n)]))
     else:
-        for digits in test + train:
-            src = [s_index[str(d)] for d in digits]
-            tgt = src[::-1] if task == "reverse" else sorted(src)
-            pairs.append((src, tgt))
+        for digits in test + train:  # tuples of digits (the digit-string tasks' classes)
+            src_ids = [s_index[str(d)] for d in cast(tuple[int, ...], digits)]
+            tgt_ids = src_ids[::-1] if task == "reverse" else sorted(src_ids)
+            pairs.append((src_ids, tgt_ids))
     sources = [s for s, _ in pairs]
-    if interface == "encoder":
-        targets = [t for _, t in pairs]
-    else:
-        targets = [t + [EOS] for _, t in pairs]
+    targets = [t for _, t in pairs] if interface == "encoder" else [t + [EOS] for _, t in pairs]
     s_width = max(len(s) for s in sources)
     t_width = s_width if interface == "encoder" else max(len(t) for t in targets)
     src, tgt = _pad(sources, s_width), _pad(targets, t_width)
@@ -293,3 +309,42 @@ def generate(
         test_tgt=tgt[:n_test],
         info=info,
     )
+
+
+# ----------------------------------------------------------------------------- opaque ids
+
+
+def placeholders(size: int) -> list[str]:
+    """A vocabulary of ``size`` as a box sees it: the specials, then ``<id>`` per token."""
+    return SPECIALS + [f"<{i}>" for i in range(len(SPECIALS), size)]
+
+
+def permute_tokens(task: TaskData, rng: np.random.Generator) -> TaskData:
+    """The task with its tokens' ids shuffled (the specials keep theirs), the source and
+    the target side independently.  When both sides have the same tokens (reverse, sort),
+    no token keeps its source id on the target side, so copying ids, or ordering them,
+    gives no right token: what an id means can only be learned from the training pairs."""
+    specials = len(SPECIALS)
+    src_order = rng.permutation(len(task.src_vocab) - specials)
+    tgt_order = rng.permutation(len(task.tgt_vocab) - specials)
+    while task.info.src_tokens == task.info.tgt_tokens and (src_order == tgt_order).any():
+        tgt_order = rng.permutation(len(task.tgt_vocab) - specials)
+    src_map = np.concatenate([np.arange(specials), specials + src_order])
+    tgt_map = np.concatenate([np.arange(specials), specials + tgt_order])
+    return replace(
+        task,
+        src_vocab=_reordered(task.src_vocab, src_map),
+        tgt_vocab=_reordered(task.tgt_vocab, tgt_map),
+        train_src=src_map[task.train_src],
+        train_tgt=tgt_map[task.train_tgt],
+        test_src=src_map[task.test_src],
+        test_tgt=tgt_map[task.test_tgt],
+    )
+
+
+def _reordered(vocab: list[str], new_ids: np.ndarray) -> list[str]:
+    """``vocab`` with token i moved to id ``new_ids[i]``."""
+    out = [""] * len(vocab)
+    for token, new in zip(vocab, new_ids.tolist(), strict=True):
+        out[new] = token
+    return out

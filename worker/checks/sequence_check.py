@@ -3,18 +3,25 @@ another, scored outside.
 
 The task (Chinese or English number words to digits, reversing or sorting digit strings:
 worker/checks/seqtasks.py) is drawn afresh per job from the job's secret seed; the test
-sources are distinct and absent from the training split.
+sources are distinct and absent from the training split.  Its token ids are shuffled per
+job and the boxes get placeholders for the vocabularies (seqtasks.permute_tokens): no box
+can tell what an id means except by learning it from the training pairs (DESIGN rule 11).
 
 Phases (each a fresh sandbox; artifacts flow forward only):
 - train:   build_model(src_vocab_size, tgt_vocab_size, max_len) trained on the training
            pairs only, by the grader's loop (teacher forcing for seq2seq, cross-entropy
            ignoring PAD) or the student's train(); writes weights.safetensors, metrics.jsonl;
-- predict: a fresh build_model() loads those weights (strict) and decodes the test
-           SOURCES (the student's predict(model, src, max_len), or for an encoder the argmax
-           of model(src)); optionally also an untrained model, as a control;
+- init:    (the control) build_model() with the train box's seed, untrained, saved as
+           weights.safetensors; this box gets no data at all;
+- predict: a fresh build_model() loads weights (strict) and decodes the test SOURCES
+           (the student's predict(model, src, max_len), or for an encoder the argmax of
+           model(src)).  It runs twice, in two boxes in an order drawn per job: with the
+           trained weights, and as the untrained control with the init box's.  The two
+           boxes get the same phase.json, the same test sources and a weights file of the
+           same name and layout: nothing in them says which is the control;
 - score:   here, against the hidden test targets: exact match (up to EOS) and token
            accuracy, accuracy by source length, wrong examples as text, the training curve,
-           a partial-credit line.
+           a partial-credit line; no points when the control reaches the floor.
 """
 
 from __future__ import annotations
@@ -26,22 +33,23 @@ from typing import Any
 import numpy as np
 
 from autograder.specs.schema import SequenceCheck
+from worker.artifacts import safetensors_summary
 from worker.checks import seqtasks
 from worker.checks.base import Outcome
-from worker.checks.classifier_check import (
-    forbidden_imports,
-    safetensors_summary,
-    weight_constraints,
-)
+from worker.checks.common.constraints import forbidden_imports, weight_constraints
+from worker.checks.common.credit import rising_fraction
+from worker.checks.common.hints import with_hint, zero
 from worker.checks.phases import PhaseContext, PhaseLog, curve, load_array, phase_problem, run_phase
 from worker.checks.seqtasks import EOS, PAD, TaskData
 
 RUNNER = "sequence_runner.py"
+CONTROL = "the untrained control (a fresh copy of your model, in boxes of its own)"
 
 
 def make_task(check: SequenceCheck, rng: np.random.Generator) -> TaskData:
+    """The job's task, its token ids already shuffled (the only ids any box sees)."""
     t = check.task
-    return seqtasks.generate(
+    task = seqtasks.generate(
         rng,
         t.name,
         n_train=t.n_train,
@@ -52,6 +60,7 @@ def make_task(check: SequenceCheck, rng: np.random.Generator) -> TaskData:
         min_length=t.min_length,
         max_length=t.max_length,
     )
+    return seqtasks.permute_tokens(task, rng)
 
 
 def widths(check: SequenceCheck, task: TaskData) -> tuple[int, int]:
@@ -68,19 +77,77 @@ def run(check: SequenceCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     log = PhaseLog()
     violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
     if violation:
-        return _zero(check, f"constraint forbidden_imports: {violation}"), log
+        return zero(check, f"constraint forbidden_imports: {violation}"), log
     rng = ctx.rng(check.id)
     task = make_task(check, rng)
-    control_seed = int(rng.integers(1, 2**31))
+    control_first = bool(rng.integers(2))
     folder = ctx.job_dir / f"{check.id}-task"
     folder.mkdir(parents=True, exist_ok=True)
     vocab = folder / "vocab.json"
-    vocab.write_text(json.dumps(task.vocab_json()))  # ASCII (\u escapes): no locale matters
+    vocab.write_text(json.dumps(task.box_vocab()))
     max_len, width = widths(check, task)
 
     weights, train_curve, message = _train(check, ctx, log, task, vocab, max_len)
     if weights is None:
-        return _zero(check, message, {"curve": train_curve}), log
+        return zero(check, message, {"curve": train_curve}), log
+    violation = weight_constraints(check, weights)  # the file given to the box: rule 9
+    if violation:
+        return zero(check, violation, {"curve": train_curve}), log
+    boxes = [("predict", weights)]
+    if check.untrained_control:
+        initial = _initial_weights(check, ctx, log, vocab, max_len)
+        if isinstance(initial, str):
+            return zero(check, initial, {"curve": train_curve}), log
+        boxes.insert(0 if control_first else 1, ("control", initial))
+    answers: dict[str, np.ndarray] = {}
+    for label, given in boxes:
+        got = _predict(check, ctx, log, task, vocab, given, label, max_len, width)
+        if isinstance(got, str):
+            return zero(check, got, {"curve": train_curve}), log
+        answers[label] = got
+    outcome = score(check, task, answers["predict"], train_curve, answers.get("control"))
+    outcome.details["params"] = safetensors_summary(weights)["params"]
+    return outcome, log
+
+
+def _initial_weights(
+    check: SequenceCheck, ctx: PhaseContext, log: PhaseLog, vocab: Path, max_len: int
+) -> Path | str:
+    """The control's weights: the student's model as the train box built it, before any
+    training, from a box that holds no data (only the vocabulary's sizes)."""
+    phase = {
+        "module": check.module,
+        "model": check.model,
+        "max_len": max_len,
+        "seed": check.train.seed,
+        "forbidden_imports": check.constraints.forbidden_imports,
+    }
+    wall = check.predict_wall_seconds
+    result, out = run_phase(
+        ctx, check.id, "init", RUNNER, phase, log, wall_seconds=wall, files=[vocab]
+    )
+    problem = phase_problem(CONTROL + ": building it", result, out, log, ctx, wall)
+    if problem:
+        return problem
+    weights = out / "weights.safetensors"
+    if not weights.is_file() or weights.is_symlink():
+        return f"{CONTROL}: building it wrote no weights"
+    return weights
+
+
+def _predict(
+    check: SequenceCheck,
+    ctx: PhaseContext,
+    log: PhaseLog,
+    task: TaskData,
+    vocab: Path,
+    weights: Path,
+    label: str,
+    max_len: int,
+    width: int,
+) -> np.ndarray | str:
+    """One prediction box: the same inputs for the trained model and the control (only
+    the weights' values differ); ``label`` names its folder and log entry, outside."""
     phase = {
         "module": check.module,
         "model": check.model,
@@ -88,11 +155,10 @@ def run(check: SequenceCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
         "interface": check.interface,
         "max_len": max_len,
         "width": width,
-        "weights": weights.name,
-        "untrained_control": check.untrained_control,
-        "control_seed": control_seed,
+        "weights": "weights.safetensors",
         "forbidden_imports": check.constraints.forbidden_imports,
     }
+    wall = check.predict_wall_seconds
     result, out = run_phase(
         ctx,
         check.id,
@@ -100,32 +166,17 @@ def run(check: SequenceCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
         RUNNER,
         phase,
         log,
-        wall_seconds=check.predict_wall_seconds,
+        wall_seconds=wall,
         inputs={"test_src": task.test_src},
         files=[vocab, weights],
+        label=label,
     )
-    problem = phase_problem("prediction", result, out, log, ctx, check.predict_wall_seconds)
+    what = "prediction" if label == "predict" else f"{CONTROL}: prediction"
+    problem = phase_problem(what, result, out, log, ctx, wall)
     if problem:
-        return _zero(check, problem, {"curve": train_curve}), log
-    n = len(task.test_src)
-    vocab_size = len(task.tgt_vocab)
-    predictions = load_ids(out / "predictions.npy", n, width, vocab_size, "predictions")
-    if isinstance(predictions, str):
-        return _zero(check, predictions, {"curve": train_curve}), log
-    untrained = None
-    if check.untrained_control:
-        untrained = load_ids(out / "untrained.npy", n, width, vocab_size, "untrained predictions")
-        if isinstance(untrained, str):
-            return _zero(check, untrained, {"curve": train_curve}), log
-    loaded = out / "weights_as_loaded.safetensors"
-    violation = weight_constraints(check, loaded if loaded.is_file() else weights)
-    if violation:
-        return _zero(check, violation, {"curve": train_curve}), log
-    outcome = score(check, task, predictions, train_curve, untrained)
-    outcome.details["params"] = safetensors_summary(loaded if loaded.is_file() else weights)[
-        "params"
-    ]
-    return outcome, log
+        return problem
+    noun = "predictions" if label == "predict" else "untrained predictions"
+    return load_ids(out / "predictions.npy", len(task.test_src), width, len(task.tgt_vocab), noun)
 
 
 def _train(
@@ -198,7 +249,8 @@ def check_ids(arr: np.ndarray, vocab_size: int, what: str) -> np.ndarray | str:
 def _cut(row: np.ndarray) -> list[int]:
     """A sequence up to (without) its first EOS or PAD."""
     stop = np.flatnonzero((row == EOS) | (row == PAD))
-    return row[: stop[0] if len(stop) else len(row)].tolist()
+    kept: list[int] = row[: stop[0] if len(stop) else len(row)].tolist()
+    return kept
 
 
 def compare(
@@ -246,7 +298,7 @@ def score(
     token_accuracy = float(matched.sum() / max(int(counted.sum()), 1))
     value = exact_match if check.metric == "exact_match" else token_accuracy
     credit = check.credit
-    fraction = min(1.0, max(0.0, (value - credit.floor) / (credit.target - credit.floor)))
+    fraction = rising_fraction(value, credit.floor, credit.target)
     lengths = (sources != PAD).sum(axis=1)
     by_length = {
         int(n): {
@@ -329,12 +381,6 @@ def score(
                 "weights, so this check earns no points\n" + message
             )
             fraction = 0.0
-    if fraction < 1 and check.hint:
-        message += f"\nHint: {check.hint}"
+    if fraction < 1:
+        message = with_hint(message, check.hint)
     return Outcome(check.points * fraction, check.points, message, details)
-
-
-def _zero(check: SequenceCheck, message: str, details: dict[str, Any] | None = None) -> Outcome:
-    if check.hint:
-        message += f"\nHint: {check.hint}"
-    return Outcome(0.0, check.points, message, details or {})

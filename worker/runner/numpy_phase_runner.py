@@ -5,7 +5,7 @@ Runs INSIDE the sandbox and has no authority: student code shares this process, 
 everything written here is untrusted data checked again outside.
 
     python numpy_phase_runner.py train    # /job/in/phase.json; data at /data/train_*.npy
-    python numpy_phase_runner.py predict  # /job/in/phase.json; /data/test_images.npy;
+    python numpy_phase_runner.py predict  # /job/in/phase.json and test_images.npy;
                                           # weights in /job/in
 
 The documented interface (``model`` names a function of the student's module)::
@@ -24,10 +24,9 @@ may return the trained net.
 
 Artifacts in /job/rw/out:
     train:   weights.safetensors (net.params), metrics.jsonl (one line per epoch), result.json
-    predict: predictions.npy (int64), weights_as_loaded.safetensors, result.json
+    predict: predictions.npy (int64), result.json
 """
 
-import importlib
 import json
 import os
 import time
@@ -55,6 +54,7 @@ from runner_common import (  # noqa: E402
     announce_start,
     append_metrics,
     epoch_logger,
+    import_student,
     phase_main,
 )
 
@@ -63,9 +63,9 @@ DATA_DIR = "/data"
 ACCURACY_SAMPLE = 5000
 
 
-def images(name, limit):
+def images(name, limit, folder=DATA_DIR):
     """uint8 images as (N, 784) rows."""
-    arr = np.load(os.path.join(DATA_DIR, name), allow_pickle=False)
+    arr = np.load(os.path.join(folder, name), allow_pickle=False)
     if limit:
         arr = arr[:limit]
     return arr.reshape(len(arr), -1)
@@ -76,7 +76,7 @@ def scaled(batch):
 
 
 def build(phase):
-    module = importlib.import_module(phase["module"])
+    module = import_student(phase["module"])
     factory = getattr(module, phase["model"], None)
     if not callable(factory):
         raise LookupError(f"{phase['module']}.py has no function {phase['model']}()")
@@ -120,7 +120,7 @@ def grader_loop(net, x, y, cfg):
                         f"net.grads[{name!r}] has shape {grad.shape}, but net.params[{name!r}] "
                         f"has {value.shape}"
                     )
-                value -= lr * grad
+                value -= lr * grad  # noqa: PLW2901 - in place: the array in net.params
             total += loss * len(idx)
         sample = slice(0, min(n, ACCURACY_SAMPLE))
         accuracy = float((predict_labels(net, x[sample]) == y[sample]).mean())
@@ -164,7 +164,7 @@ def train_phase(phase):
 
 
 def predict_phase(phase):
-    from safetensors.numpy import load_file, save_file
+    from safetensors.numpy import load_file
 
     np.random.seed(0)
     _, net = build(phase)
@@ -181,8 +181,7 @@ def predict_phase(phase):
                 f"{np.shape(net.params[name])}"
             )
         net.params[name] = value.astype(np.float64)
-    save_file(_plain(net.params), os.path.join(OUT_DIR, "weights_as_loaded.safetensors"))
-    preds = predict_labels(net, images("test_images.npy", phase.get("subset")))
+    preds = predict_labels(net, images("test_images.npy", None, IN_DIR))
     if preds.dtype.kind not in "iu":
         raise TypeError(f"predict() returned {preds.dtype} values, expected integer labels")
     np.save(os.path.join(OUT_DIR, "predictions.npy"), preds.astype(np.int64), allow_pickle=False)

@@ -15,7 +15,9 @@ student's code could not give is written as an empty boolean array and explained
 result's ``error`` (a JSON object {quantity: why}) so the others still earn credit.
 
 Oracle box (``--oracle``): the same quantities with torch in float64, by autograd, then
-every gradient again by central finite differences.
+every gradient again by central finite differences: at every coordinate, or for a large
+(timed) case (the config's ``fd_along_gradient``) only in the direction of the gradient
+autograd found, written as a 1-element array (it must be the gradient's norm).
 
 Autograd libraries (the config's ``forbidden``) are refused when the student imports them.
 No authority: everything written here is checked again outside.
@@ -190,22 +192,55 @@ def oracle_outputs(cfg, x, y, dout, params):
     wrt = ([("x", xt)] if style != "net" else []) + list(pt.items())
     auto = [t.grad.detach().numpy().copy() for _, t in wrt]
 
-    fd = []
+    along = cfg.get("fd_along_gradient")
     with torch.no_grad():
         base_x = xt.detach().clone()
         base_p = {k: v.detach().clone() for k, v in pt.items()}
-        for name, _ in wrt:
-            target = base_x if name == "x" else base_p[name]
-            flat = target.view(-1)
-            grad = np.zeros(flat.numel())
-            for i in range(flat.numel()):
-                orig = float(flat[i])
-                h = FD_STEP * max(1.0, abs(orig))
-                flat[i] = orig + h
-                plus = float(scalar(base_x, base_p)[1])
-                flat[i] = orig - h
-                minus = float(scalar(base_x, base_p)[1])
-                flat[i] = orig
-                grad[i] = (plus - minus) / (2 * h)
-            fd.append(grad.reshape(tuple(target.shape)))
+        tensors = [(name, base_x if name == "x" else base_p[name]) for name, _ in wrt]
+        if along is not None:
+            fd = [
+                _along(scalar, base_x, base_p, t, g, name, along)
+                for (name, t), g in zip(tensors, auto, strict=True)
+            ]
+        else:
+            fd = [_every_coordinate(scalar, base_x, base_p, t) for _, t in tensors]
     return [out.detach().numpy().copy()] + auto + fd
+
+
+def _every_coordinate(scalar, base_x, base_p, target):
+    """Central finite differences at every coordinate of ``target`` (changed in place)."""
+    flat = target.view(-1)
+    grad = np.zeros(flat.numel())
+    for i in range(flat.numel()):
+        orig = float(flat[i])
+        h = FD_STEP * max(1.0, abs(orig))
+        flat[i] = orig + h
+        plus = float(scalar(base_x, base_p)[1])
+        flat[i] = orig - h
+        minus = float(scalar(base_x, base_p)[1])
+        flat[i] = orig
+        grad[i] = (plus - minus) / (2 * h)
+    return grad.reshape(tuple(target.shape))
+
+
+def _along(scalar, base_x, base_p, target, grad, name, along):
+    """A large case: the central difference in the direction of autograd's own gradient,
+    v = g/|g| (for a network's W1 and b1 without the hidden units near the ReLU kink), as
+    a 1-element array; it must equal |g| there."""
+    import torch
+
+    v = torch.tensor(grad, dtype=torch.float64)
+    if name in ("W1", "b1") and along.get("kink_units"):
+        v[..., along["kink_units"]] = 0.0
+    norm = float(torch.linalg.vector_norm(v))
+    if norm == 0.0:
+        return np.zeros(1)
+    v /= norm
+    orig = target.clone()
+    h = FD_STEP * max(1.0, float(torch.sqrt((orig**2).mean())))
+    target.copy_(orig + h * v)
+    plus = float(scalar(base_x, base_p)[1])
+    target.copy_(orig - h * v)
+    minus = float(scalar(base_x, base_p)[1])
+    target.copy_(orig)
+    return np.array([(plus - minus) / (2 * h)])

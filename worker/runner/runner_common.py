@@ -8,7 +8,12 @@ import traceback
 
 RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_ERROR_CHARS = 4000
-LIBRARIES = os.path.join(sys.prefix, "lib") + os.sep  # the sandbox venv's site-packages
+# Frames that are not the student's: the sandbox venv's site-packages, and the standard
+# library (importlib's module loading, which every import error passes through).
+LIBRARIES = (
+    os.path.join(sys.prefix, "lib") + os.sep,
+    os.path.dirname(os.__file__) + os.sep,
+)
 
 
 def announce_start():
@@ -17,17 +22,35 @@ def announce_start():
 
 
 def student_traceback(exc):
-    """The traceback without the runners' frames and the installed libraries' (torch's
-    module machinery, numpy internals): the student sees their own code, then the error."""
+    """The traceback without the runners' frames, the import machinery's and the installed
+    libraries' (torch's module machinery, numpy internals): the student sees their own
+    code, then the error (a SyntaxError's line and caret as Python prints them)."""
     frames = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
         if os.path.dirname(os.path.abspath(f.filename)) != RUNNER_DIR
         and not os.path.abspath(f.filename).startswith(LIBRARIES)
+        and not f.filename.startswith("<frozen ")  # the import machinery
     ]
     text = "".join(traceback.format_list(frames[-8:]))
     text += "".join(traceback.format_exception_only(type(exc), exc))
     return text[-MAX_ERROR_CHARS:]
+
+
+class StudentImportError(Exception):
+    """The student's module could not be imported; ``text`` is what they need to fix it."""
+
+    def __init__(self, name, text):
+        super().__init__(text)
+        self.text = f"could not import {name}.py:\n{text}"
+
+
+def import_student(name):
+    """The student's module ``name``; raises StudentImportError with their own traceback."""
+    try:
+        return importlib.import_module(name)
+    except BaseException as exc:  # SyntaxError, SystemExit, a module-level exception, ...
+        raise StudentImportError(name, student_traceback(exc)) from None
 
 
 def append_json_line(path, line):
@@ -131,6 +154,8 @@ def phase_main(phases, import_seconds, prepare=None):
     try:
         phases[kind](phase)
         result = {"status": "ok"}
+    except StudentImportError as exc:  # said once for the whole run, not once per check
+        result = {"status": "error", "error": exc.text, "import_error": True}
     except BaseException as exc:
         result = {"status": "error", "error": student_traceback(exc)}
     result.update(

@@ -14,7 +14,8 @@ Plan (``/job/in/plan.json``)::
                            "keep": "model",        # keep the value for later steps
                            "output": true}]}]}     # write the value to out/
 
-A call may instead name a ``"protocol"`` (see run_protocol).
+A call may instead name a ``"protocol"`` (see run_protocol). ``--plan NAME`` runs another
+plan file of ``/job/in`` (a timed call's own box: ``plan-timed-<index>.json``).
 
 Artifacts in ``/job/rw/out``: ``c<index>_o<k>.npy`` for each output value, and one
 line per call in ``results.jsonl``: {"index", "status": "ok"|"error", "error", "seconds"}.
@@ -40,6 +41,19 @@ OUT_DIR = "/job/rw/out"
 ORACLE = "--oracle" in sys.argv[1:]
 
 
+def plan_name(argv):
+    """The plan file named by ``--plan NAME`` (a plain file name in /job/in)."""
+    if "--plan" not in argv:
+        return "plan.json"
+    name = argv[argv.index("--plan") + 1]
+    if "/" in name or name.startswith("."):
+        raise SystemExit(f"bad plan name {name!r}")
+    return name
+
+
+PLAN = plan_name(sys.argv[1:])
+
+
 class StudentTypeError(Exception):
     pass
 
@@ -60,7 +74,7 @@ def to_arrays(value):
     arrays = []
     for item in items:
         if type(item).__module__.startswith("torch") and hasattr(item, "detach"):
-            item = item.detach().cpu().numpy()  # a tensor returned by torch code
+            item = item.detach().cpu().numpy()  # noqa: PLW2901 - a tensor returned by torch code
         if isinstance(item, np.ndarray | np.generic | bool | int | float | list):
             try:
                 arr = np.asarray(item)
@@ -146,7 +160,7 @@ def run_protocol(protocol, call):
 
 
 def main():
-    with open(os.path.join(IN_DIR, "plan.json")) as fh:
+    with open(os.path.join(IN_DIR, PLAN)) as fh:
         plan = json.load(fh)
     code_dir = plan.get("code_dir", "/job/src")
     sys.path.insert(0, code_dir)

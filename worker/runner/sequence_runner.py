@@ -4,17 +4,22 @@ Runs INSIDE the sandbox and has no authority: student code shares this process, 
 everything written here is untrusted data checked again outside.
 
     python sequence_runner.py train    # /job/in: phase.json, vocab.json, train_{src,tgt}.npy
-    python sequence_runner.py predict  # /job/in: phase.json, vocab.json, test_src.npy, weights
+    python sequence_runner.py init     # /job/in: phase.json, vocab.json
+    python sequence_runner.py predict  # /job/in: phase.json, vocab.json, test_src.npy,
+                                       #         weights.safetensors
 
-Token ids: 0 <pad>, 1 <bos>, 2 <eos> in both vocabularies (vocab.json lists the tokens).
+Token ids: 0 <pad>, 1 <bos>, 2 <eos> in both vocabularies; the task's tokens follow, their
+ids shuffled per job (vocab.json holds placeholders, "<3>", "<4>", ...: only the sizes).
 Sources are padded with PAD; seq2seq targets end in one EOS (no BOS), encoder targets are
 as wide as the sources.
 
+The grader runs predict twice, with the trained weights and with the untrained ones the
+init box wrote (the control), with the same inputs otherwise; this runner is not told which.
+
 Artifacts in /job/rw/out:
     train:   weights.safetensors, metrics.jsonl (one line per epoch), result.json
-    predict: predictions.npy (int64 (N, width), PAD after the end), untrained.npy (the same
-             from a freshly initialised model, when asked), weights_as_loaded.safetensors,
-             result.json
+    init:    weights.safetensors (the model as train builds it, before training), result.json
+    predict: predictions.npy (int64 (N, width), PAD after the end), result.json
 """
 
 from __future__ import annotations
@@ -138,13 +143,26 @@ def student_loop(module, model, data, cfg, function):
     return result if isinstance(result, torch.nn.Module) else model
 
 
+def seeded_build(phase, vocab):
+    """The student's module and a fresh model, seeded as in every box that builds one to
+    train it (the init box's untrained model is the train box's before its first step)."""
+    torch.manual_seed(phase["seed"])
+    np.random.seed(phase["seed"] % 2**32)
+    return build(phase, vocab)
+
+
+def init_phase(phase, vocab):
+    from safetensors.torch import save_file
+
+    _, model = seeded_build(phase, vocab)
+    save_file(state_of(model), os.path.join(OUT_DIR, "weights.safetensors"))
+
+
 def train_phase(phase, vocab):
     from safetensors.torch import save_file
 
-    torch.manual_seed(phase["seed"])
-    np.random.seed(phase["seed"] % 2**32)
     device = device_for(phase)
-    module, model = build(phase, vocab)
+    module, model = seeded_build(phase, vocab)
     model = model.to(device)
     src = load_ids("train_src.npy").to(device)
     tgt = load_ids("train_tgt.npy").to(device)
@@ -222,16 +240,10 @@ def predict_all(module, model, phase, src, device):
 
 
 def predict_phase(phase, vocab):
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     device = device_for(phase)
     src = load_ids("test_src.npy")
-    if phase.get("untrained_control"):
-        torch.manual_seed(phase["control_seed"])
-        module, fresh = build(phase, vocab)
-        untrained = predict_all(module, fresh, phase, src, device)
-        np.save(os.path.join(OUT_DIR, "untrained.npy"), untrained, allow_pickle=False)
-        del fresh
     torch.manual_seed(0)
     module, model = build(phase, vocab)
     state = load_file(os.path.join(IN_DIR, phase["weights"]))
@@ -239,10 +251,9 @@ def predict_phase(phase, vocab):
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise RuntimeError(
-            "the trained weights do not fit a fresh model built by "
+            "the weights do not fit a fresh model built by "
             f"{phase['model']}(): {str(exc).splitlines()[0]}\n{exc}"
         ) from None
-    save_file(state_of(model), os.path.join(OUT_DIR, "weights_as_loaded.safetensors"))
     predictions = predict_all(module, model, phase, src, device)
     np.save(os.path.join(OUT_DIR, "predictions.npy"), predictions, allow_pickle=False)
 
@@ -252,6 +263,7 @@ def main():
         vocab = json.load(fh)
     phases = {
         "train": lambda phase: train_phase(phase, vocab),
+        "init": lambda phase: init_phase(phase, vocab),
         "predict": lambda phase: predict_phase(phase, vocab),
     }
     phase_main(phases, IMPORT_SECONDS, set_threads)

@@ -1,8 +1,7 @@
 """Pieces the torch phase runners share (runs inside the sandbox, after torch is imported)."""
 
-import importlib
-
 import torch
+from runner_common import import_student
 
 
 def set_threads(phase):
@@ -20,7 +19,7 @@ def device_for(phase):
 
 def build(phase, *args):
     """The student's module and ``phase["model"](*args)``, which must be an nn.Module."""
-    module = importlib.import_module(phase["module"])
+    module = import_student(phase["module"])
     factory = getattr(module, phase["model"], None)
     if not callable(factory):
         raise LookupError(f"{phase['module']}.py has no function {phase['model']}()")

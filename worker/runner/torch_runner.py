@@ -4,12 +4,13 @@ Runs INSIDE the sandbox and has no authority: student code shares this process, 
 everything written here is untrusted data checked again outside.
 
     python torch_runner.py train    # /job/in/phase.json; data at /data/train_*.npy
-    python torch_runner.py predict  # /job/in/phase.json; /data/test_images.npy; weights in /job/in
+    python torch_runner.py predict  # /job/in/phase.json and test_images.npy; weights in /job/in
 
 Artifacts in /job/rw/out:
     train:   weights.safetensors, metrics.jsonl (one line per epoch), result.json
-    predict: predictions.npy (int64, one label per test image), weights_as_loaded.safetensors
-             (what was really loaded, so parameters can be counted outside), result.json
+    predict: predictions.npy (int64, one label per test image), result.json
+    convert: weights.safetensors, from a torch.save upload in /job/in (a box with no
+             student code: /job/src is empty), result.json
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ announce_start()
 DATA_DIR = "/data"
 
 
-def images(name, limit):
-    arr = np.load(os.path.join(DATA_DIR, name), allow_pickle=False)
+def images(name, limit, folder=DATA_DIR):
+    arr = np.load(os.path.join(folder, name), allow_pickle=False)
     if limit:
         arr = arr[:limit]
     return torch.from_numpy(arr.astype(np.float32) / 255.0).unsqueeze(1)
@@ -124,7 +125,6 @@ def load_weights(path):
 
 
 def predict_phase(phase):
-    from safetensors.torch import save_file
 
     torch.manual_seed(0)
     device = device_for(phase)
@@ -137,13 +137,7 @@ def predict_phase(phase):
             "the weights do not fit the model built by "
             f"{phase['model']}(): {str(exc).splitlines()[0]}\n{exc}"
         ) from None
-    loaded = {
-        k: v.detach().contiguous().cpu()
-        for k, v in model.state_dict().items()
-        if isinstance(v, torch.Tensor)
-    }
-    save_file(loaded, os.path.join(OUT_DIR, "weights_as_loaded.safetensors"))
-    x = images("test_images.npy", phase.get("subset"))
+    x = images("test_images.npy", None, IN_DIR)
     model = model.to(device).eval()
     preds = []
     with torch.no_grad():
@@ -153,8 +147,22 @@ def predict_phase(phase):
     np.save(os.path.join(OUT_DIR, "predictions.npy"), np.concatenate(preds), allow_pickle=False)
 
 
+def convert_phase(phase):
+    """A torch.save state_dict as safetensors (nothing of the student's is imported here)."""
+    from safetensors.torch import save_file
+
+    state = load_weights(os.path.join(IN_DIR, phase["weights"]))
+    tensors = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise TypeError("the weights file must hold a state_dict: names mapped to tensors")
+        tensors[key] = value.detach().contiguous().cpu()
+    save_file(tensors, os.path.join(OUT_DIR, "weights.safetensors"))
+
+
 def main():
-    phase_main({"train": train_phase, "predict": predict_phase}, IMPORT_SECONDS, set_threads)
+    phases = {"train": train_phase, "predict": predict_phase, "convert": convert_phase}
+    phase_main(phases, IMPORT_SECONDS, set_threads)
 
 
 if __name__ == "__main__":

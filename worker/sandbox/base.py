@@ -12,6 +12,7 @@ Errors:
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ HOME = "/job/rw/home"  # working directory
 PYTHON = "/opt/venv/bin/python"  # the sandbox's own Python environment
 RUNNER_DIR = "/opt/runner"
 RUNNER = "/opt/runner/sandbox_runner.py"  # calls of functions (numpy only)
+# Every box's first program: it runs the box's command as its child and writes how that
+# ended to ENDED_REPORT (see worker/runner/box_reaper.py for why, and how far it is used).
+REAPER = "/opt/runner/box_reaper.py"
+ENDED_REPORT = ".box-ended"  # in /job/rw
 TORCH_RUNNER = "/opt/runner/torch_runner.py"  # train and predict phases
 DATA = "/data"  # read-only data files a phase may see (never labels it is scored on)
 # The first bytes a runner writes to stdout, before any student code runs. Output is a
@@ -36,6 +41,23 @@ STARTED_MARKER = b"\x1e[autograder runner started]\n"
 
 class SandboxUnavailable(RuntimeError):
     """The sandbox cannot start with its full isolation: an infrastructure error."""
+
+
+class SandboxUnreachable(SandboxUnavailable):
+    """A folder a box binds is out of the sandbox uids' reach: no box can start until an
+    administrator fixes it (the message names the folder and the fix)."""
+
+
+class BoxKilled(SandboxUnavailable):
+    """Something other than the box's own limits killed it: ours, retried, never charged."""
+
+
+# Signals a box's program does not get from its own code in the normal course of things,
+# and which none of a box's limits sends but SIGKILL (recorded: wall clock, CPU seconds,
+# memory). A death by one of them with no limit recorded is taken as a kill from outside.
+# A death by any other signal (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGXFSZ, ...) is the
+# program's own, and so is every exit code, 137 included: exit codes are not signals.
+FOREIGN_SIGNALS = frozenset({int(signal.SIGKILL), int(signal.SIGTERM)})
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,9 @@ class GpuAssignment:
     index: int
     memory_mb: int
     mps_pipe_dir: Path | None = None
+    # The folder the MPS daemon and its servers see as /dev/shm (they share memory with
+    # their clients there): bound as the box's /dev/shm. None: the box's own /dev/shm.
+    mps_shm_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,12 @@ class Result:
     process_limit_hit: bool = False
     # Its processes together used more CPU seconds than the limit (killed from outside).
     cpu_limit_hit: bool = False
+    # How the box's command ended, in its reaper's word (untrusted, see box_reaper.py):
+    # ("exit", code) or ("signal", number); None when it left none.
+    ended_how: tuple[str, int] | None = None
+    # The signal that ended the box's host-side process (setpriv/bwrap, which nothing in
+    # the box can reach) when the worker did not send it; None otherwise.
+    host_signal: int | None = None
 
     @property
     def runner_started(self) -> bool:
@@ -117,6 +148,40 @@ class Result:
         if not self.runner_started:
             tail = self.output.decode("utf-8", errors="replace")[-1000:]
             raise SandboxUnavailable(f"the sandbox for the {what} did not start its runner: {tail}")
+
+    @property
+    def killed_from_outside(self) -> bool:
+        """Did something other than the box's own limits kill it (ours, not the student's)?
+
+        A limit of the box (wall clock, CPU seconds, memory, processes) is the student's.
+        Otherwise: a host-side process of the box killed by a signal we did not send is
+        ours (nothing inside can reach it); the box's command killed by a FOREIGN_SIGNAL is
+        ours; with no word from the reaper (it was killed too, or the box took its place to
+        write), an exit code of 128 + a FOREIGN_SIGNAL is ours. Nothing inside the box can
+        send itself such a signal (the reaper's signal filter refuses it), so a student
+        cannot buy this verdict by killing itself or its parent."""
+        if self.ended_by_limit or self.process_limit_hit:
+            return False
+        if self.host_signal is not None:
+            return True
+        if self.ended_how is not None:
+            how, number = self.ended_how
+            return how == "signal" and number in FOREIGN_SIGNALS
+        return self.exit_code in {128 + s for s in FOREIGN_SIGNALS}
+
+    def require_not_killed_from_outside(self, what: str) -> None:
+        """Raise BoxKilled (ours: retried, never charged) when ``killed_from_outside``."""
+        if self.killed_from_outside:
+            how = (
+                f"signal {self.host_signal} to its host process"
+                if self.host_signal is not None
+                else (
+                    f"{self.ended_how[0]} {self.ended_how[1]}"
+                    if self.ended_how
+                    else f"exit code {self.exit_code}"
+                )
+            )
+            raise BoxKilled(f"the sandbox for the {what} was killed from outside ({how})")
 
     @property
     def student_output(self) -> str:

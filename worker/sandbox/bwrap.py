@@ -16,31 +16,28 @@ Layers, each enforced from outside the box:
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import fcntl
+import io
+import logging
 import os
-import re
 import resource
 import select
 import shutil
-import stat
+import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TextIO, cast
 
-from worker import housekeeping
-from worker.artifacts import json_lines
-from worker.sandbox import cgroups
+from worker.sandbox import cgroups, seccomp
 from worker.sandbox.base import (
     DATA,
     HOME,
     IN,
+    REAPER,
     RUNNER_DIR,
     RW,
     SRC,
@@ -49,9 +46,12 @@ from worker.sandbox.base import (
     Request,
     Result,
     SandboxUnavailable,
+    SandboxUnreachable,
 )
+from worker.sandbox.boxfs import BoxFolder
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+log = logging.getLogger(__name__)
+
 RUNNER_DIR_HOST = Path(__file__).resolve().parent.parent / "runner"
 
 
@@ -67,12 +67,22 @@ class BwrapBackend:
         slot_dir: Path,
         pool_size: int = 0,
         pool_idle_seconds: float = 600,
+        host_memory_mb: int = 0,
+        gpu_boxes: int = 32,
+        numpy_venv: Path | None = None,
+        data_dir: Path | None = None,
     ):
         self.jobs_dir = Path(jobs_dir)
         self.venv = Path(venv)
+        # Boxes of numpy-only homework get a Python without torch (DESIGN.md rule 10).
+        self.numpy_venv = Path(numpy_venv) if numpy_venv is not None else None
+        self.data_dir = Path(data_dir) if data_dir is not None else None  # datasets to bind
         self.uid_base = uid_base
         self.slots = slots
         self.slot_dir = Path(slot_dir)
+        self.host_memory_mb = host_memory_mb  # 0: MemTotal (worker/cpus.py)
+        self.gpu_boxes = gpu_boxes  # boxes alive at once per GPU, warm ones included
+
         # Boxes started ahead of demand (worker/sandbox/pool.py); 0: every box cold.
         self.pool_size = pool_size
         self.pool_idle_seconds = pool_idle_seconds
@@ -92,6 +102,18 @@ class BwrapBackend:
         cgroups.check_available()
         self._prepare_jobs_dir()
 
+    def check_reachable(self) -> None:
+        """Every folder a box binds is reachable by the sandbox uids (worker/sandbox/reach.py):
+        else no box can start, and that is said now, naming the folder and the fix. Asked
+        at start (serve, worker) and with each heartbeat, not per box (a child process)."""
+        from worker.sandbox.reach import box_sources, unreachable
+
+        venvs = [self.venv] + ([self.numpy_venv] if self.numpy_venv is not None else [])
+        sources = box_sources(venvs, RUNNER_DIR_HOST, self.jobs_dir, self.data_dir or Path("/-"))
+        problems = unreachable(sources, self.uid_base)
+        if problems:
+            raise SandboxUnreachable("; ".join(problems))
+
     def _prepare_jobs_dir(self) -> None:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.jobs_dir.chmod(0o711)  # the slot uid must traverse, not list
@@ -100,35 +122,79 @@ class BwrapBackend:
     # ------------------------------------------------------------------ slots
 
     @contextmanager
-    def slot(self) -> Iterator[int]:
-        """Hold one slot (a uid) for the duration of a box, across every process on the host."""
-        uid, lock = self.try_slot()
+    def slot(self, gpu: GpuAssignment | None = None) -> Iterator[int]:
+        """Hold one slot (a uid), and a place on the box's GPU if it has one, for the
+        duration of a box, across every process on the host."""
+        uid, locks = self.try_slot(gpu=gpu)
         try:
             yield uid
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            lock.close()
+            release_locks(locks)
 
-    def try_slot(self, wait: float = 600) -> tuple[int, Any]:
-        """Take a free slot, waiting up to ``wait`` seconds; it is held for as long as the
-        caller holds the returned lock file (a warm box holds it from start to removal)."""
+    def try_slot(
+        self, wait: float = 600, gpu: GpuAssignment | None = None
+    ) -> tuple[int, list[TextIO]]:
+        """Take a free slot, waiting up to ``wait`` seconds, and with ``gpu`` one of the
+        ``gpu_boxes`` places on that GPU (CUDA MPS serves a limited number of clients per
+        device, and every box of a GPU holds a CUDA context, warm ones included). Both are
+        held for as long as the caller holds the returned lock files (a warm box holds them
+        from start to removal: ``release_locks``)."""
         self._prepare_jobs_dir()
         deadline = time.monotonic() + wait
-        while True:
-            for index in range(self.slots):
-                fh = open(self.slot_dir / f"{self.uid_base + index}.lock", "w")  # noqa: SIM115
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    fh.close()
-                    continue
-                return self.uid_base + index, fh
-            if time.monotonic() > deadline:
-                raise SandboxUnavailable(f"no free sandbox slot for {wait:g} s")
-            time.sleep(0.05)
+        index, uid_lock = _take_lock(
+            [self.slot_dir / f"{self.uid_base + i}.lock" for i in range(self.slots)],
+            deadline,
+            "sandbox slot",
+        )
+        locks = [uid_lock]
+        if gpu is not None:
+            try:
+                _, gpu_lock = _take_lock(
+                    [self.slot_dir / f"gpu{gpu.index}-{k}.lock" for k in range(self.gpu_boxes)],
+                    deadline,
+                    f"place on GPU {gpu.index}",
+                )
+            except BaseException:
+                release_locks(locks)
+                raise
+            locks.append(gpu_lock)
+        return self.uid_base + index, locks
+
+    def venv_for(self, request: Request) -> Path:
+        """The Python environment bound at /opt/venv: without torch for a box of numpy-only
+        homework (runtime "numpy"), so that no import hook a student can remove stands
+        between their code and autograd; fail closed when that environment is missing."""
+        if request.runtime != "numpy" or self.numpy_venv is None:
+            return self.venv
+        if not (self.numpy_venv / "bin" / "python").exists():
+            raise SandboxUnavailable(
+                f"the numpy-only sandbox Python {self.numpy_venv}/bin/python does not exist "
+                "(make setup makes it)"
+            )
+        return self.numpy_venv
+
+    def box_uid(self, slot_uid: int, gpu: GpuAssignment | None) -> int:
+        """The uid a box runs as: its slot's, except for boxes sharing a GPU through CUDA
+        MPS. The MPS control daemon serves one uid at a time (a client of another uid waits
+        until every client of the first has gone), so the boxes of one GPU share one uid
+        of their own, after the slots' range. They still cannot reach each other: each has
+        its own pid, mount, network and IPC namespaces and its own cgroup, which holds the
+        process limit (the per-uid RLIMIT_NPROC backstop is widened for them)."""
+        if shares_gpu_uid(gpu):
+            assert gpu is not None
+            return self.uid_base + self.slots + gpu.index
+        return slot_uid
+
+    def nproc_backstop(self, lim: Limits, gpu: GpuAssignment | None) -> int:
+        """RLIMIT_NPROC, a backstop above the cgroup's pids.max (the limit that reports):
+        per uid, so a uid shared by every box of a GPU allows every slot's share."""
+        per_box = lim.processes + 64
+        return per_box * self.slots if shares_gpu_uid(gpu) else per_box
 
     @staticmethod
-    def enter_box(group: cgroups.BoxCgroup, lim: Limits, cpu: int, nice: int = 0) -> None:
+    def enter_box(
+        group: cgroups.BoxCgroup, lim: Limits, cpu: int, nice: int = 0, nproc: int | None = None
+    ) -> None:
         """In the child before exec: join the box's cgroups, set its rlimits."""
         group.enter()
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -137,7 +203,7 @@ class BwrapBackend:
         resource.setrlimit(resource.RLIMIT_NOFILE, (lim.open_files, lim.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         # A backstop above the cgroup's pids.max, which is the limit that reports.
-        nproc = lim.processes + 64
+        nproc = nproc or lim.processes + 64
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         if nice:
             os.setpriority(os.PRIO_PROCESS, 0, nice)
@@ -154,49 +220,70 @@ class BwrapBackend:
             profile = pool.profile_of(request, self)
             if profile is not None:
                 box = pool.shared_pool(self.pool_size, self.pool_idle_seconds).take(self, profile)
-                return box.run(request, out_dir)
-        with self.slot() as uid:
-            box = self.jobs_dir / f"box-{housekeeping.OWNER_PID}-{uuid.uuid4().hex[:12]}"
-            rw = box / "rw"
-            rw.mkdir(parents=True)
-            box.chmod(0o711)
-            group = cgroups.BoxCgroup(box.name)
-            mounted = False
+                try:
+                    return box.run(request, out_dir)
+                except pool.WarmBoxFailed as exc:
+                    log.warning("%s; the job runs in a cold box", exc)
+        with self.slot(request.gpu) as slot_uid:
+            uid = self.box_uid(slot_uid, request.gpu)
+            folder = BoxFolder(self.jobs_dir)
+            group = cgroups.box_cgroup(folder.name)
             try:
-                _mount_tmpfs(rw, request.limits.rw_mb, uid)
-                mounted = True
-                for sub in ("out", "home"):
-                    (rw / sub).mkdir()
-                    os.chown(rw / sub, uid, uid)
-                _make_readable(request.src_dir)
-                _make_readable(request.in_dir)
+                folder.create(
+                    uid,
+                    request.limits.rw_mb,
+                    BoxFolder.staged_mb(request.src_dir, request.in_dir),
+                )
+                folder.stage(request.src_dir, request.in_dir)
                 group.create(request.limits.memory_mb * 1024 * 1024, request.limits.processes + 16)
-                result = self._run_box(request, uid, rw, group)
-                if not group.kill_all():
-                    raise SandboxUnavailable("sandbox processes survived SIGKILL")
-                result.peak_memory_bytes = group.peak_memory()
-                result.cpu_seconds = group.cpu_seconds()
-                result.process_limit_hit = group.pids_limit_hit()
-                result.oom_killed = result.oom_killed or (
-                    group.oom_killed() and result.exit_code != 0
-                )
-                out_dir.mkdir(parents=True, exist_ok=True)
-                result.out_files, result.out_rejected = collect_outputs(
-                    rw / "out", out_dir, request.limits
-                )
-                return result
+                result = self._run_box(request, uid, folder, group)
+                return finish_box(result, folder, group, out_dir, request.limits)
             finally:
-                if group.kill_all():
-                    _remove_box(group, rw if mounted else None, box)
-                else:  # processes SIGKILL has not ended yet: clean up once they are gone
-                    _reap_later(group, rw if mounted else None, box)
+                dispose(folder, group)
 
-    def _argv(
-        self, request: Request, uid: int, rw: Path, extra: list[str] | None = None
-    ) -> list[str]:
+    def spawn(  # noqa: PLR0913 - what starts a box: who, where, under which limits
+        self,
+        request: Request,
+        uid: int,
+        folder: BoxFolder,
+        group: cgroups.BoxCgroup,
+        cpu: int,
+        *,
+        nice: int = 0,
+        extra: list[str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start the box's bwrap. Its arguments reach it through a pipe (``--args``), so
+        the box's pid 1 shows no host path on its command line, and its seccomp filter
+        through another (``--seccomp``)."""
         lim = request.limits
-        env = box_environment(request)
-        argv = [
+        nproc = self.nproc_backstop(lim, request.gpu)
+        args = self._bwrap_args(request, folder, extra)
+        args_r = _pipe_with(b"".join(os.fsencode(a) + b"\0" for a in args))
+        filter_r = _pipe_with(seccomp.bpf_program())
+        try:
+            return subprocess.Popen(
+                [
+                    *self._setpriv(uid),
+                    *("bwrap", "--args", str(args_r), "--seccomp", str(filter_r)),
+                    *("--", *reaped(request.argv)),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+                pass_fds=(args_r, filter_r),
+                env={"PATH": "/usr/bin:/bin"},
+                preexec_fn=lambda: self.enter_box(group, lim, cpu, nice, nproc),  # noqa: PLW1509
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start bwrap: {exc}") from exc
+        finally:
+            os.close(args_r)
+            os.close(filter_r)
+
+    @staticmethod
+    def _setpriv(uid: int) -> list[str]:
+        return [
             "setpriv",
             f"--reuid={uid}",
             f"--regid={uid}",
@@ -204,7 +291,15 @@ class BwrapBackend:
             "--no-new-privs",
             "--inh-caps=-all",
             "--bounding-set=-all",
-            "bwrap",
+        ]
+
+    def _bwrap_args(
+        self, request: Request, folder: BoxFolder, extra: list[str] | None = None
+    ) -> list[str]:
+        """bwrap's options for one box: its mounts, namespaces and cleared environment."""
+        lim = request.limits
+        env = box_environment(request)
+        argv = [
             "--unshare-all",
             "--unshare-user",
             "--disable-userns",
@@ -237,16 +332,17 @@ class BwrapBackend:
             "/etc/ld.so.conf.d",
             "/etc/ld.so.conf.d",
             "--ro-bind",
-            str(self.venv),
+            str(venv := self.venv_for(request)),
             "/opt/venv",
+            *interpreter_binds(venv),
             "--ro-bind",
             str(RUNNER_DIR_HOST),
             RUNNER_DIR,
             "--ro-bind",
-            str(request.src_dir),
+            str(folder.ro / "src"),
             SRC,
             "--ro-bind",
-            str(request.in_dir),
+            str(folder.ro / "in"),
             IN,
             "--proc",
             "/proc",
@@ -257,7 +353,7 @@ class BwrapBackend:
             "--tmpfs",
             "/tmp",
             "--bind",
-            str(rw),
+            str(folder.rw),
             RW,
             *[
                 arg
@@ -274,93 +370,201 @@ class BwrapBackend:
         ]
         for key, value in env.items():
             argv += ["--setenv", key, value]
-        return argv + ["--", *request.argv]
+        return argv
 
-    def _run_box(self, request: Request, uid: int, rw: Path, group: cgroups.BoxCgroup) -> Result:
+    def _run_box(
+        self, request: Request, uid: int, folder: BoxFolder, group: cgroups.BoxCgroup
+    ) -> Result:
         lim = request.limits
-        argv = self._argv(request, uid, rw)
-
         cpu = lim.cpu_limit
-
-        def preexec() -> None:
-            self.enter_box(group, lim, cpu)
-
         started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                close_fds=True,
-                env={"PATH": "/usr/bin:/bin"},
-                preexec_fn=preexec,  # noqa: PLW1509 - only cgroup writes and setrlimit
-            )
-        except OSError as exc:
-            raise SandboxUnavailable(f"cannot start bwrap: {exc}") from exc
+        proc = self.spawn(request, uid, folder, group, cpu)
         start_seconds = time.monotonic() - started
-        capture = _OutputCapture(proc.stdout, lim.output_bytes)  # type: ignore[arg-type]
-        exit_code, timed_out, cpu_hit = _wait(
-            proc, started + lim.wall_seconds, request, rw / "out", group.cpu_seconds, cpu
-        )
-        if cpu_hit:
-            group.kill_all()
-            exit_code = proc.wait(timeout=KILL_WAIT_SECONDS)
-        if timed_out:
-            group.kill_all()
-            proc.kill()
-            try:  # a box that SIGKILL cannot end (uninterruptible sleep, a frozen cgroup)
-                proc.wait(timeout=KILL_WAIT_SECONDS)  # must not hang the job: ours, retried
-            except subprocess.TimeoutExpired:
-                raise SandboxUnavailable(
-                    "the sandbox could not be killed at its time limit"
-                ) from None
-        wall = time.monotonic() - started
+        # stdout=PIPE (spawn): a buffered reader, never None.
+        capture = _OutputCapture(cast(io.BufferedReader, proc.stdout), lim.output_bytes)
+        result = wait_box(proc, capture, group, request, folder, started, group.cpu_seconds, cpu)
+        result.start_seconds = start_seconds
+        return result
+
+
+def wait_box(  # noqa: PLR0913 - one box's wait, as cold and warm boxes share it
+    proc: subprocess.Popen[bytes],
+    capture: _OutputCapture,
+    group: cgroups.BoxCgroup,
+    request: Request,
+    folder: BoxFolder,
+    started: float,
+    cpu_used: Callable[[], float | None],
+    cpu: int,
+) -> Result:
+    """Wait for a started box until its wall clock (from ``started``) or CPU seconds end
+    it, kill all of it, and say how it ended (before the cgroup's readings and outputs,
+    which ``finish_box`` adds once nothing of the box is left)."""
+    lim = request.limits
+    exit_code, timed_out, cpu_hit = _wait(
+        proc, started + lim.wall_seconds, request, folder, cpu_used, cpu
+    )
+    if cpu_hit:
         group.kill_all()
-        capture.join(5)
-        if exit_code is not None and exit_code < 0:
-            exit_code = 128 - exit_code
-        return Result(
-            exit_code=exit_code,
-            timed_out=timed_out,
-            oom_killed=False,
-            output=capture.data,
-            output_truncated=capture.total > len(capture.data),
-            output_total_bytes=capture.total,
-            wall_seconds=wall,
-            start_seconds=start_seconds,
-            cpu_seconds=None,
-            peak_memory_bytes=None,
-            out_files={},
-            out_rejected=[],
-            cpu_limit_hit=cpu_hit,
-        )
+        exit_code = proc.wait(timeout=KILL_WAIT_SECONDS)
+    if timed_out:
+        group.kill_all()
+        proc.kill()
+        try:  # a box that SIGKILL cannot end (uninterruptible sleep, a frozen cgroup)
+            proc.wait(timeout=KILL_WAIT_SECONDS)  # must not hang the job: ours, retried
+        except subprocess.TimeoutExpired:
+            raise SandboxUnavailable("the sandbox could not be killed at its time limit") from None
+    wall = time.monotonic() - started
+    group.kill_all()
+    capture.join(5)
+    host_signal = None
+    if exit_code is not None and exit_code < 0:
+        # The host-side process (setpriv, then bwrap) died by a signal, and not one of ours:
+        # the worker kills only at a limit, recorded as timed_out or cpu_hit.
+        if not (timed_out or cpu_hit):
+            host_signal = -exit_code
+        exit_code = 128 - exit_code
+    cpu_hit = cpu_hit or cpu_limit_reached(exit_code, cpu_used(), cpu)
+    return Result(
+        exit_code=exit_code,
+        timed_out=timed_out,
+        oom_killed=False,
+        output=capture.data,
+        output_truncated=capture.total > len(capture.data),
+        output_total_bytes=capture.total,
+        wall_seconds=wall,
+        start_seconds=0.0,
+        cpu_seconds=None,
+        peak_memory_bytes=None,
+        out_files={},
+        out_rejected=[],
+        cpu_limit_hit=cpu_hit,
+        host_signal=host_signal,
+    )
+
+
+def finish_box(
+    result: Result, folder: BoxFolder, group: cgroups.BoxCgroup, out_dir: Path, limits: Limits
+) -> Result:
+    """Once every process of the box is dead: its cgroup's readings and its outputs."""
+    if not group.kill_all():
+        raise SandboxUnavailable("sandbox processes survived SIGKILL")
+    result.peak_memory_bytes = group.peak_memory()
+    if result.cpu_seconds is None:
+        result.cpu_seconds = group.cpu_seconds()
+    result.process_limit_hit = group.pids_limit_hit()
+    result.oom_killed = result.oom_killed or (group.oom_killed() and result.exit_code != 0)
+    result.ended_how = folder.ended_how()
+    result.out_files, result.out_rejected = folder.collect(out_dir, limits)
+    return result
+
+
+def reaped(argv: list[str]) -> list[str]:
+    """A box's command run under its reaper (worker/runner/box_reaper.py), with the same
+    Python: it reports how the command ended, as its exit code alone cannot. A command
+    that is not a Python program (tests' probes) runs as it is, with no word."""
+    if not argv or not os.path.basename(argv[0]).startswith("python"):
+        return list(argv)
+    return [argv[0], "-I", "-S", REAPER, *argv]
+
+
+def dispose(folder: BoxFolder, group: cgroups.BoxCgroup) -> None:
+    """Remove a box (used or not): its cgroup and its folder, now, or once its last
+    process is gone if SIGKILL has not ended them yet (stuck in the kernel)."""
+    if group.kill_all(timeout=2):
+        group.remove()
+        folder.remove()
+    else:
+        _reap_later(group, folder)
+
+
+def _pipe_with(data: bytes) -> int:
+    """The read end of a pipe holding ``data`` (a box's bwrap reads its arguments and its
+    seccomp program this way; both are far below a pipe's 64 KiB)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)
+    finally:
+        os.close(write_end)
+    return read_end
 
 
 KILL_WAIT_SECONDS = 5.0
 REAP_SECONDS = 3600.0
 
 
-def _remove_box(group: cgroups.BoxCgroup, rw: Path | None, box: Path) -> None:
-    group.remove()
-    if rw is not None:
-        _unmount(rw)
-    shutil.rmtree(box, ignore_errors=True)
+def cpu_limit_reached(exit_code: int | None, used: float | None, limit: float) -> bool:
+    """The box's CPU seconds ended it: our poll may lose the race with its own RLIMIT_CPU,
+    whose SIGXCPU (exit 152) or, a second later, SIGKILL end the box first."""
+    if exit_code == 128 + signal.SIGXCPU:
+        return True
+    return exit_code not in (None, 0) and used is not None and used >= limit
 
 
-def _reap_later(group: cgroups.BoxCgroup, rw: Path | None, box: Path) -> None:
+def _reap_later(group: cgroups.BoxCgroup, folder: BoxFolder) -> None:
     """A box whose processes outlived SIGKILL (stuck in the kernel): the job has gone on
     as an infrastructure error; a thread keeps killing and removes the box's cgroups,
-    mount and folder as soon as its last process is gone, so nothing is left behind."""
+    mounts and folder as soon as its last process is gone, so nothing is left behind."""
 
     def reap() -> None:
         deadline = time.monotonic() + REAP_SECONDS
         while time.monotonic() < deadline:
             if group.kill_all(timeout=5):
-                _remove_box(group, rw, box)
+                group.remove()
+                folder.remove()
                 return
 
-    threading.Thread(target=reap, name=f"reap-{box.name}", daemon=True).start()
+    threading.Thread(target=reap, name=f"reap-{folder.name}", daemon=True).start()
+
+
+def _take_lock(paths: list[Path], deadline: float, what: str) -> tuple[int, TextIO]:
+    """The index and open, exclusively locked file of the first free lock of ``paths``,
+    polling until ``deadline``."""
+    started = time.monotonic()
+    while True:
+        for index, path in enumerate(paths):
+            fh = open(path, "w")  # noqa: SIM115 - held for the life of a box
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                continue
+            return index, fh
+        if time.monotonic() > deadline:
+            raise SandboxUnavailable(f"no free {what} for {time.monotonic() - started:.0f} s")
+        time.sleep(0.05)
+
+
+def release_locks(locks: list[TextIO]) -> None:
+    for fh in locks:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+    locks.clear()
+
+
+def shares_gpu_uid(gpu: GpuAssignment | None) -> bool:
+    return gpu is not None and gpu.mps_pipe_dir is not None
+
+
+def interpreter_binds(venv: Path) -> list[str]:
+    """bwrap arguments for the interpreter a sandbox venv was made from, when it lives
+    outside /usr (a Python under /opt, as on GPU hosts whose image ships one): the venv's
+    python is a symlink to it and its standard library is there, so it is bound read-only
+    at the same path. A venv made from /usr/bin/python3 needs nothing more."""
+    cfg = venv / "pyvenv.cfg"
+    try:
+        lines = cfg.read_text().splitlines()
+    except OSError:
+        return []  # a whole Python installation bound at /opt/venv
+    home = next(
+        (v.strip() for k, _, v in (ln.partition("=") for ln in lines) if k.strip() == "home"), ""
+    )
+    if not home:
+        return []
+    prefix = Path(home).resolve().parent
+    if prefix == Path("/") or prefix.is_relative_to("/usr") or prefix.is_relative_to(venv):
+        return []
+    return ["--ro-bind", str(prefix), str(prefix)]
 
 
 NVIDIA_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools")
@@ -381,6 +585,8 @@ def gpu_args(gpu: GpuAssignment | None, dev: Path = Path("/dev")) -> list[str]:
             args += ["--dev-bind", str(path), shared]
     if gpu.mps_pipe_dir is not None:
         args += ["--bind", str(gpu.mps_pipe_dir), "/run/nvidia-mps"]
+    if gpu.mps_pipe_dir is not None and gpu.mps_shm_dir is not None:
+        args += ["--bind", str(gpu.mps_shm_dir), "/dev/shm"]
     return args
 
 
@@ -391,6 +597,10 @@ def box_environment(request: Request) -> dict[str, str]:
     return {
         "PATH": "/opt/venv/bin:/usr/bin:/bin",
         "HOME": HOME,
+        # The box's uid has no passwd entry: getpass.getuser() (torch's compile caches,
+        # imported by an optimizer's first step) reads these first, else raises KeyError.
+        "USER": "sandbox",
+        "LOGNAME": "sandbox",
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
@@ -423,7 +633,7 @@ def _wait(
     proc: subprocess.Popen[bytes],
     deadline: float,
     request: Request,
-    out: Path,
+    folder: BoxFolder,
     cpu_used: Callable[[], float | None] | None = None,
     cpu_limit: float | None = None,
 ) -> tuple[int | None, bool, bool]:
@@ -432,14 +642,14 @@ def _wait(
     Returns (exit code, timed out, over its CPU seconds): ``cpu_used`` (the box's whole
     cgroup, read from outside) is checked every CPU_POLL_SECONDS against ``cpu_limit``."""
     with _exit_waiter(proc) as exited:
-        return _wait_loop(proc, deadline, request, out, cpu_used, cpu_limit, exited)
+        return _wait_loop(proc, deadline, request, folder, cpu_used, cpu_limit, exited)
 
 
 def _wait_loop(  # noqa: PLR0913 - _wait's arguments, and how to wait for an exit
     proc: subprocess.Popen[bytes],
     deadline: float,
     request: Request,
-    out: Path,
+    folder: BoxFolder,
     cpu_used: Callable[[], float | None] | None,
     cpu_limit: float | None,
     exited: Callable[[float], bool],
@@ -458,7 +668,7 @@ def _wait_loop(  # noqa: PLR0913 - _wait's arguments, and how to wait for an exi
         if time.monotonic() >= next_progress:
             next_progress = time.monotonic() + 1.0
             if request.on_progress and request.progress_file:
-                lines = read_progress(out / request.progress_file)
+                lines = folder.progress(request.progress_file)
                 if lines:
                     request.on_progress(lines)
 
@@ -493,31 +703,13 @@ def _exit_waiter(proc: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bo
         os.close(fd)
 
 
-def read_progress(path: Path, cap: int = 256 * 1024) -> list[dict]:
-    """The JSON lines of a progress file the box is still writing: regular file only,
-    never followed through a symlink, the last ``cap`` bytes at most."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return []
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return []
-        os.lseek(fd, max(0, st.st_size - cap), os.SEEK_SET)
-        raw = os.read(fd, cap)
-    finally:
-        os.close(fd)
-    return json_lines(raw)
-
-
 class _OutputCapture(threading.Thread):
     """Read the box's stdout+stderr to the end, keeping only the first ``cap`` bytes.
 
     A warm box (worker/sandbox/pool.py) writes ``ready_marker`` when it is warm; ``ready``
     is set once it has been read. ``restart`` then forgets everything before the job."""
 
-    def __init__(self, stream, cap: int, ready_marker: bytes | None = None):  # type: ignore[no-untyped-def]
+    def __init__(self, stream: io.BufferedReader, cap: int, ready_marker: bytes | None = None):
         super().__init__(daemon=True)
         self.stream, self.cap = stream, cap
         self.chunks: list[bytes] = []
@@ -547,76 +739,3 @@ class _OutputCapture(threading.Thread):
     @property
     def data(self) -> bytes:
         return b"".join(self.chunks)
-
-
-_LIBC = ctypes.CDLL(None, use_errno=True)
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
-MNT_DETACH = 2
-
-
-def _mount_tmpfs(path: Path, size_mb: int, uid: int) -> None:
-    """The box's sized, noexec tmpfs, mounted with mount(2) itself (no mount(8) process
-    per box: at hundreds of boxes a minute those were a visible share of the CPU)."""
-    opts = f"size={size_mb}m,nr_inodes=4096,uid={uid},gid={uid},mode=0700"
-    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    if _LIBC.mount(b"agbox", os.fsencode(path), b"tmpfs", flags, opts.encode()) != 0:
-        err = ctypes.get_errno()
-        raise SandboxUnavailable(f"cannot mount the sandbox's sized tmpfs: {os.strerror(err)}")
-
-
-def _unmount(path: Path) -> None:
-    """Unmount a box's tmpfs; a dying box can keep it busy for a moment, so retry, and
-    detach it lazily as the last resort (it is freed when its last user is gone)."""
-    target = os.fsencode(path)
-    for _ in range(40):
-        if _LIBC.umount2(target, 0) == 0 or ctypes.get_errno() == errno.EINVAL:
-            return  # EINVAL: not (or no longer) a mount point
-        time.sleep(0.025)
-    _LIBC.umount2(target, MNT_DETACH)
-
-
-def _make_readable(directory: Path) -> None:
-    """Staged code and inputs are readable (not writable) by the slot uid."""
-    directory.chmod(0o755)
-    for root, dirs, files in os.walk(directory):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o644)
-
-
-def collect_outputs(
-    box_out: Path, out_dir: Path, limits: Limits
-) -> tuple[dict[str, Path], list[str]]:
-    """Copy the regular files of ``box_out`` (flat, safe names, size-capped) to ``out_dir``.
-
-    Called only after every process of the box is dead. Symlinks, FIFOs, devices,
-    folders and odd names are refused and listed, never followed.
-    """
-    kept: dict[str, Path] = {}
-    rejected: list[str] = []
-    cap = limits.file_mb * 1024 * 1024
-    try:
-        entries = list(os.scandir(box_out))
-    except OSError:
-        return kept, ["out/ is missing"]
-    for entry in entries[: limits.max_out_files]:
-        name = entry.name
-        st = entry.stat(follow_symlinks=False)
-        if not SAFE_NAME.match(name) or not stat.S_ISREG(st.st_mode) or st.st_size > cap:
-            rejected.append(name[:100])
-            continue
-        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                rejected.append(name)
-                continue
-            target = out_dir / name
-            with os.fdopen(os.dup(fd), "rb") as src, open(target, "xb") as dst:
-                shutil.copyfileobj(src, dst, length=1 << 20)
-            kept[name] = target
-        finally:
-            os.close(fd)
-    if len(entries) > limits.max_out_files:
-        rejected.append(f"... {len(entries) - limits.max_out_files} more files")
-    return kept, rejected

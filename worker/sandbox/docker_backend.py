@@ -16,8 +16,9 @@ outside the box, by the engine:
   tmpfs (noexec, nosuid, nodev) mounted on the host by the worker exactly as for bwrap and
   bound in, so that artifacts outlive the container and are read after it is dead and
   removed (a container's own ``--tmpfs`` vanishes with it, and ``docker cp`` cannot read
-  one: see ``collect_outputs``, which never follows a link and refuses anything that is
-  not a regular file);
+  one: worker/sandbox/boxfs.py reads it through descriptors, never following a link, and
+  refuses anything that is not a regular file); the code and inputs are on a second,
+  read-only tmpfs of the box (boxfs.py), so no job folder of the host is bound in;
 - the code, the inputs, the runner and the data files bound read-only;
 - environment cleared (only the variables set here, plus Docker's HOSTNAME=sandbox; the
   image must define no environment of its own, checked before each box), stdin closed,
@@ -54,23 +55,25 @@ which is SandboxUnavailable (the job is retried, never run without its limits).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
-import socket
 import struct
 import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from autograder import liveness
 from worker import housekeeping
 from worker.sandbox.base import (
     DATA,
     HOME,
     IN,
+    PYTHON,
     RUNNER_DIR,
     RW,
     SRC,
@@ -78,15 +81,11 @@ from worker.sandbox.base import (
     Result,
     SandboxUnavailable,
 )
-from worker.sandbox.bwrap import (
-    RUNNER_DIR_HOST,
-    _make_readable,
-    _mount_tmpfs,
-    _unmount,
-    box_environment,
-    collect_outputs,
-    read_progress,
-)
+from worker.sandbox.boxfs import BoxFolder
+from worker.sandbox.bwrap import RUNNER_DIR_HOST, box_environment, reaped
+
+if TYPE_CHECKING:
+    from autograder.settings import Settings
 
 BOX_UID = 60999  # the uid of every docker box: no passwd entry, owns nothing on the host
 LABEL = "org.autograder.box"  # value: the box name (box-<owner pid>-d<random>)
@@ -205,52 +204,44 @@ class DockerBackend:
 
     def run(self, request: Request, out_dir: Path) -> Result:
         self.check()
-        name = f"box-{housekeeping.OWNER_PID}-d{uuid.uuid4().hex[:12]}"
-        box = self.jobs_dir / name
-        rw = box / "rw"
-        rw.mkdir(parents=True)
-        box.chmod(0o711)
+        folder = BoxFolder(self.jobs_dir, tag="d")
+        name = folder.name
         group = ParentCgroup.for_box(name)
         container: str | None = None
-        mounted = False
         try:
-            _mount_tmpfs(rw, request.limits.rw_mb, BOX_UID)
-            mounted = True
-            for sub in ("out", "home"):
-                (rw / sub).mkdir()
-                os.chown(rw / sub, BOX_UID, BOX_UID)
-            _make_readable(request.src_dir)
-            _make_readable(request.in_dir)
             lim = request.limits
+            folder.create(BOX_UID, lim.rw_mb, BoxFolder.staged_mb(request.src_dir, request.in_dir))
+            folder.stage(request.src_dir, request.in_dir)
             pids = lim.processes + 16
             if group is not None:
                 group.create(lim.memory_mb * 1024 * 1024, pids)
             started = time.monotonic()
-            container = self._create(request, name, rw, group, pids)
-            result = self._run_container(container, request, rw, started)
+            container = self._create(request, name, folder, group, pids)
+            result = self._run_container(container, request, folder, started)
             self._remove(container)
             container = None
             if group is not None:
                 result.peak_memory_bytes = group.peak_memory()
                 result.cpu_seconds = group.cpu_seconds()
                 result.process_limit_hit = group.pids_limit_hit()
-            out_dir.mkdir(parents=True, exist_ok=True)
-            result.out_files, result.out_rejected = collect_outputs(rw / "out", out_dir, lim)
+            result.ended_how = folder.ended_how()
+            result.out_files, result.out_rejected = folder.collect(out_dir, lim)
             return result
         finally:
             if container is not None:
                 self._remove(container)
             if group is not None:
                 group.remove()
-            if mounted:
-                _unmount(rw)
-            shutil.rmtree(box, ignore_errors=True)
+            folder.remove()
 
     def _environment(self, request: Request) -> dict[str, str]:
-        return box_environment(request)
+        env = box_environment(request)
+        if request.runtime == "numpy":
+            env["PATH"] = env["PATH"].replace("/opt/venv/", f"{NUMPY_VENV}/")
+        return env
 
     def host_config(
-        self, request: Request, rw: Path, group: ParentCgroup | None, pids: int
+        self, request: Request, folder: BoxFolder, group: ParentCgroup | None, pids: int
     ) -> dict[str, Any]:
         _docker()
         from docker.types import DeviceRequest, LogConfig, Mount, Ulimit
@@ -261,9 +252,9 @@ class DockerBackend:
         fsize = lim.file_mb * 1024 * 1024
         mounts = [
             Mount(RUNNER_DIR, str(self.runner_dir()), type="bind", read_only=True),
-            Mount(SRC, str(request.src_dir), type="bind", read_only=True),
-            Mount(IN, str(request.in_dir), type="bind", read_only=True),
-            Mount(RW, str(rw), type="bind", read_only=False),
+            Mount(SRC, str(folder.ro / "src"), type="bind", read_only=True),
+            Mount(IN, str(folder.ro / "in"), type="bind", read_only=True),
+            Mount(RW, str(folder.rw), type="bind", read_only=False),
             *[
                 Mount(f"{DATA}/{target}", str(host), type="bind", read_only=True)
                 for target, host in request.data_files.items()
@@ -276,12 +267,17 @@ class DockerBackend:
             ]
             if request.gpu.mps_pipe_dir is not None:
                 mounts.append(Mount("/run/nvidia-mps", str(request.gpu.mps_pipe_dir), type="bind"))
-        return self.api.create_host_config(
+                if request.gpu.mps_shm_dir is not None:  # as bwrap's gpu_args
+                    mounts.append(Mount("/dev/shm", str(request.gpu.mps_shm_dir), type="bind"))
+        host_config: dict[str, Any] = self.api.create_host_config(
             network_mode="none",
             read_only=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges:true"],
             ipc_mode="private",
+            # Its own cgroup namespace: the box's mount table and /proc/self/cgroup show
+            # "/", not the host's path of its group (which names the box).
+            cgroupns="private",
             privileged=False,
             mem_limit=memory,
             memswap_limit=memory,
@@ -299,20 +295,27 @@ class DockerBackend:
                 Ulimit(name="core", soft=0, hard=0),
             ],
             tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={lim.tmp_mb}m"},
-            shm_size=lim.tmp_mb * 1024 * 1024,
+            shm_size=None if _mps_shm(request) else lim.tmp_mb * 1024 * 1024,
             mounts=mounts,
             log_config=LogConfig(type="none"),
             device_requests=device_requests,
         )
+        return host_config
 
     def _create(
-        self, request: Request, name: str, rw: Path, group: ParentCgroup | None, pids: int
+        self, request: Request, name: str, folder: BoxFolder, group: ParentCgroup | None, pids: int
     ) -> str:
         try:
             created = self.api.create_container(
                 image=self._image_id,
                 # One pipe for stdout and stderr, as bwrap's: the order of the lines is kept.
-                command=["/bin/sh", "-c", 'unset PWD OLDPWD; exec "$@" 2>&1', "sh", *request.argv],
+                command=[
+                    "/bin/sh",
+                    "-c",
+                    'unset PWD OLDPWD; exec "$@" 2>&1',
+                    "sh",
+                    *_argv(request),
+                ],
                 entrypoint=[],
                 user=f"{BOX_UID}:{BOX_UID}",
                 environment=self._environment(request),
@@ -322,14 +325,17 @@ class DockerBackend:
                 stdin_open=False,
                 tty=False,
                 labels={LABEL: name, OWNER_LABEL: owner()},
-                host_config=self.host_config(request, rw, group, pids),
+                host_config=self.host_config(request, folder, group, pids),
                 name=f"ag-{name}",
             )
         except Exception as exc:
             raise SandboxUnavailable(f"cannot create the sandbox container: {exc}") from exc
-        return created["Id"]
+        container_id: str = created["Id"]
+        return container_id
 
-    def _run_container(self, container: str, request: Request, rw: Path, started: float) -> Result:
+    def _run_container(
+        self, container: str, request: Request, folder: BoxFolder, started: float
+    ) -> Result:
         lim = request.limits
         try:
             sock = self.api.attach_socket(
@@ -341,7 +347,7 @@ class DockerBackend:
             raise SandboxUnavailable(f"cannot start the sandbox container: {exc}") from exc
         start_seconds = time.monotonic() - started
         begun = time.monotonic()
-        exit_code, timed_out = self._wait(container, begun + lim.wall_seconds, request, rw / "out")
+        exit_code, timed_out = self._wait(container, begun + lim.wall_seconds, request, folder)
         if timed_out:
             self._kill(container)
             exit_code = self._wait(container, time.monotonic() + 30, None, None)[0]
@@ -369,7 +375,7 @@ class DockerBackend:
         )
 
     def _wait(
-        self, container: str, deadline: float, request: Request | None, out: Path | None
+        self, container: str, deadline: float, request: Request | None, folder: BoxFolder | None
     ) -> tuple[int | None, bool]:
         """Wait for the container until the deadline, reporting progress about once a second."""
         while True:
@@ -382,17 +388,19 @@ class DockerBackend:
             except Exception as exc:
                 if not _is_timeout(exc):
                     raise SandboxUnavailable(f"lost the sandbox container: {exc}") from exc
-            if request is not None and out is not None:
-                if request.on_progress and request.progress_file:
-                    lines = read_progress(out / request.progress_file)
-                    if lines:
-                        request.on_progress(lines)
+            if (
+                request is not None
+                and folder is not None
+                and request.on_progress
+                and request.progress_file
+            ):
+                lines = folder.progress(request.progress_file)
+                if lines:
+                    request.on_progress(lines)
 
     def _kill(self, container: str) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already dead: docker answers 409
             self.api.kill(container, signal="SIGKILL")
-        except Exception:  # already dead: docker answers 409
-            pass
 
     def _remove(self, container: str) -> None:
         """Kill and remove the container (and its anonymous volumes); retried, since the
@@ -410,33 +418,42 @@ class DockerBackend:
         raise SandboxUnavailable(f"cannot remove sandbox container {container[:12]}: {last}")
 
 
+SHELL_WRAP = 'unset PWD OLDPWD; exec "$@" 2>&1'
+NUMPY_VENV = "/opt/venv-numpy"  # the image's Python without torch (numpy-only homework)
+
+
+def _mps_shm(request: Request) -> bool:
+    gpu = request.gpu
+    return gpu is not None and gpu.mps_pipe_dir is not None and gpu.mps_shm_dir is not None
+
+
+def _argv(request: Request) -> list[str]:
+    """The box's command: numpy-only homework runs the image's Python without torch, as
+    the bwrap backend binds its own numpy-only environment at /opt/venv."""
+    argv = list(request.argv)
+    if request.runtime == "numpy" and argv and argv[0] == PYTHON:
+        argv[0] = f"{NUMPY_VENV}/bin/python"
+    return reaped(argv)
+
+
 def _is_timeout(exc: Exception) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()
     return "timeout" in text or "timed out" in text
 
 
-def _start_time(pid: int) -> str:
-    """The kernel's start time of a process (0 when it does not exist): with the pid, it
-    names one process even where pids are reused soon (a restarted worker container)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "0"
-
-
 def owner() -> str:
     """``OWNER_LABEL`` of this worker's boxes: <hostname>:<pid>:<process start time>."""
     pid = housekeeping.OWNER_PID
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+    return f"{liveness.HOST}:{pid}:{liveness.start_time(pid)}"
 
 
 def _owner_alive(label: str) -> bool:
     """False only for a box of this host whose worker process is gone."""
     host, _, rest = label.partition(":")
     pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != liveness.HOST or not pid.isdigit():
         return True  # another host's (or an unlabelled) box: not ours to judge
-    return _start_time(int(pid)) == started != "0"
+    return liveness.same_process(int(pid), started)
 
 
 class _StreamCapture(threading.Thread):
@@ -482,10 +499,8 @@ class _StreamCapture(threading.Thread):
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 self.sock.close()
-            except Exception:
-                pass
 
     @property
     def data(self) -> bytes:
@@ -594,7 +609,7 @@ def _cgroup_base() -> str | None:
 # ---------------------------------------------------------------------- housekeeping
 
 
-def remove_stale(settings: Any) -> int:
+def remove_stale(settings: Settings) -> int:
     """Remove the boxes (containers and parent cgroups) of dead workers of this host; called
     when a worker starts. The jobs folder's box mounts are swept by worker.housekeeping."""
     removed = 0

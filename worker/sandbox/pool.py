@@ -29,20 +29,20 @@ until that profile has not been asked for in ``idle_seconds``.
 from __future__ import annotations
 
 import atexit
-import fcntl
+import contextlib
+import io
 import json
 import logging
 import os
-import shutil
 import subprocess
 import threading
 import time
-import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from worker import housekeeping
+from worker.cpus import available_memory_mb
 from worker.sandbox import cgroups
 from worker.sandbox.base import (
     PYTHON,
@@ -54,6 +54,7 @@ from worker.sandbox.base import (
     Result,
     SandboxUnavailable,
 )
+from worker.sandbox.boxfs import BoxFolder
 
 if TYPE_CHECKING:
     from worker.sandbox.bwrap import BwrapBackend
@@ -68,9 +69,17 @@ READY_MARKER = b"\x1e[autograder box warm]\n"  # worker/runner/warm_start.py wri
 # whole cgroup from the moment the job starts (as for a cold box); the rlimit is a backstop.
 WARM_CPU_ALLOWANCE = 120
 WARM_NICE = 19
-READY_TIMEOUT = 180.0  # a box that is not warm by then is given up (ours, retried)
+READY_TIMEOUT = 180.0
+# The read-only tmpfs of a warm box's code and inputs, sized before the job is known (only
+# what is copied in takes memory): more than any upload and its generated inputs.
+WARM_RO_MB = 256  # a box that is not warm by then is given up (ours, retried)
 # Limits that take effect when the job starts, not part of a profile.
 PER_JOB_LIMITS = ("wall_seconds", "cpu_seconds", "output_bytes", "max_out_files", "cores")
+
+
+class WarmBoxFailed(SandboxUnavailable):
+    """A warm box died (or never got warm) before its job was handed over: nothing of the
+    job ran, so the backend runs the job in a cold box instead."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ def profile_of(request: Request, backend: BwrapBackend) -> Profile | None:
     return Profile(
         host=(
             str(backend.jobs_dir),
-            str(backend.venv),
+            str(backend.venv_for(request)),
             str(backend.uid_base),
             str(backend.slots),
             str(backend.slot_dir),
@@ -124,60 +133,53 @@ class WarmBox:
     """One started box waiting for its one job."""
 
     def __init__(self, backend: BwrapBackend, profile: Profile, *, background: bool):
-        from worker.sandbox.bwrap import _make_readable, _mount_tmpfs, _OutputCapture
+        from worker.sandbox.bwrap import _OutputCapture
 
         self.backend, self.profile = backend, profile
         self.started = time.monotonic()
-        self.box = backend.jobs_dir / f"box-{housekeeping.OWNER_PID}-{uuid.uuid4().hex[:12]}"
-        self.rw = self.box / "rw"
-        self.group = cgroups.BoxCgroup(self.box.name)
-        self.mounted = False
+        self.folder = BoxFolder(backend.jobs_dir)
+        self.group = cgroups.box_cgroup(self.folder.name)
         self.proc: subprocess.Popen[bytes] | None = None
-        self._slot: Any = None
+        self._slots: list[TextIO] = []
         self.on_done: Any = None  # the pool's: called once the box has served its job
         # A background box does not wait for a slot: the jobs' boxes need them more.
-        self.uid, self._slot = backend.try_slot(wait=0 if background else 600)
+        slot_uid, self._slots = backend.try_slot(wait=0 if background else 600, gpu=profile.gpu)
+        self.uid = backend.box_uid(slot_uid, profile.gpu)
         try:
-            self.rw.mkdir(parents=True)
-            self.box.chmod(0o711)
-            for sub in ("src", "in", "ctl"):
-                (self.box / sub).mkdir(mode=0o755)
-            os.mkfifo(self.box / "ctl" / "go", 0o644)
-            _mount_tmpfs(self.rw, profile.limits.rw_mb, self.uid)
-            self.mounted = True
-            for sub in ("out", "home"):
-                (self.rw / sub).mkdir()
-                os.chown(self.rw / sub, self.uid, self.uid)
-            _make_readable(self.box / "ctl")
             lim = profile.limits
+            self.folder.create(self.uid, lim.rw_mb, WARM_RO_MB)
+            ctl = self.folder.ro / "ctl"  # on the box's own tmpfs: no host path in its mounts
+            ctl.mkdir(mode=0o755)
+            os.mkfifo(ctl / "go", 0o644)
+            os.chmod(ctl / "go", 0o644)
             self.group.create(lim.memory_mb * 1024 * 1024, lim.processes + 16)
             # A box started for a job waiting now (a miss) imports nothing ahead: the job
             # imports what it needs, as in a cold box, with no warm-up to wait for.
             runtime = profile.runtime if background else "none"
             request = Request(
                 argv=[PYTHON, "-B", WARM_START, runtime],
-                src_dir=self.box / "src",
-                in_dir=self.box / "in",
+                src_dir=self.folder.ro / "src",
+                in_dir=self.folder.ro / "in",
                 limits=lim,
                 env=dict(profile.env),
                 data_files={k: Path(v) for k, v in profile.data},
                 gpu=profile.gpu,
+                runtime=profile.runtime,  # which Python environment the box gets
             )
-            argv = backend._argv(
-                request, self.uid, self.rw, extra=["--ro-bind", str(self.box / "ctl"), CTL]
+            self.proc = backend.spawn(
+                request,
+                self.uid,
+                self.folder,
+                self.group,
+                profile.cpu_seconds + WARM_CPU_ALLOWANCE,
+                nice=WARM_NICE if background else 0,  # 0: the worker's own, inherited
+                extra=["--ro-bind", str(ctl), CTL],
             )
-            nice = WARM_NICE if background else 0  # 0: the worker's own, inherited
-            rlimit_cpu = profile.cpu_seconds + WARM_CPU_ALLOWANCE
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                close_fds=True,
-                env={"PATH": "/usr/bin:/bin"},
-                preexec_fn=lambda: backend.enter_box(self.group, lim, rlimit_cpu, nice),  # noqa: PLW1509
+            self.capture = _OutputCapture(
+                cast(io.BufferedReader, self.proc.stdout),  # stdout=PIPE (spawn): never None
+                64 * 1024,
+                ready_marker=READY_MARKER,
             )
-            self.capture = _OutputCapture(self.proc.stdout, 64 * 1024, ready_marker=READY_MARKER)
         except BaseException as exc:
             self.discard()
             if isinstance(exc, OSError):
@@ -192,77 +194,52 @@ class WarmBox:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the box is warm; False at once if it died warming up (its output says
+        why), or after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.capture.ready.wait(0.05):
+            if not self.alive() or time.monotonic() > deadline:
+                return self.capture.ready.is_set() and self.alive()
+        return self.alive()
+
+    def died_warming(self) -> bool:
+        return not self.alive() and not self.capture.ready.is_set()
+
     # ------------------------------------------------------------------ the job
 
     def run(self, request: Request, out_dir: Path) -> Result:
         """Hand ``request`` to this box, wait for it to end, collect its outputs, remove it."""
-        from worker.sandbox.bwrap import KILL_WAIT_SECONDS, _wait, collect_outputs
+        from worker.sandbox.bwrap import finish_box, wait_box
 
         asked = time.monotonic()
         try:
             lim = request.limits
-            if not self.capture.ready.wait(READY_TIMEOUT) or not self.alive():
-                raise SandboxUnavailable(
+            if not self.wait_ready(READY_TIMEOUT):
+                raise WarmBoxFailed(
                     "a warm sandbox did not get ready: "
                     + self.capture.data.decode("utf-8", errors="replace")[-1000:]
                 )
-            _link_tree(request.src_dir, self.box / "src")
-            _link_tree(request.in_dir, self.box / "in")
+            self.folder.stage(request.src_dir, request.in_dir)
             job = json.dumps({"argv": request.argv, "env": {}}).encode()
             cpu_before = self.group.cpu_seconds() or 0.0
-            cpu = lim.cpu_limit
             self._renice(lim.cores)
             self.capture.restart(lim.output_bytes)
             started = time.monotonic()
             self._go(job)
-            start_seconds = started - asked
 
             def job_cpu() -> float | None:
                 used = self.group.cpu_seconds()
-                return None if used is None else used - cpu_before
+                return None if used is None else max(0.0, used - cpu_before)
 
-            exit_code, timed_out, cpu_hit = _wait(
-                self.proc, started + lim.wall_seconds, request, self.rw / "out", job_cpu, cpu
-            )
-            if cpu_hit:
-                self.group.kill_all()
-                exit_code = self.proc.wait(timeout=KILL_WAIT_SECONDS)
-            if timed_out:
-                self.group.kill_all()
-                self.proc.kill()
-                try:
-                    self.proc.wait(timeout=KILL_WAIT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    raise SandboxUnavailable(
-                        "the sandbox could not be killed at its time limit"
-                    ) from None
-            wall = time.monotonic() - started
-            self.group.kill_all()
-            self.capture.join(5)
-            if exit_code is not None and exit_code < 0:
-                exit_code = 128 - exit_code
-            if not self.group.kill_all():
-                raise SandboxUnavailable("sandbox processes survived SIGKILL")
-            cpu_after = self.group.cpu_seconds()
-            result = Result(
-                exit_code=exit_code,
-                timed_out=timed_out,
-                oom_killed=self.group.oom_killed() and exit_code != 0,
-                output=self.capture.data,
-                output_truncated=self.capture.total > len(self.capture.data),
-                output_total_bytes=self.capture.total,
-                wall_seconds=wall,
-                start_seconds=start_seconds,
-                cpu_seconds=None if cpu_after is None else max(0.0, cpu_after - cpu_before),
-                peak_memory_bytes=self.group.peak_memory(),
-                out_files={},
-                out_rejected=[],
-                process_limit_hit=self.group.pids_limit_hit(),
-                cpu_limit_hit=cpu_hit,
-            )
-            out_dir.mkdir(parents=True, exist_ok=True)
-            result.out_files, result.out_rejected = collect_outputs(self.rw / "out", out_dir, lim)
-            return result
+            assert self.proc is not None
+            result = wait_box(
+                self.proc, self.capture, self.group, request, self.folder, started, job_cpu,
+                lim.cpu_limit,
+            )  # fmt: skip
+            result.start_seconds = started - asked
+            result.cpu_seconds = job_cpu()
+            return finish_box(result, self.folder, self.group, out_dir, lim)
         finally:
             self.discard()
             if self.on_done is not None:
@@ -288,7 +265,7 @@ class WarmBox:
         """Hand the job over the FIFO (the box is blocked opening it for reading), then
         unlink the FIFO: the box keeps its open end, and the job sees an empty /job/ctl
         (a program that opened the FIFO itself would otherwise wait forever)."""
-        fifo = self.box / "ctl" / "go"
+        fifo = self.folder.ro / "ctl" / "go"
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -309,57 +286,32 @@ class WarmBox:
 
     def discard(self) -> None:
         """Kill and remove the box (used or not); release its slot."""
-        from worker.sandbox.bwrap import _reap_later, _remove_box
+        from worker.sandbox.bwrap import dispose, release_locks
 
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-        # Short waits: a box still alive here is stuck (run() already waited for its
-        # kill) and is left to the reaper, which removes it once its processes die.
-        killed = self.group.kill_all(timeout=2)
         if self.proc is not None:
-            try:
-                self.proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
-        if killed:
-            _remove_box(self.group, self.rw if self.mounted else None, self.box)
-        else:
-            _reap_later(self.group, self.rw if self.mounted else None, self.box)
-        if self._slot is not None:
-            fcntl.flock(self._slot, fcntl.LOCK_UN)
-            self._slot.close()
-            self._slot = None
-
-
-def _link_tree(source: Path, target: Path) -> None:
-    """Put the files of ``source`` (made by the worker: regular files and folders only)
-    under ``target``: hard links where the file system allows, copies otherwise."""
-    for root, dirs, files in os.walk(source):
-        rel = Path(root).relative_to(source)
-        for d in dirs:
-            (target / rel / d).mkdir(mode=0o755)
-        for f in files:
-            src, dst = Path(root) / f, target / rel / f
-            if src.is_symlink() or not src.is_file():
-                raise SandboxUnavailable(f"not a regular file in a job's folder: {src}")
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
-            os.chmod(dst, 0o644)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)  # stuck: dispose leaves it to the reaper
+        dispose(self.folder, self.group)
+        release_locks(self._slots)
 
 
 class BoxPool:
     """Warm boxes of the profiles this process has been asked for lately."""
 
+    _pid: int  # set by shared_pool (the process that made it); absent on other pools
+
     def __init__(self, size: int, idle_seconds: float):
         self.size, self.idle_seconds = size, idle_seconds
         self._boxes: dict[Profile, list[WarmBox]] = {}
-        self._wanted: dict[Profile, tuple[float, Any]] = {}
+        self._wanted: dict[Profile, tuple[float, BwrapBackend]] = {}
         # Boxes of a profile in use at once, now and at most (a call-based job uses two:
         # the student's and the reference's): as many are kept warm, up to ``size``.
         self._inflight: dict[Profile, int] = {}
         self._peak: dict[Profile, int] = {}
+        # Profiles whose boxes died warming up: (failures in a row, not before this time).
+        self._failures: dict[Profile, tuple[int, float]] = {}
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -372,7 +324,7 @@ class BoxPool:
             boxes = [b for b in self._boxes.get(profile, []) if b.alive()]
             dead = [b for b in self._boxes.get(profile, []) if not b.alive()]
             ready = [b for b in boxes if b.ready()]
-            box = (ready or boxes or [None])[0]
+            box = next(iter(ready or boxes), None)
             if box is not None:
                 boxes.remove(box)
             self._boxes[profile] = boxes
@@ -435,6 +387,21 @@ class BoxPool:
                     return
                 self._boxes.setdefault(profile, []).append(box)
 
+    def _warm_up_failed(self, profile: Profile, box: WarmBox) -> None:
+        """A box died warming up (a runtime that cannot start here): such boxes are not
+        started again and again; the pool waits 10 s, then twice as long each time, up to
+        10 minutes, and logs why."""
+        count = self._failures.get(profile, (0, 0.0))[0] + 1
+        pause = min(600.0, 10.0 * 2 ** (count - 1))
+        self._failures[profile] = (count, time.monotonic() + pause)
+        tail = box.capture.data.decode("utf-8", errors="replace")[-1500:]
+        log.warning(
+            "a warm sandbox (runtime %s) died warming up; not warming it for %.0f s: %s",
+            profile.runtime,
+            pause,
+            tail,
+        )
+
     def _plan(self) -> tuple[Profile, Any] | None:
         """The next box to start (a wanted profile short of boxes), retiring idle ones."""
         now = time.monotonic()
@@ -449,10 +416,16 @@ class BoxPool:
             alive = [b for b in boxes if b.alive()]
             for b in boxes:
                 if not b.alive():
+                    if b.died_warming():
+                        self._warm_up_failed(profile, b)
                     threading.Thread(target=b.discard, daemon=True).start()
+            if any(b.ready() for b in alive):
+                self._failures.pop(profile, None)
             self._boxes[profile] = alive
+            if self._failures.get(profile, (0, 0.0))[1] > now:
+                continue  # its boxes die warming up: jobs get cold boxes meanwhile
             wanted = min(self.size, max(1, self._peak.get(profile, 1)))
-            if len(alive) < wanted and _memory_allows(profile):
+            if len(alive) < wanted and _memory_allows(profile, backend):
                 return profile, backend
         return None
 
@@ -481,17 +454,11 @@ def _orphaned() -> bool:
     return owner != os.getpid() and not housekeeping.owner_alive(f"box-{owner}-x")
 
 
-def _memory_allows(profile: Profile) -> bool:
+def _memory_allows(profile: Profile, backend: BwrapBackend) -> bool:
     """Warm boxes only while the host keeps room for the jobs: 2 GB plus the box's
     memory limit must stay available."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                available_mb = int(line.split()[1]) // 1024
-                return available_mb > 2048 + profile.limits.memory_mb
-    except OSError:
-        pass
-    return False
+    declared = getattr(backend, "host_memory_mb", 0)
+    return available_memory_mb(declared) > 2048 + profile.limits.memory_mb
 
 
 _POOL: BoxPool | None = None
@@ -501,11 +468,11 @@ _POOL_LOCK = threading.Lock()
 def shared_pool(size: int, idle_seconds: float) -> BoxPool:
     """This process's pool (created in the process that uses it: after a fork, a child
     makes its own, since threads and boxes do not survive a fork)."""
-    global _POOL
+    global _POOL  # noqa: PLW0603 - one pool per process, made on first use
     with _POOL_LOCK:
         if _POOL is None or _POOL._closed or getattr(_POOL, "_pid", None) != os.getpid():
             _POOL = BoxPool(size, idle_seconds)
-            _POOL._pid = os.getpid()  # type: ignore[attr-defined]
+            _POOL._pid = os.getpid()
             # A process that ends normally (a command, the tests) removes its warm boxes;
             # Celery's pool children end through worker_process_shutdown instead.
             atexit.register(close_shared_pool)

@@ -1,0 +1,38 @@
+"""``autograder grade --human``: every message in full, wrapped to the terminal and never
+cut (a long traceback line, a long hint), and the program output's last lines."""
+
+from __future__ import annotations
+
+from autograder.cli import render_table
+
+
+def report(message: str, log: str = "") -> dict:  # type: ignore[type-arg]
+    return {
+        "assignment": "hw1-1",
+        "score": 2.0,
+        "max_score": 5.0,
+        "state": "graded",
+        "failure_kind": None,
+        "failure_message": None,
+        "outcomes": [
+            {"question": "q1", "check": "add", "passed": False, "earned": 2.0, "points": 5.0,
+             "message": message},
+        ],
+        "log": log,
+    }  # fmt: skip
+
+
+def test_long_messages_are_wrapped_not_cut():
+    tail = "THE-END-OF-THE-MESSAGE"
+    long_line = "expected " + " ".join(f"value{i}" for i in range(80)) + " " + tail
+    text = render_table(report(long_line + "\nHint: " + "x" * 300 + " END-HINT"), width=80)
+    assert tail in text and "END-HINT" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    words = " ".join(text.split())
+    assert " ".join(long_line.split()) in words  # every word, in order
+
+
+def test_the_output_says_how_much_of_it_is_shown():
+    log = "\n".join(f"line {i}" for i in range(50))
+    text = render_table(report("ok", log), width=100)
+    assert "its last 20 of 50 lines" in text and "line 49" in text and "line 29" not in text
