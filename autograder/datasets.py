@@ -28,6 +28,11 @@ Layout (``DATA`` is ``settings.path("data")``, by default ``.autograder/data``):
             manifest.json       0600
         .lock                         serialises fetches
 
+A private dataset (``private: true``: a test split the course keeps to itself, so that no
+lookup of a public test set carried in a submission can score) has no train split, no
+public source, and keeps its test images in ``hidden/`` too: the grader reads them to make
+each job's view, and nothing else ever does.
+
 Checksums. The manifest records the MD5 and/or sha256 of every *uncompressed* raw file (an
 archive's: of the archive as it is, which pins every image in it).
 ``fetch`` checks an IDX file's header (magic number, dimensions, exact size) and then its
@@ -163,7 +168,9 @@ class ManifestSplit(_Strict):
 
 
 class ManifestSplits(_Strict):
-    train: ManifestSplit
+    train: ManifestSplit | None = Field(
+        default=None, description="Required, except in a private dataset (a test split only)."
+    )
     test: ManifestSplit
 
 
@@ -235,6 +242,13 @@ class Manifest(_Strict):
         "grey levels)."
     )
     classes: Annotated[list[ClassName], Field(min_length=2)]
+    private: bool = Field(
+        default=False,
+        description="A test split the course keeps to itself: no train split, no public "
+        "source; prepared only from a folder (`data fetch NAME --from DIR` or "
+        "AUTOGRADER_<NAME>_SOURCE); only a classifier's `test_dataset`; what a box prints or "
+        "raises while it sees these images is withheld.",
+    )
     csv: CsvOptions | None = Field(default=None, description="format csv: the files' layout.")
     image_folder: ImageFolderOptions | None = Field(
         default=None, description="format image-folder: how class folders name the labels."
@@ -275,8 +289,11 @@ def _manifest_problems(
     by_name = {f.name: f for f in m.files}
     per_file = m.format in PER_SPLIT_FILE
     used: list[str] = []
+    _private_problems(m, add)
     for split in ("train", "test"):
         sp = getattr(m.splits, split)
+        if sp is None:  # _private_problems says whether it may be missing
+            continue
         if per_file:
             for role in ("images", "labels"):
                 if getattr(sp, role) is not None:
@@ -381,6 +398,40 @@ def _manifest_problems(
     return problems
 
 
+def _private_problems(m: Manifest, add: Callable[..., None]) -> None:
+    """A private dataset is a test split alone, from no public source; a public one has both
+    splits. Each problem is reported through ``add``."""
+    if not m.private:
+        if m.splits.train is None:
+            add(
+                ("splits",),
+                "`train` is required (only a dataset with `private: true` is a test split alone)",
+            )
+        return
+    if m.splits.train is not None:
+        add(
+            ("splits", "train"),
+            "a private dataset is a test split only (the course's own, never trained on): "
+            "remove `train`; a spec trains on a public dataset and names this one as its "
+            "`test_dataset`",
+        )
+    for key in ("mirrors", "local", "debian_package", "debian_path", "torchvision_dir"):
+        if getattr(m.source, key):
+            add(
+                ("source", key),
+                f"a private dataset has no `{key}`: its files come only from a folder the "
+                f"operator names (`autograder data fetch {m.name} --from DIR`, or "
+                f"AUTOGRADER_{m.name.upper().replace('-', '_')}_SOURCE), never from a "
+                "public place or the course folder",
+            )
+    if m.image_folder is not None and m.image_folder.class_folders == "sorted":
+        add(
+            ("image_folder", "class_folders"),
+            "`sorted` takes the classes from the train split's folders, and a private "
+            "dataset has none: use `name` or `index`",
+        )
+
+
 def _dotted(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
@@ -469,6 +520,11 @@ class DatasetSpec:
     manifest_path: Path | None = None
     image_folder: FolderLayout | None = None  # format image-folder
     csv: CsvLayout | None = None  # format csv
+    private: bool = False  # a test split only, from no public source; never seen whole
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(s for s in ("train", "test") if s in self.counts)
 
     def raw_file(self, name: str) -> RawFile:
         return next(r for r in self.raw if r.name == name)
@@ -486,6 +542,13 @@ class DatasetSpec:
 
     @property
     def fix(self) -> str:
+        if self.private:
+            env = f"AUTOGRADER_{self.name.upper().replace('-', '_')}_SOURCE"
+            return (
+                f"run `autograder data fetch {self.name} --from DIR` with DIR a folder holding "
+                f"its files (a private test split has no public source), or set {env} to "
+                "that folder for `autograder serve` to prepare it at start"
+            )
         if self.local_hint:
             how = f"run `autograder data fetch {self.name} --from {self.local_hint}`"
             if self.mirrors:
@@ -510,7 +573,8 @@ def spec_from_manifest(m: Manifest, path: Path | None = None) -> DatasetSpec:
     idx = m.format == "idx"
     roles: dict[str, int | None] = {}
     arrays = []
-    for split in ("train", "test"):
+    splits = [s for s in ("train", "test") if getattr(m.splits, s) is not None]
+    for split in splits:
         sp = getattr(m.splits, split)
         images, labels = (
             (sp.file, sp.file) if m.format in PER_SPLIT_FILE else (sp.images, sp.labels)
@@ -519,7 +583,15 @@ def spec_from_manifest(m: Manifest, path: Path | None = None) -> DatasetSpec:
             raise ValueError(f"splits.{split}: no file named for format {m.format}")
         roles[images] = image_magic if idx else None
         roles[labels] = 0x801 if idx else None
-        arrays.append(ArraySpec(f"{split}_images.npy", images, (sp.count, *m.shape), m.dtype))
+        arrays.append(
+            ArraySpec(
+                f"{split}_images.npy",
+                images,
+                (sp.count, *m.shape),
+                m.dtype,
+                hidden=m.private,  # a private split's images stay with the grader too
+            )
+        )
         arrays.append(
             ArraySpec(
                 f"{split}_labels.npy",
@@ -538,9 +610,7 @@ def spec_from_manifest(m: Manifest, path: Path | None = None) -> DatasetSpec:
         image_folder = FolderLayout(
             class_folders=(m.image_folder or ImageFolderOptions()).class_folders,
             names=tuple(c.folder if c.folder is not None else c.en for c in m.classes),
-            folders=tuple(
-                (split, getattr(m.splits, split).folder or split) for split in ("train", "test")
-            ),
+            folders=tuple((split, getattr(m.splits, split).folder or split) for split in splits),
         )
     csv = None
     if m.format == "csv":
@@ -558,12 +628,13 @@ def spec_from_manifest(m: Manifest, path: Path | None = None) -> DatasetSpec:
         licence=m.licence,
         format=m.format,
         classes=tuple((c.en, c.zh) for c in m.classes),
-        counts={"train": m.splits.train.count, "test": m.splits.test.count},
+        counts={s: getattr(m.splits, s).count for s in splits},
         debian_package=m.source.debian_package,
         debian_path=m.source.debian_path,
         manifest_path=path,
         image_folder=image_folder,
         csv=csv,
+        private=m.private,
     )
 
 
@@ -1016,9 +1087,11 @@ def verify(name: str, data_dir: Path | None = None, *, datasets_dir: Path | None
 class Prepared:
     """A verified, prepared dataset, for the grader.
 
-    ``visible_dir`` is the folder to bind read-only into a sandbox (``files`` are its
-    arrays by key, e.g. ``files["train_images"]``). ``hidden`` holds the arrays that never
-    enter a sandbox, loaded, e.g. ``hidden["test_labels"]``.
+    ``files`` are the image and training-label arrays by key, e.g. ``files["train_images"]``,
+    for the grader to hand to a phase file by file (most in ``visible_dir``; a private
+    split's images in ``hidden_dir``, from which only the job's own view is ever made).
+    ``hidden`` holds the label arrays that never enter a sandbox, loaded, e.g.
+    ``hidden["test_labels"]``.
     """
 
     name: str
@@ -1071,8 +1144,8 @@ def load_prepared(
     hidden: dict[str, np.ndarray] = {}
     if not problems:
         for a in spec.arrays:
-            if not a.hidden:
-                continue
+            if not a.hidden or a.max_value is None:  # labels only: a private split's
+                continue  # images are read by the phase that makes the job's view
             try:
                 arr = np.load(hidden_dir / a.file, allow_pickle=False)
             except (OSError, ValueError) as exc:
@@ -1091,7 +1164,11 @@ def load_prepared(
         name=spec.name,
         visible_dir=visible,
         hidden_dir=hidden_dir,
-        files={a.key: visible / a.file for a in spec.arrays if not a.hidden},
+        files={
+            a.key: (hidden_dir if a.hidden else visible) / a.file
+            for a in spec.arrays
+            if not a.hidden or a.max_value is None
+        },
         hidden=hidden,
     )
 
@@ -1230,6 +1307,11 @@ def fetch(
     per file; raw files already present and intact are reused rather than downloaded.
     """
     spec = get_spec(name, datasets_dir)
+    if spec.private and source_dir is None:
+        raise FetchError(
+            f"{spec.title} is private (a test split the course keeps to itself): it has no "
+            f"mirrors and is prepared only from a folder; {spec.fix}"
+        )
     started = time.monotonic()
     messages: list[str] = []
 
@@ -1357,7 +1439,7 @@ def _decode_arrays(spec: DatasetSpec, contents: dict[str, bytes]) -> dict[str, n
     sorted_map: dict[str, int] = {}
     n_classes = len(spec.classes)
     try:
-        for split in ("train", "test"):
+        for split in spec.splits:
             images = spec.array(f"{split}_images.npy")
             source, shape, count = images.source, images.shape[1:], images.shape[0]
             if spec.csv is not None:
@@ -1404,9 +1486,9 @@ def _decode_arrays(spec: DatasetSpec, contents: dict[str, bytes]) -> dict[str, n
 def _read_image_archive(spec: DatasetSpec, layout: FolderLayout, name: str, blob: bytes) -> Archive:
     """An image-folder archive read in memory (autograder/dataset_formats.py), bounded by
     the images of the splits it holds."""
-    splits = [s for s in ("train", "test") if spec.array(f"{s}_images.npy").source == name]
+    splits = [s for s in spec.splits if spec.array(f"{s}_images.npy").source == name]
     count = sum(spec.counts[s] for s in splits)
-    shape = spec.array("train_images.npy").shape[1:]
+    shape = spec.array("test_images.npy").shape[1:]
     prefixes = [folder_prefix(layout.folder(s)) for s in splits]
     return read_archive(
         blob,
@@ -1519,7 +1601,9 @@ def ensure_datasets(
         elif source is not None:
             attempts.append(f"local folder {source}: not found")
             log.warning("dataset %s: the local folder %s is not there", spec.name, source)
-        if mirrors or (mirrors is None and spec.mirrors):
+        if spec.private:
+            attempts.append("private: prepared only from a folder, never from mirrors")
+        elif mirrors or (mirrors is None and spec.mirrors):
             tries.append(None)
         else:
             attempts.append("no mirrors declared")

@@ -864,5 +864,5 @@ def test_the_readmes_example_manifests_validate(tmp_path: Path) -> None:
         path = tmp_path / f"{name}.yaml"
         path.write_text(filled)
         spec = datasets.load_manifest_file(path)
-        formats.append(spec.format)
-    assert formats == ["image-folder", "csv"]
+        formats.append(spec.format + (" private" if spec.private else ""))
+    assert formats == ["image-folder", "csv", "npy private"]

@@ -62,12 +62,18 @@ def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     if violation:
         return zero(check, violation, {"curve": train_curve}), log
     view, labels, index = hidden_view(ctx, check)
-    predictions = _predict(check, ctx, log, weights, view)
+    private = _private_test_split(check, ctx)
+    predictions = _predict(check, ctx, log, weights, view, private)
     if isinstance(predictions, str):
         return zero(check, predictions, {"curve": train_curve}), log
     outcome = score(check, predictions, labels, train_curve, index, class_names(check, ctx))
     outcome.details["params"] = safetensors_summary(weights)["params"]
-    if not _private_test_split(check, ctx):
+    if private:
+        # Which images were missed, and as what, is a channel out of the prediction box
+        # (its predictions can encode what it saw); the totals and the confusion matrix stay.
+        outcome.details.pop("misclassified", None)
+        outcome.details["private_test_split"] = True
+    else:
         add_thumbnails(outcome.details, ctx.visible_data["test_images.npy"])
     return outcome, log
 
@@ -102,7 +108,7 @@ def _private_test_split(check: ClassifierCheck, ctx: PhaseContext) -> bool:
         spec = datasets.get_spec(check.test_dataset, getattr(ctx.settings, "datasets_dir", None))
     except (datasets.DatasetError, OSError):
         return True
-    return bool(getattr(spec, "private", True))
+    return spec.private
 
 
 def _weights(
@@ -191,9 +197,15 @@ def convert_weights(
 
 
 def _predict(
-    check: ClassifierCheck, ctx: PhaseContext, log: PhaseLog, weights: Path, view: np.ndarray
+    check: ClassifierCheck,
+    ctx: PhaseContext,
+    log: PhaseLog,
+    weights: Path,
+    view: np.ndarray,
+    private: bool = False,
 ) -> np.ndarray | str:
-    """The labels the student's model gives ``view`` (the job's test images), or why none."""
+    """The labels the student's model gives ``view`` (the job's test images), or why none.
+    ``private``: the view is of a private split: what the box prints or raises is withheld."""
     n = len(view)
     phase = {
         "module": check.module,
@@ -211,8 +223,11 @@ def _predict(
         wall_seconds=check.predict_wall_seconds,
         inputs={"test_images": view},
         files=[weights],
+        withhold_output=private,
     )
-    problem = phase_problem("prediction", result, out, log, ctx, check.predict_wall_seconds)
+    problem = phase_problem(
+        "prediction", result, out, log, ctx, check.predict_wall_seconds, withhold=private
+    )
     if problem:
         return problem
     path = out / "predictions.npy"

@@ -75,14 +75,30 @@ class PhaseLog:
 
     boxes: list[tuple[str, Result]] = field(default_factory=list)
     failure: Failure | None = None  # the first phase ended by a limit, or early
+    withheld: set[str] = field(default_factory=set)  # boxes whose output nobody sees
 
     def text(self) -> str:
         parts = []
         for name, result in self.boxes:
             out = result.student_output
+            if out and name in self.withheld:
+                out = WITHHELD_OUTPUT
             if out:
                 parts.append(f"--- {name} phase ---\n{out}")
         return "\n".join(parts)
+
+
+# What a box that saw a private test split printed or raised could carry those images out
+# (DESIGN.md rule 11): none of it leaves the grader, not even to staff pages.
+WITHHELD_OUTPUT = (
+    "(this box's output is withheld: it saw a test split the course keeps private, and "
+    "nothing printed there leaves the grader)"
+)
+WITHHELD_ERROR = (
+    "its error message is withheld: this check scores a test split the course keeps "
+    "private, and nothing raised there leaves the grader. Run your prediction on the "
+    "public test split to see the error"
+)
 
 
 def run_phase(
@@ -100,6 +116,7 @@ def run_phase(
     progress_file: str | None = None,
     src_dir: Path | None = None,
     label: str | None = None,
+    withhold_output: bool = False,
 ) -> tuple[Result, Path]:
     """Run one phase in a fresh box: ``runner`` (a file of worker/runner/) is called with
     ``phase_name``; ``phase`` becomes /job/in/phase.json (plus ``device`` and ``threads``),
@@ -107,7 +124,8 @@ def run_phase(
     bound read-only under /data; ``src_dir`` replaces the student's code (an empty folder
     for a box that must run none of it); ``label`` (default: the phase's name) names the
     box outside only, in its host folder, the log and the timings, so that two boxes of
-    one phase (a model and its control) are told apart here and not inside.
+    one phase (a model and its control) are told apart here and not inside;
+    ``withhold_output``: what the box prints never reaches a report (a private split).
     Returns the result and the host folder of out/."""
     label = label or phase_name
     base = ctx.job_dir / f"{check_id}-{label}"
@@ -150,6 +168,8 @@ def run_phase(
     result.require_runner_started(f"{label} phase")
     result.require_not_killed_from_outside(f"{label} phase")
     log.boxes.append((f"{label} ({check_id})", result))
+    if withhold_output:
+        log.withheld.add(f"{label} ({check_id})")
     if progress_file and ctx.on_progress and (out / progress_file).is_file():
         # The last epochs, which the live updates (every second or two) may have missed.
         lines = json_lines(read_capped(out / progress_file, 1_000_000), 1000)
@@ -158,10 +178,18 @@ def run_phase(
 
 
 def phase_problem(
-    what: str, result: Result, out: Path, log: PhaseLog, ctx: PhaseContext, wall_seconds: float
+    what: str,
+    result: Result,
+    out: Path,
+    log: PhaseLog,
+    ctx: PhaseContext,
+    wall_seconds: float,
+    *,
+    withhold: bool = False,
 ) -> str | None:
     """Why a phase did not end well, in words for the student (None: it wrote result.json
-    with status ok). A limit that ended it is also recorded as the run's failure kind."""
+    with status ok). A limit that ended it is also recorded as the run's failure kind.
+    ``withhold``: the error's text, the student's own, is replaced by WITHHELD_ERROR."""
     if result.timed_out:
         failure = Failure(
             code=FailureCode.TIMEOUT, values={"phase": what, "seconds": float(wall_seconds)}
@@ -180,9 +208,13 @@ def phase_problem(
     if status.get("status") == "error" and status.get("import_error") is True:
         # The run's failure, shown once above the checks; each check only says so.
         error = str(status.get("error", ""))[:4000]
+        if withhold:
+            return f"{what} failed: your module could not be imported; {WITHHELD_ERROR}"
         log.failure = log.failure or Failure(code=FailureCode.IMPORT_ERROR, detail=error)
         return not_run(error)
     if status.get("status") == "error":
+        if withhold:
+            return f"{what} failed: {WITHHELD_ERROR}"
         return f"{what} failed:\n{str(status.get('error', ''))[:4000]}"
     failure = Failure(
         code=FailureCode.EXITED_EARLY, values={"phase": what, "exit_code": result.exit_code}
