@@ -60,7 +60,6 @@ import hashlib
 import os
 import re
 import shutil
-import struct
 import threading
 import time
 import uuid
@@ -457,45 +456,29 @@ def _owner_alive(label: str) -> bool:
 
 
 class _StreamCapture(threading.Thread):
-    """Read the container's multiplexed attach stream to its end, keeping only the first
-    ``cap`` bytes (stdout and stderr are one pipe inside, see ``_create``)."""
+    """Read the container's multiplexed attach stream to its end (demultiplexed by the
+    Docker SDK's ``frames_iter``), keeping only the first ``cap`` bytes (stdout and stderr
+    are one pipe inside, see ``_create``) and counting the rest."""
 
     def __init__(self, sock: Any, cap: int):
         super().__init__(daemon=True)
         self.sock, self.cap = sock, cap
-        raw = getattr(sock, "_sock", sock)
-        self.fd = raw.fileno()
+        self.raw = getattr(sock, "_sock", sock)  # the socket under the SDK's wrapper
         self.chunks: list[bytes] = []
         self.kept = 0
         self.total = 0
         self.start()
 
-    def _read(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            piece = os.read(self.fd, n - len(data))
-            if not piece:
-                break
-            data += piece
-        return data
-
     def run(self) -> None:
+        from docker.utils.socket import frames_iter  # a worker-only dependency, as above
+
         try:
-            while True:
-                header = self._read(8)
-                if len(header) < 8:
-                    break
-                size = struct.unpack(">I", header[4:])[0]
-                while size > 0:
-                    piece = os.read(self.fd, min(size, 1 << 20))
-                    if not piece:
-                        return
-                    size -= len(piece)
-                    self.total += len(piece)
-                    if self.kept < self.cap:
-                        piece = piece[: self.cap - self.kept]
-                        self.chunks.append(piece)
-                        self.kept += len(piece)
+            for _stream, piece in frames_iter(self.raw, tty=False):
+                self.total += len(piece)
+                if self.kept < self.cap:
+                    kept = piece[: self.cap - self.kept]
+                    self.chunks.append(kept)
+                    self.kept += len(kept)
         except OSError:
             pass
         finally:
