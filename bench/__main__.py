@@ -29,7 +29,6 @@ reported as not measured.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -43,9 +42,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import click
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,36 +180,90 @@ FIGURES = {
 BASELINE = ROOT / "bench" / "baseline.json"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--singles", type=int, default=5, help="hw1 uploads one at a time")
-    parser.add_argument("--burst", type=int, default=1000, help="hw1 uploads at once")
-    parser.add_argument("--clients", type=int, default=50, help="concurrent upload clients")
-    parser.add_argument(
-        "--rate", type=float, default=50, help="burst uploads per second, all clients together"
-    )
-    parser.add_argument("--slug", default="hw1-1")
-    parser.add_argument(
-        "--concurrency", type=int, default=0, help="worker concurrency (0: the service's default)"
-    )
-    parser.add_argument("--mnist", default="hw2-2", help="MNIST homework ('' to skip)")
-    parser.add_argument(
-        "--inflight",
-        type=lambda text: [int(x) for x in text.split(",")],
-        default=[4],
-        help="MNIST uploads at once; a list (8,16,32) measures each in turn",
-    )
-    parser.add_argument(
-        "--deadline",
-        type=float,
-        default=0,
-        help="seconds for the MNIST part: a level that cannot finish in time is cut short "
-        "and what it graded by then is counted (0: no limit)",
-    )
-    parser.add_argument(
-        "--record-baseline", action="store_true", help="write bench/baseline.json instead"
-    )
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Options:
+    """What one run measures (the command line's options, as ``main`` documents them)."""
+
+    singles: int
+    burst: int
+    clients: int
+    rate: float
+    slug: str
+    concurrency: int
+    mnist: str
+    inflight: list[int]
+    deadline: float
+    record_baseline: bool
+
+
+def _levels(_ctx: click.Context, _param: click.Parameter, text: str) -> list[int]:
+    try:
+        levels = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: a count, or counts separated by commas") from None
+    if any(n < 1 for n in levels):
+        raise click.BadParameter(f"{text!r}: every count is at least 1")
+    return levels
+
+
+@click.command(
+    help="The grader's own cost, measured against the students' compute, each figure "
+    "beside its baseline (bench/__main__.py's docstring says what each one is)."
+)
+@click.option(
+    "--singles",
+    type=click.IntRange(0),
+    default=5,
+    show_default=True,
+    help="hw1 uploads one at a time",
+)
+@click.option(
+    "--burst", type=click.IntRange(0), default=1000, show_default=True, help="hw1 uploads at once"
+)
+@click.option(
+    "--clients",
+    type=click.IntRange(1),
+    default=50,
+    show_default=True,
+    help="concurrent upload clients",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50,
+    show_default=True,
+    help="burst uploads per second, all clients together",
+)
+@click.option("--slug", default="hw1-1", show_default=True, help="the hw1 homework")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="worker concurrency (0: the service's default)",
+)
+@click.option("--mnist", default="hw2-2", show_default=True, help="MNIST homework ('' to skip)")
+@click.option(
+    "--inflight",
+    default="4",
+    show_default=True,
+    callback=_levels,
+    help="MNIST uploads at once; a list (8,16,32) measures each in turn",
+)
+@click.option(
+    "--deadline",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    help="seconds for the MNIST part: a level that cannot finish in time is cut "
+    "short and what it graded by then is counted (0: no limit)",
+)
+@click.option("--record-baseline", is_flag=True, help="write bench/baseline.json instead")
+def main(**options: Any) -> None:
+    run(Options(**options))
+
+
+def run(args: Options) -> None:
     home = Path(tempfile.mkdtemp(prefix="ag-bench-"))
     home.chmod(0o711)
     port = free_port()
@@ -237,7 +293,7 @@ def main() -> None:
         "python": platform.python_version(),
         "processor": _cpu_model(),
     }
-    results["config"] = vars(args)
+    results["config"] = asdict(args)
     results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["figures"] = figures(results)
     if args.record_baseline:
@@ -320,7 +376,7 @@ def spec_of(slug: str):  # type: ignore[no-untyped-def]
 SINGLES_USERS = 5  # the last students: the one-at-a-time uploads
 
 
-def users_needed(args: argparse.Namespace) -> int:
+def users_needed(args: Options) -> int:
     """One student per burst client, each within the quota, then students for the rest."""
     if args.burst:
         quota = spec_of(args.slug).quota
@@ -350,7 +406,7 @@ def end_to_end(row: dict) -> float:
     return ts(row["finished_at"]) - ts(row["received_at"])
 
 
-def bench_singles(base: str, home: Path, tokens: list[str], args: argparse.Namespace) -> dict:
+def bench_singles(base: str, home: Path, tokens: list[str], args: Options) -> dict:
     """Uploads one at a time on an idle service: what one student waits for."""
     files = reference_files(args.slug)
     rows = []
@@ -441,7 +497,7 @@ def score_seconds(checks: list, plans: list, indexes: list, work: Path) -> float
     return statistics.median(times[1:])
 
 
-def bench_burst(base: str, home: Path, tokens: list[str], args: argparse.Namespace) -> dict:
+def bench_burst(base: str, home: Path, tokens: list[str], args: Options) -> dict:
     """A deadline rush: ``--burst`` uploads from ``--clients`` concurrent clients (client i
     is student i), as fast as the server answers, while the workers grade."""
     import asyncio
@@ -560,7 +616,7 @@ def print_burst(b: dict) -> None:
         print(f"  e.g. {failure}")
 
 
-def bench_mnist(base: str, home: Path, tokens: list[str], args: argparse.Namespace) -> dict:
+def bench_mnist(base: str, home: Path, tokens: list[str], args: Options) -> dict:
     """One graded MNIST submission end to end against the same compute in one process,
     then several in flight for throughput (each level of ``--inflight`` in turn)."""
     slug = args.mnist
