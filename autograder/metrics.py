@@ -1,5 +1,7 @@
-"""Prometheus metrics, all read from the database (the truth), in the text exposition
-format 0.0.4, written by hand (no client library needed: every number is a query).
+"""Prometheus metrics, all read from the database (the truth) at each scrape by a custom
+collector of ``prometheus_client``, which writes the text exposition format 0.0.4. Every
+number is one aggregate query: the histogram's buckets are counted in SQL, never by
+loading the finished runs.
 
 ==========================================  =========  ===================================
 metric                                      type       labels / meaning
@@ -21,150 +23,144 @@ autograder_workers_seen                     gauge      workers with a recent hea
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import func, select
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.registry import Collector
+from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from autograder.health import workers_seen
 from autograder.models import GradingRun, RunState
 from autograder.queueing import QUEUES
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 BUCKETS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 TIMED_STATES = (RunState.graded, RunState.failed_student, RunState.failed_infra)
 
 
-def escape(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def _seconds(dialect: str) -> ColumnElement[float]:
+    """A run's claim-to-result time in seconds, in SQL (never negative)."""
+    raw: ColumnElement[Any]
+    if dialect == "postgresql":
+        raw = func.extract("epoch", GradingRun.finished_at - GradingRun.started_at)
+    else:  # SQLite: datetimes are text, julianday() reads them
+        days = func.julianday(GradingRun.finished_at) - func.julianday(GradingRun.started_at)
+        raw = days * literal(86400.0)
+    return case((raw < 0, literal(0.0)), else_=raw)
 
 
-def labels(**pairs: object) -> str:
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{key}="{escape(value)}"' for key, value in pairs.items()) + "}"
-
-
-def number(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
-
-
-class Exposition:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def family(self, name: str, kind: str, help_text: str) -> None:
-        self.lines.append(f"# HELP {name} {help_text}")
-        self.lines.append(f"# TYPE {name} {kind}")
-
-    def sample(self, name: str, value: float, **pairs: object) -> None:
-        self.lines.append(f"{name}{labels(**pairs)} {number(value)}")
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-def histogram(out: Exposition, name: str, series: dict[str, list[float]], label: str) -> None:
-    for key in sorted(series):
-        values = series[key]
-        for bound in BUCKETS:
-            count = sum(1 for v in values if v <= bound)
-            out.sample(f"{name}_bucket", count, **{label: key, "le": number(bound)})
-        out.sample(f"{name}_bucket", len(values), **{label: key, "le": "+Inf"})
-        out.sample(f"{name}_sum", round(sum(values), 6), **{label: key})
-        out.sample(f"{name}_count", len(values), **{label: key})
-
-
-def _durations(session: Session) -> dict[str, list[float]]:
-    series: dict[str, list[float]] = defaultdict(list)
-    rows: Iterable[tuple[str, object, object]] = session.execute(
-        select(GradingRun.queue, GradingRun.started_at, GradingRun.finished_at).where(
+def _durations(session: Session) -> HistogramMetricFamily:
+    """Per lane: how many finished runs took at most each bucket's seconds, counted by
+    the database (one row per lane, whatever the number of runs)."""
+    dialect = session.get_bind().dialect.name
+    timed = (
+        select(GradingRun.queue.label("queue"), _seconds(dialect).label("seconds"))
+        .where(
             GradingRun.state.in_(TIMED_STATES),
             GradingRun.started_at.is_not(None),
             GradingRun.finished_at.is_not(None),
         )
+        .subquery()
+    )
+    columns = [func.sum(case((timed.c.seconds <= bound, 1), else_=0)) for bound in BUCKETS]
+    rows = session.execute(
+        select(timed.c.queue, func.count(), func.sum(timed.c.seconds), *columns).group_by(
+            timed.c.queue
+        )
     ).all()
-    for queue, started, finished in rows:
-        # Both datetimes: the query keeps no NULL.
-        seconds = (finished - started).total_seconds()  # type: ignore[operator]
-        series[queue].append(max(0.0, seconds))
-    return series
+    family = HistogramMetricFamily(
+        "autograder_grading_seconds",
+        "Wall time of finished runs (last attempt), from claim to stored result.",
+        labels=["queue"],
+    )
+    for queue, count, total, *within in sorted(rows, key=lambda row: str(row[0])):
+        buckets = [(str(bound), float(n or 0)) for bound, n in zip(BUCKETS, within, strict=True)]
+        buckets.append(("+Inf", float(count)))
+        family.add_metric([queue], buckets, sum_value=round(float(total or 0.0), 6))
+    return family
+
+
+class DatabaseCollector(Collector):
+    """Every metric of the module docstring, read from ``session`` when collected."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def collect(self) -> Iterator[Metric]:
+        session = self.session
+        by_state_queue = Counter(
+            {
+                (str(state), queue): count
+                for state, queue, count in session.execute(
+                    select(GradingRun.state, GradingRun.queue, func.count()).group_by(
+                        GradingRun.state, GradingRun.queue
+                    )
+                ).all()
+            }
+        )
+        queues = sorted(set(QUEUES) | {q for _, q in by_state_queue})
+
+        depth = GaugeMetricFamily(
+            "autograder_queue_depth",
+            "Runs queued in the database per lane (held for fair order included).",
+            labels=["queue"],
+        )
+        for queue in queues:
+            depth.add_metric([queue], by_state_queue.get((RunState.queued.value, queue), 0))
+        yield depth
+
+        runs = GaugeMetricFamily(
+            "autograder_runs", "Grading runs by state and lane.", labels=["state", "queue"]
+        )
+        for state in RunState:
+            for queue in queues:
+                runs.add_metric([state.value, queue], by_state_queue.get((state.value, queue), 0))
+        yield runs
+
+        yield _durations(session)
+
+        failures = CounterMetricFamily(
+            "autograder_failures",
+            "Failed runs: failed_student by failure kind, failed_infra by infrastructure code.",
+            labels=["state", "kind"],
+        )
+        for state, kind, count in session.execute(
+            select(GradingRun.state, GradingRun.failure_kind, func.count())
+            .where(GradingRun.state.in_((RunState.failed_student, RunState.failed_infra)))
+            .group_by(GradingRun.state, GradingRun.failure_kind)
+            .order_by(GradingRun.state, GradingRun.failure_kind)
+        ).all():
+            failures.add_metric([str(state), kind or "unknown"], count)
+        yield failures
+
+        starts = session.scalar(
+            select(func.coalesce(func.sum(GradingRun.resources["sandbox_starts"].as_integer()), 0))
+        )
+        yield CounterMetricFamily(
+            "autograder_sandbox_starts",
+            "Sandboxes started by the workers for grading runs (every attempt).",
+            value=int(starts or 0),
+        )
+
+        yield GaugeMetricFamily(
+            "autograder_workers_seen",
+            "Workers whose heartbeat was seen lately.",
+            value=len(workers_seen(session)),
+        )
 
 
 def render(session: Session) -> str:
-    out = Exposition()
-
-    by_state_queue = Counter(
-        {
-            (str(state), queue): count
-            for state, queue, count in session.execute(
-                select(GradingRun.state, GradingRun.queue, func.count()).group_by(
-                    GradingRun.state, GradingRun.queue
-                )
-            ).all()
-        }
-    )
-
-    out.family(
-        "autograder_queue_depth",
-        "gauge",
-        "Runs queued in the database per lane (held for fair order included).",
-    )
-    queues = sorted(set(QUEUES) | {q for _, q in by_state_queue})
-    for queue in queues:
-        out.sample(
-            "autograder_queue_depth",
-            by_state_queue.get((RunState.queued.value, queue), 0),
-            queue=queue,
-        )
-
-    out.family("autograder_runs", "gauge", "Grading runs by state and lane.")
-    for state in RunState:
-        for queue in queues:
-            out.sample(
-                "autograder_runs",
-                by_state_queue.get((state.value, queue), 0),
-                state=state.value,
-                queue=queue,
-            )
-
-    out.family(
-        "autograder_grading_seconds",
-        "histogram",
-        "Wall time of finished runs (last attempt), from claim to stored result.",
-    )
-    histogram(out, "autograder_grading_seconds", _durations(session), "queue")
-
-    out.family(
-        "autograder_failures_total",
-        "counter",
-        "Failed runs: failed_student by failure kind, failed_infra by infrastructure code.",
-    )
-    failures = session.execute(
-        select(GradingRun.state, GradingRun.failure_kind, func.count())
-        .where(GradingRun.state.in_((RunState.failed_student, RunState.failed_infra)))
-        .group_by(GradingRun.state, GradingRun.failure_kind)
-        .order_by(GradingRun.state, GradingRun.failure_kind)
-    ).all()
-    for state, kind, count in failures:
-        out.sample("autograder_failures_total", count, state=str(state), kind=kind or "unknown")
-
-    out.family(
-        "autograder_sandbox_starts_total",
-        "counter",
-        "Sandboxes started by the workers for grading runs (every attempt).",
-    )
-    starts = session.scalar(
-        select(func.coalesce(func.sum(GradingRun.resources["sandbox_starts"].as_integer()), 0))
-    )
-    out.sample("autograder_sandbox_starts_total", int(starts or 0))
-
-    out.family("autograder_workers_seen", "gauge", "Workers whose heartbeat was seen lately.")
-    out.sample("autograder_workers_seen", len(workers_seen(session)))
-    return out.text()
+    """The exposition of every metric, read now (a registry per scrape: nothing global)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(session))
+    return generate_latest(registry).decode("utf-8")
