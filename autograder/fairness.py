@@ -21,7 +21,7 @@ taken. Nothing here holds a lock across the send: the database decides again eac
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from autograder import queueing
@@ -95,7 +95,14 @@ def enqueue_run(session: Session, run: GradingRun) -> bool:
         return False
     if not queueing.send_grade(run.id, run.queue):
         return False
-    run.enqueued_at = utcnow()
+    # Recorded only on a run still queued: one deleted meanwhile (a discarded re-grade)
+    # matches no row instead of failing the flush (a worker that gets its message finds
+    # nothing to claim).
+    session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run.id, GradingRun.state == RunState.queued)
+        .values(enqueued_at=utcnow())
+    )
     session.commit()
     return True
 

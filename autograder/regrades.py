@@ -121,11 +121,20 @@ def _batch(
 
 def enqueue(session: Session, batch: RegradeBatch) -> int:
     """Send the batch's queued runs to the broker (after the commit that made them).
-    A run that cannot be sent stays queued for the reconciler."""
+    A run that cannot be sent stays queued for the reconciler.
+
+    The batch may be discarded while this runs (its queued runs deleted by another
+    request): each run is read again just before it is sent, and one that is gone,
+    claimed or already sent is skipped (``enqueue_run`` records the sending only on a run
+    still queued)."""
+    ids = [run.id for run in batch.runs if run.state == RunState.queued and run.enqueued_at is None]
     sent = 0
-    for run in batch.runs:
-        if run.state == RunState.queued and run.enqueued_at is None:
-            sent += enqueue_run(session, run)
+    for run_id in ids:
+        run = session.get(GradingRun, run_id, populate_existing=True)
+        if run is None or run.state != RunState.queued or run.enqueued_at is not None:
+            session.commit()  # ends the read's transaction, as enqueue_run's commit would
+            continue
+        sent += enqueue_run(session, run)
     return sent
 
 

@@ -160,3 +160,54 @@ def test_staff_see_whose_failure_a_run_is(staff_client, db, people, graded, fail
     assert shown["failure_owner"] == owner
     assert shown["failure_kind"] == failure.code
     assert shown["failure_message"] == failure.message()
+
+
+def test_a_batch_discarded_while_it_is_being_sent_is_skipped(
+    db, people, graded, assignment, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """The API sends a batch's runs after its response (enqueue_later); a TA may discard
+    the batch while that goes on. Here the discard lands just as the first run's message
+    is sent: that run and the others are deleted, and sending goes on without an error
+    (before: StaleDataError recording the first, which dropped the connection)."""
+    from autograder import queueing
+    from autograder.assignments import spec_for
+    from autograder.db import session_factory
+
+    for name in ("ann", "bob", "cat"):
+        graded(name, 2.0)
+    batch = regrades.start_for_assignment(db, assignment, spec_for(db, assignment).spec, None)
+    db.commit()
+    assert len(batch.runs) == 3  # loaded here, as enqueue_later has them
+    sent: list[int] = []
+    real = queueing.send_grade
+
+    def send_then_discard(run_id: int, queue: str) -> bool:
+        ok = real(run_id, queue)
+        sent.append(run_id)
+        if len(sent) == 1:  # the TA's discard, committed by another request
+            other = session_factory()()
+            try:
+                regrades.discard(other, batch.id, None)
+                other.commit()
+            finally:
+                other.close()
+        return ok
+
+    monkeypatch.setattr(queueing, "send_grade", send_then_discard)
+    assert regrades.enqueue(db, batch) == 1  # the first went before the discard
+    assert len(sent) == 1  # and nothing after it
+    db.expire_all()
+    assert db.scalars(select(GradingRun).where(GradingRun.batch_id == batch.id)).all() == []
+    assert regrades.get_batch(db, batch.id).state == "discarded"
+
+
+def test_a_batch_is_sent_once_even_when_sent_twice(db, people, graded, assignment):
+    from autograder.assignments import spec_for
+
+    graded("ann", 2.0)
+    batch = regrades.start_for_assignment(db, assignment, spec_for(db, assignment).spec, None)
+    db.commit()
+    assert regrades.enqueue(db, batch) == 1
+    run = db.scalar(select(GradingRun).where(GradingRun.batch_id == batch.id))
+    assert run.enqueued_at is not None
+    assert regrades.enqueue(db, regrades.get_batch(db, batch.id)) == 0
