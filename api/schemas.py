@@ -77,6 +77,11 @@ class SubmissionCreatedOut(BaseModel):
     state: str
     is_late: bool
     late_days: int
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What was made of the upload, e.g. a notebook's code cells as the "
+        "module the assignment asks for, and the IPython lines left out of it.",
+    )
 
 
 class OutcomeOut(BaseModel):

@@ -8,6 +8,9 @@ from declared sizes alone. Python files must be UTF-8 text.
 Zip archives: only regular members whose basename is a required name are taken, from any
 folder depth; members with absolute paths or ``..`` refuse the whole archive, as do
 encrypted, corrupt or exotic (not stored/deflated) archives.
+
+Notebooks: ``name.ipynb`` is taken for a required ``name.py`` (not both); its code cells
+become ``name.py`` (autograder/notebooks.py), which is what is stored and graded.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import codecs
 import errno
 import functools
+import io
 import logging
 import re
 import stat
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from autograder import storage
+from autograder import notebooks, storage
 from autograder.refusals import (
     BadArchive,
     BadUpload,
@@ -40,6 +44,10 @@ from autograder.refusals import (
 from autograder.specs.schema import RequiredFile, Spec
 
 MAX_ARCHIVE_MEMBERS = 1000
+# A notebook may be much larger than its code (saved outputs, images): read up to this many
+# times the module's own limit, and never more than NOTEBOOK_MAX_BYTES.
+NOTEBOOK_FACTOR = 50
+NOTEBOOK_MAX_BYTES = 20_000_000
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
@@ -70,7 +78,8 @@ def collect_files(
     max_files: int,
     root: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Store the required files; return ``[{"name", "sha256", "size"}]`` in spec order."""
+    """Store the required files; return ``[{"name", "sha256", "size"}]`` in spec order
+    (a module made from a notebook also has ``"notebook": {"name", "cells", "removed"}``)."""
     if len(parts) > max_files:
         raise TooLarge(f"too many files: {len(parts)} sent, at most {max_files} per upload")
     required = {f.name: f for f in spec.files}
@@ -101,20 +110,57 @@ def _is_archive(parts: list[UploadPart], required: dict[str, RequiredFile]) -> b
 
 def _named_parts(parts: list[UploadPart], required: dict[str, RequiredFile]) -> dict[str, Opener]:
     openers: dict[str, Opener] = {}
+    given: dict[str, str] = {}  # required name -> the name it came as
     for part in parts:
         name = basename(part.filename)
         if not name:
             raise BadUpload("a file part has no file name")
-        if name not in required:
+        target = accepted_as(name, required)
+        if target is None:
             hint = " (a zip archive must be sent alone)" if name.lower().endswith(".zip") else ""
             raise UnexpectedFile(
                 f"unexpected file {name!r}{hint}; this assignment expects: "
                 f"{expected_list(required)}"
             )
-        if name in openers:
-            raise DuplicateFile(f"file {name!r} was sent more than once")
-        openers[name] = _given(part.fileobj)
+        if target in openers:
+            if given[target] == name:
+                raise DuplicateFile(f"file {name!r} was sent more than once")
+            raise DuplicateFile(f"both {given[target]!r} and {name!r} were sent: send one of them")
+        given[target] = name
+        openers[target] = _given(part.fileobj)
+        if target != name:
+            openers[target] = _from_notebook(openers[target], name, required[target])
     return openers
+
+
+def accepted_as(name: str, required: dict[str, RequiredFile]) -> str | None:
+    """The required file ``name`` is taken as: itself, or for ``x.ipynb`` the required
+    ``x.py`` (when ``x.ipynb`` is not itself a required name); None: not taken."""
+    if name in required:
+        return name
+    module = notebooks.python_name(name)
+    return module if module is not None and module in required else None
+
+
+class _Converted(io.BytesIO):
+    """A module made from a notebook, with what the conversion reported."""
+
+    def __init__(self, converted: notebooks.Converted, name: str):
+        super().__init__(converted.source.encode("utf-8"))
+        self.notebook = {"name": name, "cells": converted.cells, "removed": converted.removed}
+
+
+def _from_notebook(opener: Opener, name: str, spec_file: RequiredFile) -> Opener:
+    """An opener of the module made from notebook ``name`` (read within its own limit)."""
+
+    def open_converted() -> IO[bytes]:
+        cap = min(spec_file.max_bytes * NOTEBOOK_FACTOR, NOTEBOOK_MAX_BYTES)
+        data = opener().read(cap + 1)
+        if len(data) > cap:
+            raise TooLarge(f"notebook {name!r} is larger than its limit of {cap} bytes")
+        return _Converted(notebooks.convert(data, name), name)
+
+    return open_converted
 
 
 def _given(fileobj: IO[bytes]) -> Opener:
@@ -156,8 +202,8 @@ def _archive_members(
     chosen: dict[str, zipfile.ZipInfo] = {}
     for info in members:
         _check_member(info, zip_name)
-        name = basename(info.filename)
-        if info.is_dir() or not _is_regular(info) or name not in required:
+        name = accepted_as(basename(info.filename), required)
+        if info.is_dir() or not _is_regular(info) or name is None:
             continue
         if name in chosen:
             raise DuplicateFile(
@@ -170,7 +216,13 @@ def _archive_members(
                 "use ordinary (deflate) zip compression"
             )
         chosen[name] = info
-    return {name: functools.partial(archive.open, info) for name, info in chosen.items()}
+    openers: dict[str, Opener] = {}
+    for name, info in chosen.items():
+        openers[name] = functools.partial(archive.open, info)
+        given = basename(info.filename)
+        if given != name:
+            openers[name] = _from_notebook(openers[name], given, required[name])
+    return openers
 
 
 def _check_member(info: zipfile.ZipInfo, zip_name: str) -> None:
@@ -232,7 +284,10 @@ def _store_all(
                 "这不是你的问题，请稍后重新提交)."
             ) from exc
         remaining -= blob.size
-        stored.append({"name": name, "sha256": blob.sha256, "size": blob.size})
+        entry: dict[str, Any] = {"name": name, "sha256": blob.sha256, "size": blob.size}
+        if isinstance(raw, _Converted):
+            entry["notebook"] = raw.notebook
+        stored.append(entry)
     return stored
 
 

@@ -324,7 +324,8 @@ def grade(
         phases = _grade_phases(
             spec, backend, job, settings, limits, results, timings, on_progress, gpu, seed
         )
-        return _report(spec, calls, phases, results, missing, timings)
+        report = _report(spec, calls, phases, results, missing, timings)
+        return _said_in_cells(report, job / "student")
     except BoxKilled as exc:
         raise GradingError(FailureCode.BOX_KILLED, str(exc)) from exc
     except SandboxUnavailable as exc:
@@ -525,6 +526,26 @@ def dataset_for(name: str, settings: Settings) -> tuple[dict[str, Path], np.ndar
     except datasets.DatasetError as exc:
         raise GradingError(FailureCode.DATASET_UNAVAILABLE, str(exc)) from exc
     return {f"{key}.npy": path for key, path in prepared.files.items()}, prepared.test_labels
+
+
+def _said_in_cells(report: Report, code_dir: Path) -> Report:
+    """A module handed in as a notebook: the lines its tracebacks name, said as the
+    notebook's cell and line (autograder/notebooks.py), in the log, the checks' messages
+    and the run's failure."""
+    from autograder import notebooks
+
+    modules = notebooks.notebook_modules(code_dir)
+    if not modules:
+        return report
+
+    def fix(text: str) -> str:
+        return notebooks.relabel(text, modules)
+
+    report.log = fix(report.log)
+    report.outcomes = [o.model_copy(update={"message": fix(o.message)}) for o in report.outcomes]
+    if report.failure is not None and report.failure.detail:
+        report.failure = report.failure.model_copy(update={"detail": fix(report.failure.detail)})
+    return report
 
 
 def _check_reference(reference: BoxRun) -> None:

@@ -59,6 +59,7 @@ def upload_page(
         "spec": spec,
         "closes_at": late_policy.closes_at(spec.deadline, spec.late_policy),
         "api_url": f"/api/v1/assignments/{slug}/submissions",
+        "notebook_ok": any(f.name.endswith(".py") for f in spec.files),
         "starter": starter_links(loaded.slug, ""),
         "submissions": [
             summary_of(submission_view(session, s, auth.user, now), base) for s in mine

@@ -114,7 +114,24 @@ def create_submission(
         "state": RunState.queued.value,
         "is_late": submission.is_late,
         "late_days": submission.late_days,
+        "notes": [note for f in files if (note := notebook_note(f))],
     }
+
+
+def notebook_note(stored: dict[str, Any]) -> str | None:
+    """What became of a notebook handed in for a module (None: not one)."""
+    notebook = stored.get("notebook")
+    if not notebook:
+        return None
+    note = (
+        f"{notebook['name']}: its {notebook['cells']} code cells, in order, are graded as "
+        f"{stored['name']} (saved outputs are ignored)"
+    )
+    if notebook["removed"]:
+        note += "; left out, as IPython syntax rather than Python: " + "; ".join(
+            notebook["removed"]
+        )
+    return note
 
 
 @router.get(

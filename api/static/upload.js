@@ -30,6 +30,18 @@ document.addEventListener("DOMContentLoaded", function () {
     A.showStatus(oversize(), true);
   }
 
+  // A notebook (name.ipynb) stands for a required module (name.py): its code cells are
+  // graded, and it may be larger than the module (the server reads it within 50 times).
+  const NOTEBOOK_FACTOR = 50;
+  function chosenFor(name) {
+    if (chosen.has(name)) return { file: chosen.get(name), factor: 1 };
+    if (name.endsWith(".py")) {
+      const notebook = chosen.get(name.slice(0, -3) + ".ipynb");
+      if (notebook) return { file: notebook, factor: NOTEBOOK_FACTOR };
+    }
+    return { file: undefined, factor: 1 };
+  }
+
   function render() {
     const items = [];
     for (const [name, file] of chosen) {
@@ -51,9 +63,9 @@ document.addEventListener("DOMContentLoaded", function () {
     }
     list.replaceChildren(...items);
     for (const row of document.querySelectorAll("table.files tr[data-file]")) {
-      const file = chosen.get(row.dataset.file);
+      const { file, factor } = chosenFor(row.dataset.file);
       const td = row.querySelector("td.chosen");
-      const limit = Number(row.dataset.maxBytes);
+      const limit = Number(row.dataset.maxBytes) * factor;
       const over = Boolean(file) && limit > 0 && file.size > limit;
       td.textContent = !file ? "—" : over
         ? "✗ " + t("too_large_short", { size: size(file.size), limit: size(limit) })
@@ -66,8 +78,8 @@ document.addEventListener("DOMContentLoaded", function () {
   // A chosen file over its limit, said before anything is sent (the server refuses it too).
   function oversize() {
     for (const row of document.querySelectorAll("table.files tr[data-file]")) {
-      const file = chosen.get(row.dataset.file);
-      const limit = Number(row.dataset.maxBytes);
+      const { file, factor } = chosenFor(row.dataset.file);
+      const limit = Number(row.dataset.maxBytes) * factor;
       if (file && limit > 0 && file.size > limit) {
         return t("too_large", { name: row.dataset.file, size: size(file.size), limit: size(limit) });
       }

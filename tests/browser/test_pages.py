@@ -224,3 +224,26 @@ def test_an_oversize_file_is_flagged_before_upload(site, page, tmp_path):
     expect(page.locator("#status")).to_contain_text(f"{size(limit).split(' (')[0]}")
     expect(page.locator("#status")).to_contain_text("more than its limit")
     assert not [p for p in posts if "/submissions" in p], posts
+
+
+def test_a_notebook_is_handed_in_for_the_module(site, configured, worker, page, tmp_path):
+    """numpy_basics.ipynb chosen for numpy_basics.py: the row takes it, the page says what
+    a notebook becomes, and the reference's cells, uploaded through the form, earn full
+    marks."""
+    from playwright.sync_api import expect
+
+    from tests.test_notebooks import reference_as_notebook
+
+    require_sandbox(configured)
+    notebook = tmp_path / "numpy_basics.ipynb"
+    notebook.write_bytes(reference_as_notebook())
+    sign_in(page, site.base, STUDENT)
+    page.goto(f"{site.base}/assignments/{SLUG}/upload?lang=en")
+    expect(page.locator("main")).to_contain_text("A Jupyter notebook is accepted")
+    page.set_input_files("#files", str(notebook))
+    cell = page.locator(f'tr[data-file="{REFERENCE.name}"] td.chosen')
+    expect(cell).to_contain_text("✓")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/submissions/[^/]+$"))
+    expect(page.locator("#state")).to_contain_text("graded", timeout=GRADING_TIMEOUT_MS)
+    expect(page.locator("#score")).to_have_text("100 / 100")
