@@ -116,6 +116,8 @@ MINI_GENERATIVE_SPEC = FIXTURES / "specs" / "mini-generative.yaml"
 MINI_GENERATIVE = FIXTURES / "reference" / "mini-generative"
 MINI_SEQUENCE_SPEC = FIXTURES / "specs" / "mini-sequence.yaml"
 MINI_SEQUENCE = FIXTURES / "reference" / "mini-sequence"
+MINI_OUTPUT_SPEC = FIXTURES / "specs" / "mini-output.yaml"
+MINI_OUTPUT = FIXTURES / "reference" / "mini-output"
 SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
 DEBIAN_FASHION_MNIST = PROJECT_ROOT / ".autograder" / "debian" / "dataset-fashion-mnist"
 

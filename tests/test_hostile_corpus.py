@@ -40,6 +40,8 @@ from tests.sandboxed import (
     MINI_GRADIENT_SPEC,
     MINI_MNIST,
     MINI_MNIST_SPEC,
+    MINI_OUTPUT,
+    MINI_OUTPUT_SPEC,
     MINI_REFERENCE,
     MINI_SEQUENCE,
     MINI_SEQUENCE_SPEC,
@@ -87,6 +89,7 @@ def _specs(folder: Path) -> Path:
     head, rev = sequence[: sequence.index("  - id: numerals")], sequence.index("  - id: reverse")
     (folder / "corpus-numerals.yaml").write_text(sequence[:rev])
     (folder / "corpus-reverse.yaml").write_text(head + sequence[rev:])
+    (folder / "corpus-output.yaml").write_text(MINI_OUTPUT_SPEC.read_text())
     return folder
 
 
@@ -106,6 +109,10 @@ def _refs(folder: Path, canary: str) -> Path:
     for slug in ("corpus-numerals", "corpus-reverse"):
         shutil.copytree(MINI_SEQUENCE, folder / slug)
         (folder / slug / "hidden_labels.txt").write_text(canary)
+    shutil.copytree(MINI_OUTPUT, folder / "corpus-output")
+    script = folder / "corpus-output" / "basics.py"
+    script.write_text(script.read_text() + f"\n# hidden: {canary}\n")
+    (folder / "corpus-output" / "hidden_labels.txt").write_text(canary)
     return folder
 
 

@@ -322,7 +322,17 @@ def grade(
         results: dict[int, Outcome] = {}
         calls = _grade_calls(spec, seed, backend, job, reference_dir, limits, results, timings)
         phases = _grade_phases(
-            spec, backend, job, settings, limits, results, timings, on_progress, gpu, seed
+            spec,
+            backend,
+            job,
+            settings,
+            limits,
+            results,
+            timings,
+            on_progress,
+            gpu,
+            seed,
+            reference_dir,
         )
         report = _report(spec, calls, phases, results, missing, timings)
         return _said_in_cells(report, job / "student")
@@ -478,8 +488,9 @@ def _grade_phases(
     on_progress: OnProgress | None,
     gpu: GpuAssignment | None = None,
     seed: int = 0,
+    reference_dir: Path | None = None,
 ) -> list[PhaseLog]:
-    """The phased checks (train, predict), one after the other."""
+    """The phased checks (train, predict; a whole script), one after the other."""
     checks = [(i, c) for i, (_, c) in enumerate(spec.checks()) if c.kind in PHASED]
     logs: list[PhaseLog] = []
     for i, check in checks:
@@ -504,6 +515,7 @@ def _grade_phases(
             seed=seed,
             settings=settings,
             load_dataset=lambda n: dataset_for(n, settings),
+            reference_dir=reference_dir,
         )
         results[i], log = PHASED[check.kind](check, ctx)
         logs.append(log)

@@ -715,6 +715,70 @@ class EquivalenceCheck(CheckBase):
         return self
 
 
+# A section heading of the course's scripts: "########### 2. Broadcasting ###########".
+DEFAULT_SECTION_MARKER = r"^\s*#{3,}\s*(.*?)\s*#*\s*$"
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
+class OutputSections(Strict):
+    marker: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        default=DEFAULT_SECTION_MARKER,
+        description="A regular expression: a printed line it matches starts a section, "
+        "named by its first group (or the whole line). Default: lines of three or more '#' "
+        "around a title, as the course's scripts print them.",
+    )
+    weights: dict[Annotated[str, Field(min_length=1)], Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="Points of a section relative to the others, by its name (default 1 each).",
+    )
+
+    @field_validator("marker")
+    @classmethod
+    def _compiles(cls, marker: str) -> str:
+        try:
+            pattern = re.compile(marker)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if pattern.groups > 1:
+            raise ValueError("at most one group: the section's name")
+        return marker
+
+
+class OutputCheck(CheckBase):
+    """Run the student's whole script, unmodified, as ``__main__``, and compare what it
+    prints with what the reference script prints on the same per-job inputs, section by
+    section (numbers within a tolerance, whitespace and line breaks ignored)."""
+
+    kind: Literal["output"]
+    module: Annotated[str, Field(pattern=IDENT)] = Field(
+        description="The script: <module>.py among the spec's files, run as __main__."
+    )
+    env: dict[Annotated[str, Field(pattern=ENV_NAME)], Arg] = Field(
+        default_factory=dict,
+        description="Environment variables both scripts get, drawn per job (int, float, "
+        "choice or value; no arrays): e.g. a seed or a size the script reads.",
+    )
+    sections: OutputSections = OutputSections()
+    rtol: Annotated[float, Field(ge=0)] = 1e-6
+    atol: Annotated[float, Field(ge=0)] = 1e-8
+    wall_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    show_expected: bool = Field(
+        default=True,
+        description="A differing section shows the reference's line beside the student's.",
+    )
+    forbidden_imports: list[Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*$")]] = Field(
+        default_factory=list
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _no_arrays(cls, env: dict[str, Arg]) -> dict[str, Arg]:
+        for name, arg in env.items():
+            if arg.array is not None:
+                raise ValueError(f"{name}: an environment variable is a number or a string")
+        return env
+
+
 Check = Annotated[
     FunctionCheck
     | RegressionCheck
@@ -723,7 +787,8 @@ Check = Annotated[
     | SequenceCheck
     | SamplesCheck
     | ReconstructionCheck
-    | EquivalenceCheck,
+    | EquivalenceCheck
+    | OutputCheck,
     Field(discriminator="kind"),
 ]
 
@@ -868,7 +933,8 @@ class Spec(Strict):
             | SequenceCheck
             | SamplesCheck
             | ReconstructionCheck
-            | EquivalenceCheck,
+            | EquivalenceCheck
+            | OutputCheck,
         ]
     ]:
         return [(q, c) for q in self.questions for c in q.checks]

@@ -1843,6 +1843,88 @@ case(
     message="daily quota reached",
 )
 
+# ---------------------------------------------------------------- output (corpus-output)
+
+ANOTHER_JOB = (
+    "########### 1. Range ###########\nfirst [0 1 2] last 99\n"
+    "########### 2. Sums ###########\nsum: 4950 squares: 328350.0\n"
+    "########### 3. Mean ###########\nmean = 49.5000"
+)
+
+case(
+    "cheat-output-hunts-the-reference",
+    "cheating",
+    "a whole script (kind output) that looks for the reference script, its output or its "
+    "folder's files (canaries) everywhere it can read, and prints whatever it finds as its "
+    "own sections: it never runs beside the reference, so it finds nothing and earns 0",
+    {
+        "basics.py": textwrap.dedent(
+            """
+            import os
+            found = []
+            for top in ["/job", "/tmp", "/opt", "/data", "/"]:
+                for root, dirs, files in os.walk(top):
+                    if root.startswith(("/proc", "/sys", "/dev", "/usr")):
+                        dirs[:] = []
+                        continue
+                    for name in files:
+                        if name in ("basics.py", "hidden_labels.txt", "stdout.txt"):
+                            try:
+                                found.append(open(os.path.join(root, name)).read()[:2000])
+                            except OSError:
+                                pass
+            for text in found:
+                print(text)
+            """
+        )
+    },
+    spec="corpus-output",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["printed/sections"],
+)
+case(
+    "cheat-output-prints-another-jobs-answers",
+    "cheating",
+    "prints, as they are, the sections the reference printed for another job (HW_N=100): "
+    "each job draws its own HW_N, so they match nothing",
+    {"basics.py": f"print({ANOTHER_JOB!r})\n"},
+    spec="corpus-output",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["printed/sections"],
+)
+case(
+    "forge-output-on-stderr-and-results-file",
+    "forgery",
+    "the right sections printed to standard error (the box's log) and a result.json that "
+    "says ok, then os._exit(0): standard output, the only thing compared, is empty",
+    {
+        "basics.py": textwrap.dedent(
+            """
+            import json, os, sys
+            import numpy as np
+            n = int(os.environ["HW_N"])
+            a = np.arange(n)
+            for line in [
+                "########### 1. Range ###########", f"first {a[:3]} last {a[-1]}",
+                "########### 2. Sums ###########",
+                f"sum: {a.sum()} squares: {(a.astype(np.float64) ** 2).sum()}",
+                "########### 3. Mean ###########", f"mean = {a.mean():.4f}",
+            ]:
+                print(line, file=sys.stderr)
+            with open("/job/rw/out/result.json", "w") as fh:
+                json.dump({"status": "ok"}, fh)
+            os._exit(0)
+            """
+        )
+    },
+    spec="corpus-output",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["printed/sections"],
+)
+
 if ROOT.exists():
     for d in ROOT.iterdir():
         if d.is_dir() and not d.name.startswith("_"):

@@ -56,6 +56,7 @@ class PhaseContext:
     seed: int = 0  # the job's secret seed: generated data and noise come from it
     settings: Settings | None = None
     load_dataset: Callable[[str], tuple[dict[str, Path], np.ndarray]] | None = None
+    reference_dir: Path | None = None  # the reference solution (kinds that run it whole)
 
     def rng(self, check_id: str) -> np.random.Generator:
         """A generator for one check, from the job's seed (independent per check)."""
@@ -76,9 +77,10 @@ class PhaseLog:
     boxes: list[tuple[str, Result]] = field(default_factory=list)
     failure: Failure | None = None  # the first phase ended by a limit, or early
     withheld: set[str] = field(default_factory=set)  # boxes whose output nobody sees
+    printed: list[tuple[str, str]] = field(default_factory=list)  # (what, text) for the log
 
     def text(self) -> str:
-        parts = []
+        parts = [f"--- {what} ---\n{text}" for what, text in self.printed if text]
         for name, result in self.boxes:
             out = result.student_output
             if out and name in self.withheld:
@@ -117,6 +119,7 @@ def run_phase(
     src_dir: Path | None = None,
     label: str | None = None,
     withhold_output: bool = False,
+    runtime: str | None = None,
 ) -> tuple[Result, Path]:
     """Run one phase in a fresh box: ``runner`` (a file of worker/runner/) is called with
     ``phase_name``; ``phase`` becomes /job/in/phase.json (plus ``device`` and ``threads``),
@@ -125,7 +128,8 @@ def run_phase(
     for a box that must run none of it); ``label`` (default: the phase's name) names the
     box outside only, in its host folder, the log and the timings, so that two boxes of
     one phase (a model and its control) are told apart here and not inside;
-    ``withhold_output``: what the box prints never reaches a report (a private split).
+    ``withhold_output``: what the box prints never reaches a report (a private split);
+    ``runtime``: the box's Python ("numpy" or "torch"; default: the runner's own).
     Returns the result and the host folder of out/."""
     label = label or phase_name
     base = ctx.job_dir / f"{check_id}-{label}"
@@ -160,9 +164,12 @@ def run_phase(
         gpu=ctx.gpu,
         # A training box also warms an optimizer's first step (0.8 s of torch._dynamo
         # imports here); a prediction box does not need it.
-        runtime="numpy"
-        if runner.startswith("numpy")
-        else ("torch-train" if phase_name == "train" else "torch"),
+        runtime=runtime
+        or (
+            "numpy"
+            if runner.startswith("numpy")
+            else ("torch-train" if phase_name == "train" else "torch")
+        ),
     )
     result = ctx.backend.run(request, out)
     result.require_runner_started(f"{label} phase")

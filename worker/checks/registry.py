@@ -11,6 +11,7 @@ from worker.checks import (
     equivalence_check,
     function_check,
     gradient_check,
+    output_check,
     reconstruction_check,
     regression_check,
     samples_check,
@@ -42,4 +43,5 @@ PHASED: dict[str, Callable[..., Any]] = {
     "sequence": sequence_check.run,
     "samples": samples_check.run,
     "reconstruction": reconstruction_check.run,
+    "output": output_check.run,
 }

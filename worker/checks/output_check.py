@@ -1,0 +1,216 @@
+"""Check kind ``output``: the student's whole script, unmodified, against the reference's.
+
+Two boxes, one after the other, with the same environment variables drawn from the job's
+secret seed (so a script that prints what it was expected to print for another job earns
+nothing): the reference script (instructor code, never beside student code) and the
+student's script, each run as ``__main__`` by worker/runner/script_runner.py with its
+standard output captured to a file. Outside, both outputs are cut into sections at the
+lines that match the spec's marker (the course's ``########### 2. ... ###########``
+headings by default), and each section of the reference's is compared with the student's
+section of the same name as a stream of tokens: numbers within ``rtol``/``atol``, the text
+between them with all whitespace removed (so line breaks, numpy's wrapping and spacing do
+not matter). A section earns its weight's share of the points, all or nothing; the
+feedback names each differing section and shows the first differing line beside the
+expected one (unless ``show_expected: false``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograder.specs.schema import OutputCheck
+from worker.artifacts import read_capped
+from worker.checks.base import Outcome, ReferenceFailed
+from worker.checks.common.hints import with_hint, zero
+from worker.checks.generators import draw_arg
+from worker.checks.phases import PhaseContext, PhaseLog, phase_problem, run_phase
+
+MAX_OUTPUT = 1_000_000  # bytes of a script's standard output that are compared
+LOG_OUTPUT = 20_000  # characters of it shown in the run's log (the end: where it stopped)
+PREAMBLE = ""  # the name of what a script prints before its first heading
+NUMBER = re.compile(
+    r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b", re.IGNORECASE
+)
+
+
+@dataclass
+class Token:
+    text: str  # a number as printed, or the text between two numbers without whitespace
+    number: float | None
+    line: int  # the section's line it came from (0-based)
+
+
+@dataclass
+class Section:
+    name: str
+    lines: list[str]
+
+    def tokens(self) -> list[Token]:
+        out: list[Token] = []
+        for i, line in enumerate(self.lines):
+            at = 0
+            for match in NUMBER.finditer(line):
+                _text(out, line[at : match.start()], i)
+                out.append(Token(match.group(0), float(match.group(0)), i))
+                at = match.end()
+            _text(out, line[at:], i)
+        return out
+
+
+def _text(out: list[Token], text: str, line: int) -> None:
+    """Text between numbers, whitespace and line breaks removed: text that follows text
+    (across a line break) joins it, so "]" then "[" on the next line reads as "][" """
+    squeezed = "".join(text.split())
+    if not squeezed:
+        return
+    if out and out[-1].number is None:
+        out[-1].text += squeezed
+    else:
+        out.append(Token(squeezed, None, line))
+
+
+def sections(text: str, marker: str) -> list[Section]:
+    """``text`` cut at the lines ``marker`` matches (each names the section after it)."""
+    pattern = re.compile(marker)
+    found = [Section(PREAMBLE, [])]
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match is None:
+            found[-1].lines.append(line)
+            continue
+        name = match.group(1) if pattern.groups else match.group(0)
+        found.append(Section(" ".join((name or line).split()), []))
+    if not any(line.strip() for line in found[0].lines):
+        found.pop(0)
+    return found
+
+
+def _same(a: Token, b: Token, check: OutputCheck) -> bool:
+    if a.number is None or b.number is None:
+        return a.number is None and b.number is None and a.text == b.text
+    if math.isnan(a.number) or math.isnan(b.number):
+        return math.isnan(a.number) and math.isnan(b.number)
+    return math.isclose(a.number, b.number, rel_tol=check.rtol, abs_tol=check.atol)
+
+
+def compare(got: Section | None, want: Section, check: OutputCheck) -> str | None:
+    """Why ``got`` differs from ``want`` (None: it does not), in words for the student."""
+    if got is None:
+        return "not printed (no such heading in your output)"
+    mine, theirs = got.tokens(), want.tokens()
+    for a, b in zip(mine, theirs, strict=False):
+        if not _same(a, b, check):
+            return _differs(got, want, a.line, b.line, check)
+    if len(mine) < len(theirs):
+        expected = want.lines[theirs[len(mine)].line].strip()
+        more = f": next expected {expected!r}" if check.show_expected else ""
+        return f"your output of it ends early{more}"
+    if len(mine) > len(theirs):
+        return f"more than expected, from {got.lines[mine[len(theirs)].line].strip()!r} on"
+    return None
+
+
+def _differs(got: Section, want: Section, mine: int, theirs: int, check: OutputCheck) -> str:
+    line = got.lines[mine].strip()
+    if not check.show_expected:
+        return f"differs at your line {line!r}"
+    return f"differs at your line {line!r}; expected {want.lines[theirs].strip()!r}"
+
+
+def run(check: OutputCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
+    log = PhaseLog()
+    rng = ctx.rng(check.id)
+    env = {name: _env_value(draw_arg(arg, {}, rng)) for name, arg in sorted(check.env.items())}
+    phase: dict[str, Any] = {
+        "module": check.module,
+        "env": env,
+        "forbidden_imports": check.forbidden_imports,
+    }
+    expected = _reference_output(check, ctx, phase)
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "run",
+        "script_runner.py",
+        phase,
+        log,
+        wall_seconds=check.wall_seconds,
+        runtime=ctx.spec.resources.runtime,
+    )
+    problem = phase_problem("your script", result, out, log, ctx, check.wall_seconds)
+    printed = read_capped(out / "stdout.txt", MAX_OUTPUT).decode("utf-8", errors="replace")
+    shown = printed if len(printed) <= LOG_OUTPUT else "...\n" + printed[-LOG_OUTPUT:]
+    log.printed.append((f"what your script printed ({check.id})", shown))
+    if problem and not printed.strip():
+        return zero(check, problem, {"env": env}), log
+    outcome = score(check, printed, expected, env)
+    if problem:  # the sections printed before it stopped still count
+        outcome.message = f"{problem}\n{outcome.message}"
+    return outcome, log
+
+
+def score(check: OutputCheck, printed: str, expected: str, env: dict[str, str]) -> Outcome:
+    """Points by section: each of the reference's sections the student's output matches."""
+    want = sections(expected, check.sections.marker)
+    got = {s.name: s for s in sections(printed, check.sections.marker)}
+    rows = []
+    total = earned = 0.0
+    for section in want:
+        weight = check.sections.weights.get(section.name, 1.0)
+        why = compare(got.get(section.name), section, check)
+        total += weight
+        earned += weight if why is None else 0.0
+        rows.append({"section": section.name or "(before the first heading)", "weight": weight,
+                     "passed": why is None, "why": why})  # fmt: skip
+    fraction = earned / total if total else 0.0
+    failed = [r for r in rows if not r["passed"]]
+    if not failed:
+        message = f"all {len(rows)} sections of the output match"
+    else:
+        message = f"{len(rows) - len(failed)} of {len(rows)} sections match; " + "; ".join(
+            f"{r['section']}: {r['why']}" for r in failed[:5]
+        )
+        message = with_hint(message, check.hint)
+    details = {"sections": rows, "env": env}
+    return Outcome(check.points * fraction, check.points, message, details)
+
+
+def _env_value(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _reference_output(check: OutputCheck, ctx: PhaseContext, phase: dict[str, Any]) -> str:
+    """What the reference script prints on this job's inputs (its box's log stays out of
+    the student's report); it failing is the instructor's problem, never the student's."""
+    if ctx.reference_dir is None:
+        raise ReferenceFailed(f"{check.id}: no reference solution folder")
+    src = ctx.job_dir / f"{check.id}-reference-src"
+    src.mkdir(exist_ok=True)
+    script = Path(ctx.reference_dir) / f"{check.module}.py"
+    if not script.is_file():
+        raise ReferenceFailed(f"{check.id}: the reference has no {check.module}.py")
+    for f in ctx.spec.files:  # the files the script may read beside it, as the student's
+        source = Path(ctx.reference_dir) / f.name
+        if source.is_file() and not source.is_symlink():
+            (src / f.name).write_bytes(source.read_bytes())
+    own = PhaseLog()
+    result, out = run_phase(
+        ctx,
+        check.id,
+        "run",
+        "script_runner.py",
+        phase,
+        own,
+        wall_seconds=check.wall_seconds,
+        src_dir=src,
+        label="reference",
+        runtime=ctx.spec.resources.runtime,
+    )
+    problem = phase_problem("the reference script", result, out, own, ctx, check.wall_seconds)
+    if problem:
+        raise ReferenceFailed(f"{check.id}: {problem}\n{result.student_output[-2000:]}")
+    return read_capped(out / "stdout.txt", MAX_OUTPUT).decode("utf-8", errors="replace")
