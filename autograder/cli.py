@@ -94,6 +94,14 @@ def _reference_problems(loaded: Any, settings: Settings) -> list[str]:
     )
 
 
+def _spec_path(specs_dir: Path, given: str) -> Path:
+    """A spec named by its slug (``hw1-1``: the specs folder's hw1-1.yaml) or by a path to
+    its file (``grading_specs/hw1-1.yaml``, as ``specs validate`` takes it)."""
+    if given.endswith((".yaml", ".yml")) or "/" in given:
+        return Path(given)
+    return specs_dir / f"{given}.yaml"
+
+
 @specs.command("test")
 @click.argument("slugs", nargs=-1)
 @click.option("--seed", type=int, default=None, help="Seed for generated inputs (default random).")
@@ -109,18 +117,21 @@ def _reference_problems(loaded: Any, settings: Settings) -> list[str]:
 def specs_test(slugs: tuple[str, ...], seed: int | None, samples_dir: Path | None) -> None:
     """Grade every reference solution (must earn full marks) and starter (must earn 0);
     with --samples, sample submissions too (each must score what its expect.yaml says)."""
-    from autograder.specs.loader import load_spec_file
+    from autograder.specs.loader import SpecError, load_spec_file
     from worker.sandbox import get_backend
     from worker.spec_checks import run_spec_checks
 
     settings = get_settings()
     backend = get_backend(settings)
-    paths = [settings.specs_dir / f"{s}.yaml" for s in slugs] or sorted(
+    paths = [_spec_path(settings.specs_dir, s) for s in slugs] or sorted(
         settings.specs_dir.glob("*.yaml")
     )
     failures = 0
     for path in paths:
-        loaded = load_spec_file(path)
+        try:
+            loaded = load_spec_file(path)
+        except SpecError as exc:
+            raise click.ClickException(str(exc)) from None
         folder = None
         if samples_dir is not None:
             folder = samples_dir / loaded.slug
