@@ -216,3 +216,50 @@ def test_a_failing_reference_is_the_instructors(tmp_path: Path) -> None:
     with pytest.raises(GradingError) as err:
         graded(tmp_path, REFERENCE, reference=REFERENCE + "\nraise SystemExit(3)\n")
     assert str(err.value.code) == "spec:reference-failed"
+
+
+@pytest.mark.slow
+def test_the_course_script_homework_handed_in_as_its_notebook(tmp_path: Path) -> None:
+    """hw1-1-script's starter notebook: as given it earns nothing; with its code cells
+    filled in from the reference (section by section, as a student fills them) and its
+    IPython lines kept, it earns full marks."""
+    import io
+    import re
+
+    import nbformat
+
+    from autograder import storage
+    from autograder.settings import PROJECT_ROOT
+    from autograder.specs.loader import load_spec_file
+    from autograder.uploads import UploadPart, collect_files
+    from tests.sandboxed import grade_folder
+
+    slug = "hw1-1-script"
+    spec = load_spec_file(PROJECT_ROOT / "grading_specs" / f"{slug}.yaml").spec
+    starter = nbformat.read(PROJECT_ROOT / "starters" / slug / "numpy_script.ipynb", 4)
+    reference = (PROJECT_ROOT / "reference_solutions" / slug / "numpy_script.py").read_text()
+    sections = [p.strip("\n") for p in re.split(r"\n(?=########### \d)", reference)]
+    filled = nbformat.from_dict(starter)
+    code = [cell for cell in filled.cells if cell.cell_type == "code"]
+    assert len(code) == len(sections) == 6
+    for cell, source in zip(code, sections, strict=True):
+        cell.source = source
+    code[0].source = "%matplotlib inline\n" + code[0].source
+
+    def score(nb, name: str) -> float:  # type: ignore[no-untyped-def]
+        [entry] = collect_files(
+            [UploadPart("numpy_script.ipynb", io.BytesIO(nbformat.writes(nb).encode()))],
+            spec,
+            max_total_bytes=10_000_000,
+            max_files=5,
+            root=tmp_path / "storage",
+        )
+        folder = tmp_path / name
+        folder.mkdir()
+        module = storage.path_for(entry["sha256"], tmp_path / "storage").read_bytes()
+        (folder / "numpy_script.py").write_bytes(module)
+        report = grade_folder(tmp_path / f"{name}-job", slug, folder)
+        return report.raw_score
+
+    assert score(starter, "starter") == 0
+    assert score(filled, "filled") == 100
