@@ -323,7 +323,7 @@ def grade_cmd(spec_path: Path, directory: Path, human: bool, seed: int | None) -
     """Grade a submission folder locally through the real sandbox and scoring."""
     from autograder.grading.failures import GradingError
     from autograder.specs.loader import SpecError, load_spec_file
-    from worker.pipeline import grade
+    from worker.pipeline import JobContext, grade
     from worker.sandbox import get_backend
 
     settings = get_settings()
@@ -334,12 +334,14 @@ def grade_cmd(spec_path: Path, directory: Path, human: bool, seed: int | None) -
     ref_dir = settings.reference_dir / loaded.slug
     try:
         report = grade(
-            loaded,
-            directory,
-            ref_dir,
-            seed if seed is not None else secrets.randbits(62),
-            get_backend(settings),
-            settings,
+            JobContext(
+                loaded=loaded,
+                submission_dir=directory,
+                reference_dir=ref_dir,
+                seed=seed if seed is not None else secrets.randbits(62),
+                backend=get_backend(settings),
+                settings=settings,
+            )
         )
     except GradingError as exc:
         raise click.ClickException(f"{exc.kind} failure {exc.code}: {exc}") from exc

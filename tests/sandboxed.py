@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from autograder.grading.report import GradeReport
 from autograder.settings import PROJECT_ROOT, Settings
 from autograder.specs.loader import LoadedSpec, load_spec_file
-from worker.pipeline import Report, grade
+from worker.pipeline import JobContext, grade
 from worker.sandbox import SandboxUnavailable, get_backend
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -60,7 +61,7 @@ def grade_source(
     seed: int = 1234,
     reference: Path = MINI_REFERENCE,
     filename: str = "mini.py",
-) -> Report:
+) -> GradeReport:
     settings = sandbox_settings(tmp_path)
     require_sandbox(settings)
     folder = tmp_path / "submission"
@@ -68,7 +69,7 @@ def grade_source(
     folder.mkdir()
     (folder / filename).write_text(source)
     loaded = spec or load_spec_file(MINI_SPEC)
-    return grade(loaded, folder, reference, seed, get_backend(settings), settings)
+    return grade(JobContext(loaded, folder, reference, seed, get_backend(settings), settings))
 
 
 def only_checks(loaded: LoadedSpec, only: list[str]) -> LoadedSpec:
@@ -84,7 +85,7 @@ def only_checks(loaded: LoadedSpec, only: list[str]) -> LoadedSpec:
 
 def grade_folder(
     tmp_path: Path, slug: str, folder: Path, seed: int = 99, only: list[str] | None = None
-) -> Report:
+) -> GradeReport:
     """Grade ``folder`` against a shipped homework (``only``: just those checks)."""
     settings = sandbox_settings(tmp_path)
     require_sandbox(settings)
@@ -93,17 +94,11 @@ def grade_folder(
         loaded = only_checks(loaded, only)
     if any(getattr(check, "dataset", None) for _, check in loaded.spec.checks()):
         settings = settings.model_copy(update={"data_dir": prepared_mnist()})
-    return grade(
-        loaded,
-        folder,
-        PROJECT_ROOT / "reference_solutions" / slug,
-        seed,
-        get_backend(settings),
-        settings,
-    )
+    reference = PROJECT_ROOT / "reference_solutions" / slug
+    return grade(JobContext(loaded, folder, reference, seed, get_backend(settings), settings))
 
 
-def by_check(report: Report) -> dict[str, dict]:
+def by_check(report: GradeReport) -> dict[str, dict]:
     """Each check's outcome, by ``question/check``, as the row a run stores."""
     return {o.name: o.model_dump() for o in report.outcomes}
 
@@ -151,10 +146,12 @@ _MNIST_DIR: Path | None = None
 
 def grade_mnist(
     tmp_path: Path, folder: Path, spec: LoadedSpec | None = None, on_progress=None
-) -> Report:  # type: ignore[no-untyped-def]
+) -> GradeReport:  # type: ignore[no-untyped-def]
     settings = sandbox_settings(tmp_path).model_copy(update={"data_dir": prepared_mnist()})
     require_sandbox(settings)
     loaded = spec or load_spec_file(MINI_MNIST_SPEC)
     return grade(
-        loaded, folder, MINI_MNIST, 5, get_backend(settings), settings, on_progress=on_progress
+        JobContext(
+            loaded, folder, MINI_MNIST, 5, get_backend(settings), settings, on_progress=on_progress
+        )
     )

@@ -25,7 +25,7 @@ from tests.sandboxed import (
     require_sandbox,
     sandbox_settings,
 )
-from worker.pipeline import grade
+from worker.pipeline import JobContext, grade
 from worker.sandbox import get_backend
 
 REFERENCE = PROJECT_ROOT / "reference_solutions" / "hw2-3"
@@ -279,7 +279,9 @@ def test_numpy_student_loop_trains_and_predicts(tmp_path):
     settings = settings.model_copy(update={"data_dir": prepared_mnist()})
     folder = submission(tmp_path, (REFERENCE / "backprop.py").read_text() + STUDENT_LOOP)
     report = grade(
-        replace(loaded, spec=spec), folder, REFERENCE, 3, get_backend(settings), settings
+        JobContext(
+            replace(loaded, spec=spec), folder, REFERENCE, 3, get_backend(settings), settings
+        )
     )
     outcome = by_check(report)["network/mnist-sgd"]
     assert outcome["details"]["test_examples"] == 1000

@@ -251,7 +251,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 def grade_private(tmp_path: Path, course: tuple[Path, Path, Path], split: str, source: str):  # type: ignore[no-untyped-def]
     from tests.sandboxed import MINI_MNIST, require_sandbox, sandbox_settings
-    from worker.pipeline import grade
+    from worker.pipeline import JobContext, grade
     from worker.sandbox import get_backend
 
     datasets_dir, data, _ = course
@@ -269,7 +269,7 @@ def grade_private(tmp_path: Path, course: tuple[Path, Path, Path], split: str, s
     folder.mkdir(parents=True)
     (folder / "tiny.py").write_text(source, encoding="utf-8")
     shutil.copy(MINI_MNIST / "weights.safetensors", folder)
-    return grade(loaded, folder, MINI_MNIST, 17, get_backend(settings), settings)
+    return grade(JobContext(loaded, folder, MINI_MNIST, 17, get_backend(settings), settings))
 
 
 @pytest.mark.slow
@@ -344,7 +344,7 @@ def test_nothing_a_prediction_box_says_about_a_private_split_leaves_the_grader(
         spec_text("dataset: mnist"), "public-digits", "public-digits.yaml", declared(course[0])
     )
     from tests.sandboxed import require_sandbox, sandbox_settings
-    from worker.pipeline import grade
+    from worker.pipeline import JobContext, grade
     from worker.sandbox import get_backend
 
     settings = sandbox_settings(tmp_path / "public").model_copy(
@@ -355,7 +355,7 @@ def test_nothing_a_prediction_box_says_about_a_private_split_leaves_the_grader(
     folder.mkdir()
     (folder / "tiny.py").write_text(source, encoding="utf-8")
     shutil.copy(MINI_MNIST / "weights.safetensors", folder)
-    shown = grade(public, folder, MINI_MNIST, 17, get_backend(settings), settings)
+    shown = grade(JobContext(public, folder, MINI_MNIST, 17, get_backend(settings), settings))
     assert "LEAKED-PIXELS" in repr(
         (shown.log, [o.model_dump() for o in shown.outcomes], shown.failure_message)
     )

@@ -502,12 +502,13 @@ def _folder(tmp_path, source=SEQ):
 
 def _grade(tmp_path, folder, spec, seed=7):
     from tests.sandboxed import require_sandbox, sandbox_settings
-    from worker.pipeline import grade
+    from worker.pipeline import JobContext, grade
     from worker.sandbox import get_backend
 
     settings = sandbox_settings(tmp_path)
     require_sandbox(settings)
-    return grade(spec, folder, tmp_path / "no-reference", seed, get_backend(settings), settings)
+    backend = get_backend(settings)
+    return grade(JobContext(spec, folder, tmp_path / "no-reference", seed, backend, settings))
 
 
 SEEN = textwrap.dedent("""

@@ -33,6 +33,7 @@ from autograder.assignments import spec_for
 from autograder.db import session_scope
 from autograder.fairness import send_next_after
 from autograder.grading.failures import Failure, FailureCode, GradingError
+from autograder.grading.report import GradeReport
 from autograder.late_policy import assess
 from autograder.logs import bind_log_context, log_context
 from autograder.models import GradingRun, RunState, Submission, utcnow
@@ -47,7 +48,7 @@ from worker.checks.registry import KINDS as CALL_KINDS
 from worker.cpus import Ledger
 from worker.db_retry import retrying
 from worker.gpus import assign_gpu
-from worker.pipeline import Report, grade
+from worker.pipeline import JobContext, grade
 from worker.sandbox import Backend, get_backend
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,9 @@ def boxes_at_once(spec: Spec) -> int:
 CORES_WAIT_SECONDS = 3600
 
 
-def execute(run_id: int, settings: Settings, owner: str, backend: Backend | None = None) -> Report:
+def execute(
+    run_id: int, settings: Settings, owner: str, backend: Backend | None = None
+) -> GradeReport:
     with session_scope() as session:
         run = session.get(GradingRun, run_id)
         assert run is not None
@@ -299,16 +302,18 @@ def execute(run_id: int, settings: Settings, owner: str, backend: Backend | None
             waited = time.monotonic() - waited
             set_phase(run_id, owner, "running")
             report = grade(
-                loaded,
-                upload,
-                settings.reference_dir / slug,
-                seed,
-                backend if backend is not None else get_backend(settings),
-                settings,
-                work_dir=work / "job",
-                on_progress=ProgressWriter(run_id, owner),
-                gpu=gpu,
-                cores=grant.cores,
+                JobContext(
+                    loaded=loaded,
+                    submission_dir=upload,
+                    reference_dir=settings.reference_dir / slug,
+                    seed=seed,
+                    backend=backend if backend is not None else get_backend(settings),
+                    settings=settings,
+                    work_dir=work / "job",
+                    on_progress=ProgressWriter(run_id, owner),
+                    gpu=gpu,
+                    cores=grant.cores,
+                )
             )
         finally:
             ledger.release(key)
@@ -345,7 +350,7 @@ def no_nul(value: Any) -> Any:
     return value
 
 
-def store(run_id: int, owner: str, report: Report, starts: int = 0) -> bool:
+def store(run_id: int, owner: str, report: GradeReport, starts: int = 0) -> bool:
     """Store the report (only while this worker holds the run's lease); retried through a
     database restart. A retry that finds the run already ended with this worker as its
     last owner knows the earlier attempt was committed."""
@@ -362,7 +367,7 @@ def store(run_id: int, owner: str, report: Report, starts: int = 0) -> bool:
     )
 
 
-def _store(run_id: int, owner: str, report: Report, starts: int = 0) -> bool:
+def _store(run_id: int, owner: str, report: GradeReport, starts: int = 0) -> bool:
     penalty = float(report.extra.get("late_penalty", 0.0))
     log_text = no_nul(report.log[:LOG_CAP_CHARS])
     with session_scope() as session:

@@ -29,6 +29,7 @@ import numpy as np
 
 from autograder.grading.failures import Failure, FailureCode, GradingError
 from autograder.grading.outcomes import CheckOutcome
+from autograder.grading.report import GradeReport
 from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
 from worker.artifacts import MalformedArtifact, json_lines, load_npy, read_capped
@@ -55,27 +56,24 @@ if TYPE_CHECKING:
 MAX_RESULTS_BYTES = 4 * 1024 * 1024
 
 
-@dataclass
-class Report:
-    state: str  # graded | failed_student
-    raw_score: float
-    max_score: float
-    outcomes: list[CheckOutcome]
-    log: str
-    log_truncated: bool
-    timings: dict[str, float]
-    resources: dict[str, Any]
-    failure: Failure | None = None  # the student's, when the run as a whole failed
-    extra: dict[str, Any] = field(default_factory=dict)
+@dataclass(frozen=True)
+class JobContext:
+    """Everything one grading job is given: the spec, the submission and the reference to
+    grade it against, the job's secret seed, the sandbox backend and the settings; where to
+    work (default: a fresh folder in the jobs folder, removed afterwards), whom to tell of
+    progress, the GPU, the thread count and the cores the job may use."""
 
-    @property
-    def failure_kind(self) -> str | None:
-        """The failure's code, as stored in ``grading_runs.failure_kind``."""
-        return None if self.failure is None else str(self.failure.code)
-
-    @property
-    def failure_message(self) -> str | None:
-        return None if self.failure is None else self.failure.message()
+    loaded: LoadedSpec
+    submission_dir: Path
+    reference_dir: Path
+    seed: int
+    backend: Backend
+    settings: Settings
+    work_dir: Path | None = None
+    on_progress: OnProgress | None = None
+    gpu: GpuAssignment | None = None
+    max_threads: int | None = None
+    cores: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -286,22 +284,14 @@ def _load_outputs(files: dict[str, Path], index: int) -> list[np.ndarray] | str:
 # ------------------------------------------------------------------------------ grade
 
 
-def grade(
-    loaded: LoadedSpec,
-    submission_dir: Path,
-    reference_dir: Path,
-    seed: int,
-    backend: Backend,
-    settings: Settings,
-    work_dir: Path | None = None,
-    on_progress: OnProgress | None = None,
-    gpu: GpuAssignment | None = None,
-    max_threads: int | None = None,
-    cores: tuple[int, ...] | None = None,
-) -> Report:
+def grade(job_context: JobContext) -> GradeReport:
     """Grade one submission folder. Call-based checks (``function``, ``regression``) run in
     one sandbox beside the reference solution's; phased checks (``classifier``) run their
     train and predict sandboxes one after the other."""
+    ctx = job_context
+    loaded, submission_dir, reference_dir = ctx.loaded, ctx.submission_dir, ctx.reference_dir
+    seed, backend, settings, work_dir = ctx.seed, ctx.backend, ctx.settings, ctx.work_dir
+    on_progress, gpu, max_threads, cores = ctx.on_progress, ctx.gpu, ctx.max_threads, ctx.cores
     spec = loaded.spec
     t0 = time.monotonic()
     own_tmp = work_dir is None
@@ -540,7 +530,7 @@ def dataset_for(name: str, settings: Settings) -> tuple[dict[str, Path], np.ndar
     return {f"{key}.npy": path for key, path in prepared.files.items()}, prepared.test_labels
 
 
-def _said_in_cells(report: Report, code_dir: Path) -> Report:
+def _said_in_cells(report: GradeReport, code_dir: Path) -> GradeReport:
     """A module handed in as a notebook: the lines its tracebacks name, said as the
     notebook's cell and line (autograder/notebooks.py), in the log, the checks' messages
     and the run's failure."""
@@ -594,7 +584,7 @@ def _report(
     results: dict[int, Outcome],
     missing: list[str],
     timings: dict[str, float],
-) -> Report:
+) -> GradeReport:
     outcomes = _outcome_rows(spec, results)
     logs: list[str] = []
     truncated = False
@@ -635,7 +625,7 @@ def _report(
             }
     failure = _student_failure(spec, calls, phases, missing)
     raw = sum(o.earned for o in results.values())
-    return Report(
+    return GradeReport(
         state="failed_student" if failure else "graded",
         raw_score=round(raw, 6),
         max_score=spec.max_points,

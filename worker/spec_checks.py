@@ -23,7 +23,7 @@ from autograder.specs.samples import (
     tight,
     unmet,
 )
-from worker.pipeline import grade
+from worker.pipeline import JobContext, grade
 from worker.sandbox.base import Backend
 
 
@@ -59,7 +59,7 @@ def run_spec_checks(
         runs.append((f"sample {sample.name}", sample.folder, narrowed, sample.expect))
     for label, folder, graded, want in runs:
         try:
-            report = grade(graded, folder, reference, seed, backend, settings)
+            report = grade(JobContext(graded, folder, reference, seed, backend, settings))
         except GradingError as exc:
             failures += 1
             echo(f"FAIL {loaded.slug} {label}: {exc.kind} failure {exc.code}: {exc}")
