@@ -316,6 +316,20 @@ if _os.path.exists("/job/in/test_images.npy"):
 """
 
 
+@pytest.fixture(params=["bwrap", "bwrap-pool", "docker"])
+def backend(request):  # type: ignore[no-untyped-def]
+    """Each leak on every sandbox backend: cold boxes, boxes started ahead of demand, and
+    docker (what a box prints reaches the worker by a different path on each)."""
+    from tests.sandboxed import use_backend
+    from worker.sandbox.pool import close_shared_pool
+
+    use_backend(request.param)
+    yield request.param
+    use_backend("bwrap")
+    if request.param == "bwrap-pool":
+        close_shared_pool()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("tail", "withheld"),
@@ -327,7 +341,7 @@ if _os.path.exists("/job/in/test_images.npy"):
     ids=["print", "import-error", "predict-error"],
 )
 def test_nothing_a_prediction_box_says_about_a_private_split_leaves_the_grader(
-    tmp_path: Path, course: tuple[Path, Path, Path], tail: str, withheld: str
+    tmp_path: Path, course: tuple[Path, Path, Path], tail: str, withheld: str, backend: str
 ) -> None:
     from tests.sandboxed import MINI_MNIST
 
