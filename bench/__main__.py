@@ -60,7 +60,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_service(home: Path, port: int, concurrency: int) -> tuple[subprocess.Popen, dict]:
+def start_service(
+    home: Path, port: int, concurrency: int, services: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, dict]:
+    """``autograder serve`` on its embedded defaults, or with ``services`` (the database and
+    broker URLs of a Postgres and a Redis the bench started)."""
     env = {
         **os.environ,
         "AUTOGRADER_HOME": str(home),
@@ -70,6 +74,7 @@ def start_service(home: Path, port: int, concurrency: int) -> tuple[subprocess.P
         env["AUTOGRADER_WORKER_CONCURRENCY"] = str(concurrency)
     for key in ("AUTOGRADER_DATABASE_URL", "AUTOGRADER_REDIS_URL", "AUTOGRADER_JOBS_DIR"):
         env.pop(key, None)
+    env.update(services or {})
     log = open(home / "serve.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "autograder.cli", "serve"],
@@ -117,44 +122,70 @@ def upload(base: str, token: str, slug: str, files: list[Path]) -> tuple[str, st
     return r.json()["id"], token, time.perf_counter() - started
 
 
+DATABASE_URLS: dict[Path, str] = {}  # a service's home -> its database (default: SQLite)
+
+
+def _engine(home: Path):  # type: ignore[no-untyped-def]
+    """The database of the service whose state is in ``home``, read directly (not through
+    the API, so that reading adds no load to the server being measured)."""
+    from sqlalchemy import create_engine
+
+    url = DATABASE_URLS.get(home) or f"sqlite:///{home / 'autograder.db'}"
+    if url not in _ENGINES:
+        _ENGINES[url] = create_engine(url, pool_pre_ping=True)
+    return _ENGINES[url]
+
+
+_ENGINES: dict[str, Any] = {}
+
+
 def wait_all(home: Path, ids: list[str], timeout: float) -> None:
-    """Until every submission has a finished run (read from the database, not the API,
-    so waiting adds no load to the server being measured)."""
-    import sqlite3
+    """Until every submission has a finished run (read from the database)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     pending = set(ids)
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
-        con = sqlite3.connect(f"file:{home / 'autograder.db'}?mode=ro", uri=True, timeout=30)
         try:
-            done = {
-                row[0]
-                for row in con.execute(
-                    "SELECT submission_id FROM grading_runs WHERE finished_at IS NOT NULL"
-                )
-            }
-        except sqlite3.OperationalError:
+            with _engine(home).connect() as con:
+                done = {
+                    row[0]
+                    for row in con.execute(
+                        text("SELECT submission_id FROM grading_runs WHERE finished_at IS NOT NULL")
+                    )
+                }
+        except OperationalError:
             done = set()
-        finally:
-            con.close()
         pending -= done
         time.sleep(0.25)
     if pending:
         raise TimeoutError(f"{len(pending)} submissions not graded after {timeout}s")
 
 
-def phase_rows(db_path: Path) -> list[dict]:
-    import sqlite3
+def phase_rows(home: Path) -> list[dict]:
+    """Every run with its submission's times, as SQLite gives them (ISO text, JSON text),
+    whichever the database."""
+    from sqlalchemy import text
 
-    con = sqlite3.connect(db_path)
-    con.row_factory = sqlite3.Row
-    rows = con.execute(
-        "SELECT s.id AS submission_id, s.received_at, r.queued_at, r.started_at, "
-        "r.finished_at, r.timings, r.state, r.score, r.max_score "
-        "FROM grading_runs r JOIN submissions s ON s.id = r.submission_id"
-    ).fetchall()
-    con.close()
-    return [dict(r) for r in rows]
+    with _engine(home).connect() as con:
+        rows = con.execute(
+            text(
+                "SELECT s.id AS submission_id, s.received_at, r.queued_at, r.started_at, "
+                "r.finished_at, r.timings, r.state, r.score, r.max_score "
+                "FROM grading_runs r JOIN submissions s ON s.id = r.submission_id"
+            )
+        ).mappings()
+        out = []
+        for row in rows:
+            item = dict(row)
+            for key, value in item.items():
+                if isinstance(value, datetime):
+                    item[key] = value.isoformat()
+                elif isinstance(value, dict):
+                    item[key] = json.dumps(value)
+            out.append(item)
+    return out
 
 
 def ts(text: str) -> float:
@@ -194,6 +225,15 @@ class Options:
     inflight: list[int]
     deadline: float
     record_baseline: bool
+    databases: list[str]
+
+
+def _databases(_ctx: click.Context, _param: click.Parameter, text: str) -> list[str]:
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in ("sqlite", "postgres")]
+    if unknown or not chosen:
+        raise click.BadParameter(f"{text!r}: sqlite, postgres, or both separated by a comma")
+    return chosen
 
 
 def _levels(_ctx: click.Context, _param: click.Parameter, text: str) -> list[int]:
@@ -259,34 +299,80 @@ def _levels(_ctx: click.Context, _param: click.Parameter, text: str) -> list[int
     "short and what it graded by then is counted (0: no limit)",
 )
 @click.option("--record-baseline", is_flag=True, help="write bench/baseline.json instead")
+@click.option(
+    "--databases",
+    default="sqlite,postgres",
+    show_default=True,
+    callback=_databases,
+    help="run every figure on the embedded defaults (sqlite: SQLite and the embedded Redis) "
+    "and on postgres (a throwaway Postgres cluster and a Redis server the bench starts, as "
+    "the tests do); postgres figures are named <figure>_postgres",
+)
 def main(**options: Any) -> None:
     run(Options(**options))
 
 
-def run(args: Options) -> None:
+def measure(args: Options, database: str) -> dict:
+    """Every part of the bench against one service: on its embedded defaults, or with a
+    Postgres cluster and a Redis server of its own (stopped afterwards)."""
     home = Path(tempfile.mkdtemp(prefix="ag-bench-"))
     home.chmod(0o711)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    stops: list[Any] = []
+    services: dict[str, str] = {}
+    if database == "postgres":
+        sys.path.insert(0, str(ROOT))
+        from tests import services as test_services
+
+        why = test_services.postgres_available() or test_services.redis_available()
+        if why:
+            raise SystemExit(f"--databases postgres: {why}")
+        pg = test_services.start_postgres()
+        stops.append(pg)
+        redis = test_services.start_redis()
+        stops.append(redis)
+        url = pg.create_database("bench")
+        services = {"AUTOGRADER_DATABASE_URL": url, "AUTOGRADER_REDIS_URL": redis.url}
+        DATABASE_URLS[home] = url
     print(f"starting the service on {base} (state in {home}) ...", flush=True)
-    proc, env = start_service(home, port, args.concurrency)
-    results: dict = {"commit": _commit()}
+    results: dict = {}
     try:
-        tokens = [add_user(env, f"bench{i}") for i in range(users_needed(args))]
-        results["hw1"] = bench_singles(base, home, tokens, args)
-        print_hw1(results["hw1"])
-        if args.burst:
-            results["burst"] = bench_burst(base, home, tokens, args)
-            print_burst(results["burst"])
-        if args.mnist:
-            results["mnist"] = bench_mnist(base, home, tokens, args)
-            report_mnist(results["mnist"])
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc, env = start_service(home, port, args.concurrency, services)
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            tokens = [add_user(env, f"bench{i}") for i in range(users_needed(args))]
+            results["hw1"] = bench_singles(base, home, tokens, args)
+            print_hw1(results["hw1"])
+            if args.burst:
+                results["burst"] = bench_burst(base, home, tokens, args)
+                print_burst(results["burst"])
+            if args.mnist:
+                results["mnist"] = bench_mnist(base, home, tokens, args)
+                report_mnist(results["mnist"])
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+        for service in reversed(stops):
+            service.stop()
+    return results
+
+
+def run(args: Options) -> None:
+    results: dict = {"commit": _commit()}
+    for database in args.databases:
+        print(f"\n=== on {database} ===", flush=True)
+        measured = measure(args, database)
+        if database == "sqlite":
+            results.update(measured)
+        else:
+            results[database] = measured
     results["machine"] = {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -312,6 +398,15 @@ def run(args: Options) -> None:
 
 
 def figures(results: dict) -> dict:
+    """The figures of the embedded run under their names, the Postgres run's beside them
+    as <name>_postgres."""
+    out = _figures(results)
+    if "postgres" in results:
+        out |= {f"{k}_postgres": v for k, v in _figures(results["postgres"]).items()}
+    return out
+
+
+def _figures(results: dict) -> dict:
     hw1, burst, mnist = results.get("hw1"), results.get("burst"), results.get("mnist")
     out: dict[str, float | None] = dict.fromkeys(FIGURES)
     if hw1:
@@ -330,13 +425,16 @@ def figures(results: dict) -> dict:
 
 def print_figures(now: dict, baseline: dict | None) -> None:
     old = (baseline or {}).get("figures", {})
-    print(f"\n{'figure':<34}{'now':>10}{'baseline':>10}{'ratio':>8}{'target':>9}")
-    for name, (_unit, target, better) in FIGURES.items():
+    print(f"\n{'figure':<40}{'now':>10}{'baseline':>10}{'ratio':>8}{'target':>9}")
+    rows = [(name, spec) for name, spec in FIGURES.items()]
+    if any(key.endswith("_postgres") for key in now):
+        rows += [(f"{name}_postgres", spec) for name, spec in FIGURES.items()]
+    for name, (_unit, target, better) in rows:
         value, before = now.get(name), old.get(name)
         ratio = f"{value / before:.2f}" if value is not None and before not in (None, 0) else "-"
         goal = "-" if target is None else f"{'<=' if better == 'lower' else '>='}{target:g}"
         print(
-            f"{name:<34}{_fmt(value):>10}{_fmt(before):>10}{ratio:>8}{goal:>9}"
+            f"{name:<40}{_fmt(value):>10}{_fmt(before):>10}{ratio:>8}{goal:>9}"
             + ("" if value is not None else "   (not measured here)")
         )
     if baseline:
@@ -414,7 +512,7 @@ def bench_singles(base: str, home: Path, tokens: list[str], args: Options) -> di
         time.sleep(1)  # a moment between two students' uploads, as on a quiet day
         sid, _, _ = upload(base, tokens[-1 - i % SINGLES_USERS], args.slug, files)
         wait_all(home, [sid], timeout=300)
-        rows += [r for r in phase_rows(home / "autograder.db") if r["submission_id"] == sid]
+        rows += [r for r in phase_rows(home) if r["submission_id"] == sid]
     compute = calls_compute(args.slug, home)
     e2e = statistics.median(end_to_end(r) for r in rows)
     timings = [json.loads(r["timings"] or "{}") for r in rows]
@@ -555,7 +653,7 @@ def bench_burst(base: str, home: Path, tokens: list[str], args: Options) -> dict
     upload_wall = time.perf_counter() - started
     wait_all(home, ids, timeout=120 + args.burst * 5)
     wall = time.perf_counter() - started
-    rows = [r for r in phase_rows(home / "autograder.db") if r["submission_id"] in set(ids)]
+    rows = [r for r in phase_rows(home) if r["submission_id"] in set(ids)]
     bad = [r for r in rows if not full_marks(r)]
     ordered = sorted(latencies)
 
@@ -636,11 +734,11 @@ def bench_mnist(base: str, home: Path, tokens: list[str], args: Options) -> dict
 
     first, _, _ = upload(base, tokens[0], slug, files)
     wait_all(home, [first], timeout=max(1.0, budget()))
-    first_row = next(r for r in phase_rows(home / "autograder.db") if r["submission_id"] == first)
+    first_row = next(r for r in phase_rows(home) if r["submission_id"] == first)
     time.sleep(10)  # the worker's boxes for the next job get warm (as between two uploads)
     sid, token, _ = upload(base, tokens[0], slug, files)
     wait_all(home, [sid], timeout=max(1.0, budget()))
-    single = next(r for r in phase_rows(home / "autograder.db") if r["submission_id"] == sid)
+    single = next(r for r in phase_rows(home) if r["submission_id"] == sid)
     e2e = end_to_end(single)
     scores = [(single["score"], single["max_score"]), (first_row["score"], first_row["max_score"])]
     before_levels = getattr(args, "before_levels", None)  # bench/gpu/check.py's own checks
@@ -691,7 +789,7 @@ def inflight_level(  # noqa: PLR0913 - one measurement's whole set-up
     except TimeoutError:
         cut_short = True
     wall = time.perf_counter() - started
-    rows = {r["submission_id"]: r for r in phase_rows(home / "autograder.db")}
+    rows = {r["submission_id"]: r for r in phase_rows(home)}
     done = [rows[s] for s in ids if s in rows and rows[s]["finished_at"]]
     return {
         "inflight": n,
