@@ -88,8 +88,11 @@ class OutcomeOut(BaseModel):
     """One check's result. Fields the feedback policy withholds are null."""
 
     question: str | None
+    question_title: str | None = None
+    question_title_zh: str | None = None
     check: str | None
     title: str | None
+    title_zh: str | None = None
     points: float | None
     earned: float | None
     passed: bool | None

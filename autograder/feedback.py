@@ -44,8 +44,23 @@ from autograder.staff_release import DEFAULT, ReleasePolicy
 OUTCOME_KEYS = FIELDS  # a stored outcome row, autograder/grading/outcomes.py
 _SHOWN: dict[str, frozenset[str]] = {
     "full": frozenset(OUTCOME_KEYS),
-    "summary": frozenset({"question", "check", "title", "points", "earned", "passed", "hidden"}),
-    "score_only": frozenset({"question", "check", "points", "earned", "hidden"}),
+    "summary": frozenset(
+        {
+            "question",
+            "question_title",
+            "question_title_zh",
+            "check",
+            "title",
+            "title_zh",
+            "points",
+            "earned",
+            "passed",
+            "hidden",
+        }
+    ),
+    "score_only": frozenset(
+        {"question", "question_title", "question_title_zh", "check", "points", "earned", "hidden"}
+    ),
 }
 log = logging.getLogger(__name__)
 INFRA_KIND = "infra"

@@ -109,6 +109,17 @@ def test_spec_loads(slug):
 
 
 @pytest.mark.parametrize("slug", SLUGS)
+def test_every_title_is_in_chinese_too(slug):
+    """The course is taught in Chinese: the result page in Chinese names every question
+    and check by its spec's title_zh (a shipped spec without one fails here)."""
+    spec = load_spec_file(SPECS / f"{slug}.yaml").spec
+    assert spec.title_zh, slug
+    missing = [q.id for q in spec.questions if not q.title_zh]
+    missing += [f"{q.id}/{c.id}" for q, c in spec.checks() if not c.title_zh]
+    assert not missing, f"{slug}: no title_zh for {missing}"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
 def test_required_files_exist(slug):
     for required in _spec(slug).files:
         if not required.required:  # e.g. one of two accepted weight formats

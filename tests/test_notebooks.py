@@ -227,6 +227,10 @@ def test_the_reference_as_a_notebook_earns_full_marks(tmp_path: Path) -> None:
     assert report.state == "graded" and report.raw_score == report.max_score > 0, [
         (o.name, o.message) for o in report.outcomes if not o.passed
     ]
+    # each outcome carries its question's and its own titles, in both languages
+    first = report.outcomes[0]
+    assert (first.question_title, first.question_title_zh) == ("Array creation", "数组创建")
+    assert first.title_zh.startswith("range_matrix(rows, cols)：")
 
 
 @pytest.mark.slow

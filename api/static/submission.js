@@ -34,9 +34,17 @@ document.addEventListener("DOMContentLoaded", function () {
     return A.number(earned) + " / " + A.number(max);
   }
 
+  // A title in the page's language where the spec has one (else English, else the id).
+  const chinese = document.documentElement.lang.startsWith("zh");
+  function inLanguage(english, zh) {
+    return (chinese && zh) || english || "";
+  }
+
   function questionRow(question, outcomes) {
     const tr = document.createElement("tr");
     tr.className = "question";
+    const first = outcomes[0] || {};
+    question = inLanguage(first.question_title, first.question_title_zh) || question;
     const earned = outcomes.reduce((sum, o) => sum + (o.earned || 0), 0);
     const max = outcomes.reduce((sum, o) => sum + (o.points || 0), 0);
     const known = outcomes.every((o) => o.earned !== null && o.earned !== undefined);
@@ -175,7 +183,7 @@ document.addEventListener("DOMContentLoaded", function () {
   function outcomeRow(outcome) {
     const tr = document.createElement("tr");
     tr.className = "check" + (outcome.hidden ? " hidden-check" : "");
-    const name = (outcome.title || outcome.check || t("hidden_check")) +
+    const name = (inLanguage(outcome.title, outcome.title_zh) || outcome.check || t("hidden_check")) +
       (outcome.hidden ? " (" + t("hidden") + ")" : "");
     const passed = outcome.passed;
     const result = passed === null || passed === undefined ? "—" : (passed ? t("passed") : t("failed"));

@@ -22,6 +22,11 @@ class CheckOutcome(BaseModel):
     question: str = Field(description="The question's id in the spec.")
     check: str = Field(description="The check's id within its question.")
     title: str = Field(default="", description="The check's title (pages show its id without).")
+    title_zh: str = Field(
+        default="", description="The check's title in Chinese, if the spec has it."
+    )
+    question_title: str = Field(default="", description="The question's title.")
+    question_title_zh: str = Field(default="", description="The question's title in Chinese.")
     points: float = Field(ge=0, description="What the check is worth.")
     earned: float = Field(ge=0, description="What the submission earned of them.")
     passed: bool = Field(description="Earned every point.")

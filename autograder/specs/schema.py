@@ -76,6 +76,7 @@ class Arg(Strict):
 class CheckBase(Strict):
     id: Annotated[str, Field(pattern=SLUG_ID)]
     title: str = ""
+    title_zh: str = Field(default="", description="The title in Chinese (pages in Chinese).")
     points: Annotated[float, Field(gt=0)]
     hidden: bool = Field(
         default=False,
@@ -796,6 +797,7 @@ Check = Annotated[
 class Question(Strict):
     id: Annotated[str, Field(pattern=SLUG_ID)]
     title: str
+    title_zh: str = Field(default="", description="The title in Chinese (pages in Chinese).")
     checks: Annotated[list[Check], Field(min_length=1)]
 
     @field_validator("checks")

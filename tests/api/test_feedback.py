@@ -17,8 +17,11 @@ from tests.api.conftest import spec_source
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 VISIBLE = {
     "question": "q1",
+    "question_title": "Arithmetic",
+    "question_title_zh": "算术",
     "check": "add",
     "title": "adds two numbers",
+    "title_zh": "两数相加",
     "points": 2.0,
     "earned": 2.0,
     "passed": True,
@@ -28,8 +31,11 @@ VISIBLE = {
 }
 HIDDEN = {
     "question": "q1",
+    "question_title": "Arithmetic",
+    "question_title_zh": "算术",
     "check": "secret",
     "title": "secret cases",
+    "title_zh": "隐藏用例",
     "points": 3.0,
     "earned": 1.5,
     "passed": False,
@@ -95,12 +101,15 @@ def test_score_only_shows_points_and_earned():
     hidden = by_check(view)["secret"]
     assert {k for k, v in hidden.items() if v is not None} == {
         "question",
+        "question_title",  # what the question is called is no secret
+        "question_title_zh",
         "check",
         "points",
         "earned",
         "hidden",
     }
     assert hidden["title"] is None and hidden["passed"] is None and hidden["message"] is None
+    assert hidden["title_zh"] is None
     assert view["score"] == 3.5
 
 

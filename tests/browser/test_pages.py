@@ -247,3 +247,32 @@ def test_a_notebook_is_handed_in_for_the_module(site, configured, worker, page, 
     page.wait_for_url(re.compile(r"/submissions/[^/]+$"))
     expect(page.locator("#state")).to_contain_text("graded", timeout=GRADING_TIMEOUT_MS)
     expect(page.locator("#score")).to_have_text("100 / 100")
+
+
+def test_titles_in_the_readers_language(site, db, page):
+    """The result page names the question and the check by the spec's titles: Chinese on
+    the Chinese page (title_zh), English on the English one, never by their ids."""
+    from playwright.sync_api import expect
+
+    from autograder.models import GradingRun
+    from tests.browser.test_staff_pages import graded_submission
+
+    mine = graded_submission(db, "s01", 100, 5)
+    run = db.query(GradingRun).filter_by(submission_id=mine.id).one()
+    titles = {
+        "title": "softmax over the last axis",
+        "title_zh": "对最后一维做 softmax",
+        "question_title": "Softmax and one-hot",
+        "question_title_zh": "Softmax 与 one-hot",
+    }
+    run.outcomes = [{**run.outcomes[0], **titles}]
+    db.commit()
+    sign_in(page, site.base, "s01")
+    page.goto(f"{site.base}/submissions/{mine.id}?lang=zh")
+    table = page.locator("#outcomes")
+    expect(table).to_contain_text("Softmax 与 one-hot")
+    expect(table).to_contain_text("对最后一维做 softmax")
+    page.goto(f"{site.base}/submissions/{mine.id}?lang=en")
+    expect(table).to_contain_text("Softmax and one-hot")
+    expect(table).to_contain_text("softmax over the last axis")
+    assert "q1" not in table.inner_text()
