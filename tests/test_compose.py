@@ -10,11 +10,15 @@ network and volumes, even when a test failed. Through the API container a refere
 solution is graded by the worker container in a sandbox container; the worker container
 killed with SIGKILL (its main process, as an OOM kill or a crash would end it) comes back by
 its restart policy, and jobs sent around the kill end
-with exactly one result each.
+with exactly one result each. Last, a second worker host (another worker container with its
+own host name and jobs folder, sharing only the broker, the database, the submission
+storage and the datasets) grades a burst beside the first and is lost for good in the
+middle of it: every job still ends graded once.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -163,6 +167,40 @@ if "version" not in COMPOSE:
     del OVERRIDE["version"]
 
 
+BURST = 16  # uploads of one student (the spec's daily quota is 20)
+SECOND_HOST = "second-host"  # the profile of the second worker host's service, worker-b
+HOST_B = "worker-host-b"
+
+
+def _second_host(jobs: Path) -> dict:
+    """worker-cpu as another host would run it: its own host name and jobs folder; what it
+    shares with the first is the broker, the database, the submission storage and the
+    datasets (volumes of the project here, NFS between real hosts). Started only by the
+    test that needs it (its profile)."""
+    service = copy.deepcopy(SERVICES["worker-cpu"])
+    own = OVERRIDE["services"]["worker-cpu"]
+    service["profiles"] = [SECOND_HOST]
+    service["hostname"] = HOST_B
+    service["environment"] = {
+        **service["environment"],
+        **own["environment"],
+        "AUTOGRADER_JOBS_DIR": str(jobs),
+    }
+    service["volumes"] = [
+        v for v in service["volumes"] if not (isinstance(v, dict) and v.get("type") == "bind")
+    ] + [
+        {
+            "type": "bind",
+            "source": str(jobs),
+            "target": str(jobs),
+            "bind": {"propagation": "rshared"},
+        }
+    ]
+    service["healthcheck"] = {**service["healthcheck"], **own["healthcheck"]}
+    service["logging"] = own["logging"]
+    return service
+
+
 def _unavailable(reason: str) -> None:
     if REQUIRE:
         pytest.fail(f"docker-compose cannot run here: {reason}")
@@ -265,10 +303,20 @@ def _wait_healthy(stack: Stack, services: list[str], timeout: float) -> None:
     raise AssertionError(f"not healthy after {timeout:.0f} s: {status}\n{stack.logs()}")
 
 
-def _teardown(stack: Stack, jobs: Path) -> None:
+def _teardown(stack: Stack, jobs: list[Path]) -> None:
+    stack.env["COMPOSE_PROFILES"] = SECOND_HOST  # worker-b's container too, if it was started
     stack.compose("down", "-v", "--remove-orphans", "-t", "20", check=False, timeout=300)
-    # Boxes a killed worker left behind (a restarted worker removes them itself).
-    subprocess.run(["umount", "-R", "-l", str(jobs)], capture_output=True, check=False, timeout=60)
+    # Boxes a lost worker host left behind (a restarted worker removes its own itself).
+    left = subprocess.run(
+        ["docker", "ps", "-a", "--filter", "label=org.autograder.box",
+         "--filter", "label=org.autograder.owner", "--format", "{{.ID}} {{.Labels}}"],
+        check=False, env=stack.env, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    ours = [line.split()[0] for line in left.splitlines() if f"{HOST_B}:" in line]
+    if ours:
+        subprocess.run(["docker", "rm", "-f", *ours], check=False, env=stack.env, timeout=120)
+    for folder in jobs:
+        subprocess.run(["umount", "-R", "-l", str(folder)], capture_output=True, check=False)
     shutil.rmtree(stack.work, ignore_errors=True)
 
 
@@ -296,11 +344,13 @@ def stack():
 
     project = f"agtest{uuid.uuid4().hex[:10]}"
     work = docker_engine.DOCKER_DIR / "compose" / project
-    jobs, data = work / "jobs", work / "data"
+    jobs, jobs_b, data = work / "jobs", work / "jobs-b", work / "data"
     jobs.mkdir(parents=True)
+    jobs_b.mkdir()
     data.mkdir()
     override = work / "docker-compose.test.yml"
-    override.write_text(yaml.safe_dump(OVERRIDE))
+    services = {**OVERRIDE["services"], "worker-b": _second_host(jobs_b)}
+    override.write_text(yaml.safe_dump({**OVERRIDE, "services": services}))
     env.update(images)
     env.update(
         {
@@ -319,8 +369,9 @@ def stack():
     try:
         # The worker mounts each box's tmpfs in the jobs folder, and the engine must see it
         # there: the folder is bound with shared propagation, so it must be a shared mount.
-        subprocess.run(["mount", "--bind", str(jobs), str(jobs)], check=True)
-        subprocess.run(["mount", "--make-shared", str(jobs)], check=True)
+        for folder in (jobs, jobs_b):
+            subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+            subprocess.run(["mount", "--make-shared", str(folder)], check=True)
         start = time.monotonic()
         stack.compose("up", "-d", timeout=600)
         timings["up"] = time.monotonic() - start
@@ -329,7 +380,7 @@ def stack():
         print(f"\ncompose {project}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
         yield stack
     finally:
-        _teardown(stack, jobs)
+        _teardown(stack, [jobs, jobs_b])
 
 
 @pytest.fixture(scope="module")
@@ -466,3 +517,82 @@ def test_a_killed_worker_comes_back_and_each_job_finishes_once(stack, client):
     assert sum(int(row.split("|")[3]) == 2 for row in rows) >= killed_during, rows
     print(f"\nruns in flight when the worker was killed: {killed_during}; runs: {rows}")
     _wait_healthy(stack, ["worker-cpu"], timeout=120)
+
+
+@pytest.mark.slow
+def test_two_worker_hosts_share_a_burst_and_a_lost_host_loses_nothing(stack, client):
+    """worker-b is a second host: its own host name and jobs folder, nothing shared with
+    worker-cpu but the broker, the database, the submission storage and the datasets. Both
+    grade one burst; worker-b is then lost for good (`docker kill`: its restart policy
+    stays suspended) while it holds runs, which worker-cpu takes over when their leases
+    expire. Every submission ends graded once, with full marks."""
+    stack.env["COMPOSE_PROFILES"] = SECOND_HOST
+    stack.compose("up", "-d", "--no-deps", "worker-b")
+    _wait_healthy(stack, ["worker-b"], timeout=180)
+    b, a = stack.state("worker-b"), stack.state("worker-cpu")
+    assert b["Config"]["Hostname"] == HOST_B != a["Config"]["Hostname"]
+    jobs_of = {
+        name: {m["Source"] for m in info["Mounts"] if m["Type"] == "bind" and "jobs" in m["Source"]}
+        for name, info in (("a", a), ("b", b))
+    }
+    assert jobs_of["a"] and jobs_of["b"] and not jobs_of["a"] & jobs_of["b"], jobs_of
+    shared = {m["Name"] for m in b["Mounts"] if m["Type"] == "volume"}
+    assert shared == {m["Name"] for m in a["Mounts"] if m["Type"] == "volume"}, shared
+
+    made = stack.compose(
+        "exec", "-T", "api", "autograder", "users", "add", "--role", "student", "s2"
+    )
+    token = made.stdout.strip().splitlines()[-1]
+    earlier = set(stack.sql("SELECT submission_id FROM grading_runs").split())
+    burst = httpx.Client(
+        base_url=client.base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        trust_env=False,
+    )
+    with burst:
+        urls = [_upload(burst) for _ in range(BURST)]
+        held_by_b = (
+            "SELECT count(*) FROM grading_runs WHERE state = 'running' "
+            f"AND lease_owner LIKE '{HOST_B}:%'"
+        )
+        graded_by_b = (
+            "SELECT count(*) FROM grading_runs WHERE state = 'graded' "
+            f"AND lease_owner LIKE '{HOST_B}:%'"
+        )
+        # Lost in the middle of its share: it has graded runs of the burst and holds more.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if int(stack.sql(graded_by_b)) >= 1 and int(stack.sql(held_by_b)) >= 1:
+                break
+            time.sleep(0.1)
+        stack.docker("kill", b["Id"])  # the host is gone: nothing restarts it
+        cut_off = int(stack.sql(held_by_b))
+        assert cut_off >= 1, "worker-b never held a run of the burst"
+        results = [_result(burst, url, timeout=300) for url in urls]
+    for result in results:
+        assert result["state"] == "graded", result
+        assert result["score"] == result["max_score"] > 0, result
+    rows = [
+        row.split("|")
+        for row in stack.sql(
+            "SELECT submission_id, count(*), min(state::text), max(attempts), "
+            "max(lease_owner) FROM grading_runs GROUP BY submission_id ORDER BY submission_id"
+        ).splitlines()
+        if row.split("|")[0] not in earlier
+    ]
+    assert len(rows) == BURST, rows
+    for _, count, state, attempts, _owner in rows:
+        assert (count, state) == ("1", "graded"), rows
+        assert 1 <= int(attempts) <= 2, rows
+    by_b = sum(owner.startswith(f"{HOST_B}:") for *_, owner in rows)
+    assert by_b >= 1, rows  # both hosts graded runs of the one burst
+    retaken = [row for row in rows if row[3] == "2"]
+    # The runs worker-b held when it was lost ran again, on the other host.
+    assert len(retaken) >= cut_off, rows
+    assert all(not owner.startswith(f"{HOST_B}:") for *_, owner in retaken), rows
+    assert stack.state("worker-b")["State"]["Running"] is False
+    print(
+        f"\nburst of {BURST} on two hosts: {by_b} graded by {HOST_B} before it was lost, "
+        f"{cut_off} cut off there and graded again by worker-cpu"
+    )
