@@ -109,7 +109,7 @@ def test_spec_loads(slug):
 
 
 @pytest.mark.parametrize("slug", SLUGS)
-def test_every_title_is_in_chinese_too(slug):
+def test_every_title_and_hint_is_in_chinese_too(slug):
     """The course is taught in Chinese: the result page in Chinese names every question
     and check by its spec's title_zh (a shipped spec without one fails here)."""
     spec = load_spec_file(SPECS / f"{slug}.yaml").spec
@@ -117,6 +117,8 @@ def test_every_title_is_in_chinese_too(slug):
     missing = [q.id for q in spec.questions if not q.title_zh]
     missing += [f"{q.id}/{c.id}" for q, c in spec.checks() if not c.title_zh]
     assert not missing, f"{slug}: no title_zh for {missing}"
+    no_hint = [f"{q.id}/{c.id}" for q, c in spec.checks() if c.hint and not c.hint_zh]
+    assert not no_hint, f"{slug}: a hint without its hint_zh: {no_hint}"
 
 
 @pytest.mark.parametrize("slug", SLUGS)

@@ -246,7 +246,7 @@ def test_the_course_script_homework_handed_in_as_its_notebook(tmp_path: Path) ->
         cell.source = source
     code[0].source = "%matplotlib inline\n" + code[0].source
 
-    def score(nb, name: str) -> float:  # type: ignore[no-untyped-def]
+    def graded(nb, name: str):  # type: ignore[no-untyped-def]
         [entry] = collect_files(
             [UploadPart("numpy_script.ipynb", io.BytesIO(nbformat.writes(nb).encode()))],
             spec,
@@ -258,8 +258,14 @@ def test_the_course_script_homework_handed_in_as_its_notebook(tmp_path: Path) ->
         folder.mkdir()
         module = storage.path_for(entry["sha256"], tmp_path / "storage").read_bytes()
         (folder / "numpy_script.py").write_bytes(module)
-        report = grade_folder(tmp_path / f"{name}-job", slug, folder)
-        return report.raw_score
+        return grade_folder(tmp_path / f"{name}-job", slug, folder)
 
-    assert score(starter, "starter") == 0
-    assert score(filled, "filled") == 100
+    as_given = graded(starter, "starter")
+    assert as_given.raw_score == 0
+    [outcome] = as_given.outcomes  # the hint it ends with, in Chinese too
+    [(_, check)] = spec.checks()
+    assert outcome.message.endswith(f"\nHint: {check.hint}")
+    assert outcome.hint_zh == check.hint_zh != ""
+    filled_in = graded(filled, "filled")
+    assert filled_in.raw_score == 100
+    assert only(filled_in).hint_zh == ""  # nothing lost: no hint shown, none in Chinese

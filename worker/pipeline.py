@@ -574,6 +574,9 @@ def _outcome_rows(spec: Spec, results: dict[int, Outcome]) -> list[CheckOutcome]
                 passed=outcome.passed,
                 message=outcome.message,
                 hidden=check.hidden,
+                hint_zh=check.hint_zh
+                if check.hint and outcome.message.endswith(f"\nHint: {check.hint}")
+                else "",
                 details=outcome.details,
             )
         )

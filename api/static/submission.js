@@ -40,6 +40,12 @@ document.addEventListener("DOMContentLoaded", function () {
     return (chinese && zh) || english || "";
   }
 
+  // The spec's hint in Chinese in place of the English one that ends a message.
+  function withHint(message, hintZh) {
+    const at = message.lastIndexOf("\nHint: ");
+    return chinese && hintZh && at >= 0 ? message.slice(0, at) + "\n提示：" + hintZh : message;
+  }
+
   function questionRow(question, outcomes) {
     const tr = document.createElement("tr");
     tr.className = "question";
@@ -196,7 +202,7 @@ document.addEventListener("DOMContentLoaded", function () {
     const message = cell("", "message");
     const text = document.createElement("div");
     text.className = "message-text";
-    text.textContent = outcome.message || "";
+    text.textContent = withHint(outcome.message || "", outcome.hint_zh);
     message.append(text);
     const details = Object.assign({}, outcome.details || {});
     delete details.curve;

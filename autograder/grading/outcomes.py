@@ -32,6 +32,11 @@ class CheckOutcome(BaseModel):
     passed: bool = Field(description="Earned every point.")
     message: str = Field(description="What the check found, in words for the student.")
     hidden: bool = Field(default=False, description="A hidden check (the feedback level).")
+    hint_zh: str = Field(
+        default="",
+        description="The hint in Chinese, when the message ends with the English one (pages in "
+        "Chinese show it in its place).",
+    )
     details: dict[str, Any] = Field(default_factory=dict)
 
     @property

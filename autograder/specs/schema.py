@@ -83,6 +83,9 @@ class CheckBase(Strict):
         description="Details shown to students only as the feedback policy allows.",
     )
     hint: str = ""
+    hint_zh: str = Field(
+        default="", description="The hint in Chinese, shown instead of it on pages in Chinese."
+    )
 
 
 class FunctionCheck(CheckBase):

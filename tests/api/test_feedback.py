@@ -26,6 +26,7 @@ VISIBLE = {
     "earned": 2.0,
     "passed": True,
     "message": "all 5 cases match",
+    "hint_zh": "",
     "hidden": False,
     "details": {"cases": 5},
 }
@@ -39,7 +40,8 @@ HIDDEN = {
     "points": 3.0,
     "earned": 1.5,
     "passed": False,
-    "message": "case 3: expected 7, got 8",
+    "message": "case 3: expected 7, got 8\nHint: add them",
+    "hint_zh": "把它们相加",
     "hidden": True,
     "details": {"input": [3, 4]},
 }
@@ -88,6 +90,7 @@ def test_summary_hides_message_and_details():
     hidden = by_check(student_view(graded_run(), spec("summary"), NOW))["secret"]
     assert set(hidden) == set(OUTCOME_KEYS)
     assert hidden["message"] is None and hidden["details"] is None
+    assert hidden["hint_zh"] is None  # the hint is part of the message it withholds
     assert (hidden["title"], hidden["points"], hidden["earned"], hidden["passed"]) == (
         "secret cases",
         3.0,
@@ -109,7 +112,7 @@ def test_score_only_shows_points_and_earned():
         "hidden",
     }
     assert hidden["title"] is None and hidden["passed"] is None and hidden["message"] is None
-    assert hidden["title_zh"] is None
+    assert hidden["title_zh"] is None and hidden["hint_zh"] is None
     assert view["score"] == 3.5
 
 

@@ -260,6 +260,8 @@ def test_titles_in_the_readers_language(site, db, page):
     mine = graded_submission(db, "s01", 100, 5)
     run = db.query(GradingRun).filter_by(submission_id=mine.id).one()
     titles = {
+        "message": "row 2 does not sum to 1\nHint: sum over axis=-1",
+        "hint_zh": "在 axis=-1 上求和",
         "title": "softmax over the last axis",
         "title_zh": "对最后一维做 softmax",
         "question_title": "Softmax and one-hot",
@@ -272,7 +274,10 @@ def test_titles_in_the_readers_language(site, db, page):
     table = page.locator("#outcomes")
     expect(table).to_contain_text("Softmax 与 one-hot")
     expect(table).to_contain_text("对最后一维做 softmax")
+    expect(table).to_contain_text("提示：在 axis=-1 上求和")
+    assert "Hint:" not in table.inner_text()
     page.goto(f"{site.base}/submissions/{mine.id}?lang=en")
     expect(table).to_contain_text("Softmax and one-hot")
     expect(table).to_contain_text("softmax over the last axis")
+    expect(table).to_contain_text("Hint: sum over axis=-1")
     assert "q1" not in table.inner_text()
