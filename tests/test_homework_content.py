@@ -114,6 +114,7 @@ def test_every_title_and_hint_is_in_chinese_too(slug):
     and check by its spec's title_zh (a shipped spec without one fails here)."""
     spec = load_spec_file(SPECS / f"{slug}.yaml").spec
     assert spec.title_zh, slug
+    assert spec.description_zh or not spec.description, f"{slug}: no description_zh"
     missing = [q.id for q in spec.questions if not q.title_zh]
     missing += [f"{q.id}/{c.id}" for q, c in spec.checks() if not c.title_zh]
     assert not missing, f"{slug}: no title_zh for {missing}"

@@ -871,6 +871,9 @@ class Spec(Strict):
     title: str
     title_zh: str = ""
     description: str = ""
+    description_zh: str = Field(
+        default="", description="The description in Chinese (pages in Chinese)."
+    )
     deadline: datetime | None = None
     late_policy: LatePolicy = LatePolicy()
     quota: Quota = Quota()

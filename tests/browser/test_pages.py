@@ -281,3 +281,9 @@ def test_titles_in_the_readers_language(site, db, page):
     expect(table).to_contain_text("softmax over the last axis")
     expect(table).to_contain_text("Hint: sum over axis=-1")
     assert "q1" not in table.inner_text()
+    # and the assignment's description, on its upload page
+    spec = load_spec_file(PROJECT_ROOT / "grading_specs" / f"{SLUG}.yaml").spec
+    page.goto(f"{site.base}/assignments/{SLUG}/upload?lang=zh")
+    expect(page.locator("p.description")).to_have_text(spec.description_zh)
+    page.goto(f"{site.base}/assignments/{SLUG}/upload?lang=en")
+    expect(page.locator("p.description")).to_have_text(spec.description)
