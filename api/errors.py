@@ -71,10 +71,12 @@ async def refused_handler(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if request.url.path.startswith("/api/"):
         body = {"detail": exc.message, "code": exc.code} | getattr(exc, "extra", {})
+        if exc.zh:
+            body["messages"] = exc.messages
         return JSONResponse(body, status_code=status, headers=headers_for(exc))
     if isinstance(exc, Unauthorized) and request.method in ("GET", "HEAD"):
         return RedirectResponse(sign_in_url(request), status_code=303)
-    context = {"status": status, "message": exc.message, "code": exc.code}
+    context = {"status": status, "message": exc.message, "messages": exc.messages, "code": exc.code}
     return render(request, "error.html", context, status_code=status, headers=headers_for(exc))
 
 

@@ -11,6 +11,11 @@ from pydantic import BaseModel, Field
 class ErrorOut(BaseModel):
     detail: str = Field(description="What was wrong, in words meant for the student.")
     code: str = Field(description="A stable code, e.g. upload:missing-file.")
+    messages: dict[str, str] | None = Field(
+        default=None,
+        description="The same in each language it exists in ({'en': ..., 'zh': ...}): an "
+        "upload's refusals have Chinese too.",
+    )
 
 
 class RequiredFileOut(BaseModel):

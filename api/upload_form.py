@@ -53,10 +53,14 @@ OPENAPI_BODY = {
 async def read_form(request: Request, settings: Settings) -> FormData:
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise BadUpload(f"send the files as multipart/form-data in the field {FIELD!r}")
+        raise BadUpload(
+            f"send the files as multipart/form-data in the field {FIELD!r}",
+            f"请以 multipart/form-data 格式在字段 {FIELD!r} 中发送文件",
+        )
     limit = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
     too_large = TooLarge(
-        f"the upload is larger than the limit of {settings.max_upload_bytes} bytes in total"
+        f"the upload is larger than the limit of {settings.max_upload_bytes} bytes in total",
+        f"上传总大小超过了 {settings.max_upload_bytes} 字节的上限",
     )
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -81,18 +85,27 @@ async def read_form(request: Request, settings: Settings) -> FormData:
     except HTTPException as exc:  # Starlette's word for a multipart it would not parse
         if str(exc.detail).startswith("Too many files"):
             raise TooLarge(
-                f"too many files: at most {settings.max_upload_files} per upload"
+                f"too many files: at most {settings.max_upload_files} per upload",
+                f"文件太多：每次上传最多 {settings.max_upload_files} 个",
             ) from exc
-        raise BadUpload(f"malformed multipart upload: {exc.detail}") from exc
+        raise BadUpload(
+            f"malformed multipart upload: {exc.detail}", f"格式错误的 multipart 上传：{exc.detail}"
+        ) from exc
 
 
 def parts_of(form: FormData) -> list[UploadPart]:
     parts: list[UploadPart] = []
     for key, value in form.multi_items():
         if key != FIELD:
-            raise BadUpload(f"unexpected form field {key!r}; send files in the field {FIELD!r}")
+            raise BadUpload(
+                f"unexpected form field {key!r}; send files in the field {FIELD!r}",
+                f"不需要的表单字段 {key!r}；请在字段 {FIELD!r} 中发送文件",
+            )
         if not isinstance(value, UploadFile):
-            raise BadUpload(f"the field {FIELD!r} must hold files, not text")
+            raise BadUpload(
+                f"the field {FIELD!r} must hold files, not text",
+                f"字段 {FIELD!r} 中必须是文件，而不是文本",
+            )
         parts.append(UploadPart(value.filename or "", value.file))
     return parts
 

@@ -62,18 +62,27 @@ def convert(data: bytes, name: str) -> Converted:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadNotebook(f"{name!r} is not a notebook: not UTF-8 text ({exc.reason})") from None
+        raise BadNotebook(
+            f"{name!r} is not a notebook: not UTF-8 text ({exc.reason})",
+            f"{name!r} 不是笔记本：不是 UTF-8 文本（{exc.reason}）",
+        ) from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadNotebook(
             f"{name!r} is not a notebook: not valid JSON (line {exc.lineno}, column "
-            f"{exc.colno}: {exc.msg}); save it from Jupyter again, or hand in a .py file"
+            f"{exc.colno}: {exc.msg}); save it from Jupyter again, or hand in a .py file",
+            f"{name!r} 不是笔记本：不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列："
+            f"{exc.msg}）；请在 Jupyter 中重新保存，或提交 .py 文件",
         ) from None
     except RecursionError:
-        raise BadNotebook(f"{name!r} is not a notebook: nested too deeply") from None
+        raise BadNotebook(
+            f"{name!r} is not a notebook: nested too deeply", f"{name!r} 不是笔记本：嵌套过深"
+        ) from None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
-        raise BadNotebook(f"{name!r} is not a notebook: no cells in it")
+        raise BadNotebook(
+            f"{name!r} is not a notebook: no cells in it", f"{name!r} 不是笔记本：其中没有单元格"
+        )
     import nbformat  # only where uploads are read: workers only relabel (below)
 
     try:
@@ -83,10 +92,15 @@ def convert(data: bytes, name: str) -> Converted:
         where = "/".join(str(p) for p in exc.absolute_path) or "the top"
         raise BadNotebook(
             f"{name!r} is not a valid notebook (at {where}: {exc.message}); save it from "
-            "Jupyter again, or hand in a .py file"
+            "Jupyter again, or hand in a .py file",
+            f"{name!r} 不是有效的笔记本（位置 {where}：{exc.message}）；请在 Jupyter 中重新"
+            "保存，或提交 .py 文件",
         ) from None
     except Exception as exc:  # nbformat's readers raise what the JSON makes them raise
-        raise BadNotebook(f"{name!r} is not a notebook nbformat can read: {exc}") from None
+        raise BadNotebook(
+            f"{name!r} is not a notebook nbformat can read: {exc}",
+            f"{name!r} 不是 nbformat 能读取的笔记本：{exc}",
+        ) from None
     lines = [HEADER.format(name=name)]
     removed: list[str] = []
     count = 0

@@ -29,11 +29,21 @@ from __future__ import annotations
 
 
 class Refused(Exception):
+    """``message`` in English; ``zh`` the same in Chinese where the refusal has it (the
+    student's own refusals: uploads), which the API sends beside it and pages in Chinese
+    show instead."""
+
     code = "refused"
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, zh: str = ""):
         self.message = message
+        self.zh = zh
         super().__init__(message)
+
+    @property
+    def messages(self) -> dict[str, str]:
+        """The message by language: English always, Chinese where there is one."""
+        return {"en": self.message, "zh": self.zh} if self.zh else {"en": self.message}
 
 
 class Unauthorized(Refused):
@@ -108,8 +118,8 @@ class UploadsClosed(Refused):
 class QuotaExceeded(Refused):
     code = "upload:quota"
 
-    def __init__(self, message: str, retry_after: int | None):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: int | None, zh: str = ""):
+        super().__init__(message, zh)
         self.retry_after = retry_after
 
 
@@ -118,8 +128,8 @@ class QueueFull(Refused):
 
     code = "upload:busy"
 
-    def __init__(self, message: str, retry_after: int | None):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: int | None, zh: str = ""):
+        super().__init__(message, zh)
         self.retry_after = retry_after
 
 
@@ -128,8 +138,8 @@ class StorageFull(Refused):
 
     code = "upload:storage-full"
 
-    def __init__(self, message: str, retry_after: int | None = 300):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: int | None = 300, zh: str = ""):
+        super().__init__(message, zh)
         self.retry_after = retry_after
 
 

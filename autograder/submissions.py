@@ -56,10 +56,12 @@ def check_accepting(
     lateness = late_policy.assess(received_at, spec.deadline, spec.late_policy)
     if lateness.refused and spec.deadline is not None and lateness.closes_at is not None:
         zone = spec.deadline.tzinfo
+        deadline = spec.deadline.isoformat(timespec="minutes")
+        cutoff = lateness.closes_at.astimezone(zone).isoformat(timespec="minutes")
         raise UploadsClosed(
             f"uploads for {assignment.slug} are closed: the deadline was "
-            f"{spec.deadline.isoformat(timespec='minutes')} and the late cut-off was "
-            f"{lateness.closes_at.astimezone(zone).isoformat(timespec='minutes')}"
+            f"{deadline} and the late cut-off was {cutoff}",
+            f"{assignment.slug} 已停止接收提交：截止时间是 {deadline}，迟交截止时间是 {cutoff}",
         )
     _check_quota(session, user, assignment, spec, received_at)
     return lateness
@@ -84,6 +86,8 @@ def check_capacity(session: Session, spec: Spec) -> None:
             f"the grading queue is full right now ({queued} submissions waiting); nothing "
             f"was stored and nothing is lost: try again in {retry_after} seconds",
             retry_after=retry_after,
+            zh=f"评测队列现在已满（{queued} 个提交在等待）；本次未保存任何内容，也没有丢失"
+            f"任何内容：请在 {retry_after} 秒后重试",
         )
 
 
@@ -121,6 +125,8 @@ def _check_quota(
                 f"submission quota reached: you have used {used} of {quota.total} "
                 f"submissions for {assignment.slug}",
                 retry_after=None,
+                zh=f"已达到提交次数上限：{assignment.slug} 的 {quota.total} 次提交"
+                f"你已用了 {used} 次",
             )
     if quota.per_day is not None:
         window_start = now - QUOTA_WINDOW
@@ -138,6 +144,8 @@ def _check_quota(
                 f"daily quota reached: {len(times)} of {quota.per_day} submissions for "
                 f"{assignment.slug} in the last 24 hours; try again in {retry_after} seconds",
                 retry_after=retry_after,
+                zh=f"已达到每日上限：过去 24 小时内 {assignment.slug} 已提交 {len(times)} 次"
+                f"（上限 {quota.per_day} 次）；请在 {retry_after} 秒后重试",
             )
 
 

@@ -81,7 +81,10 @@ def collect_files(
     """Store the required files; return ``[{"name", "sha256", "size"}]`` in spec order
     (a module made from a notebook also has ``"notebook": {"name", "cells", "removed"}``)."""
     if len(parts) > max_files:
-        raise TooLarge(f"too many files: {len(parts)} sent, at most {max_files} per upload")
+        raise TooLarge(
+            f"too many files: {len(parts)} sent, at most {max_files} per upload",
+            f"文件太多：发送了 {len(parts)} 个，每次上传最多 {max_files} 个",
+        )
     required = {f.name: f for f in spec.files}
     if _is_archive(parts, required):
         with _open_zip(parts[0]) as archive:
@@ -90,7 +93,7 @@ def collect_files(
             try:
                 return _store_all(openers, required, max_total_bytes, root)
             except _ARCHIVE_ERRORS as exc:
-                raise BadArchive(_archive_problem(parts[0], exc)) from exc
+                raise BadArchive(*_archive_problem(parts[0], exc)) from exc
     openers = _named_parts(parts, required)
     _check_missing(openers, required)
     return _store_all(openers, required, max_total_bytes, root)
@@ -114,18 +117,26 @@ def _named_parts(parts: list[UploadPart], required: dict[str, RequiredFile]) -> 
     for part in parts:
         name = basename(part.filename)
         if not name:
-            raise BadUpload("a file part has no file name")
+            raise BadUpload("a file part has no file name", "有一个文件没有文件名")
         target = accepted_as(name, required)
         if target is None:
-            hint = " (a zip archive must be sent alone)" if name.lower().endswith(".zip") else ""
+            zipped = name.lower().endswith(".zip")
+            hint = " (a zip archive must be sent alone)" if zipped else ""
+            hint_zh = "（zip 压缩包必须单独发送）" if zipped else ""
             raise UnexpectedFile(
                 f"unexpected file {name!r}{hint}; this assignment expects: "
-                f"{expected_list(required)}"
+                f"{expected_list(required)}",
+                f"不需要的文件 {name!r}{hint_zh}；本作业需要：{expected_list(required)}",
             )
         if target in openers:
             if given[target] == name:
-                raise DuplicateFile(f"file {name!r} was sent more than once")
-            raise DuplicateFile(f"both {given[target]!r} and {name!r} were sent: send one of them")
+                raise DuplicateFile(
+                    f"file {name!r} was sent more than once", f"文件 {name!r} 被发送了不止一次"
+                )
+            raise DuplicateFile(
+                f"both {given[target]!r} and {name!r} were sent: send one of them",
+                f"{given[target]!r} 和 {name!r} 都被发送了：只发送其中一个",
+            )
         given[target] = name
         openers[target] = _given(part.fileobj)
         if target != name:
@@ -157,7 +168,10 @@ def _from_notebook(opener: Opener, name: str, spec_file: RequiredFile) -> Opener
         cap = min(spec_file.max_bytes * NOTEBOOK_FACTOR, NOTEBOOK_MAX_BYTES)
         data = opener().read(cap + 1)
         if len(data) > cap:
-            raise TooLarge(f"notebook {name!r} is larger than its limit of {cap} bytes")
+            raise TooLarge(
+                f"notebook {name!r} is larger than its limit of {cap} bytes",
+                f"笔记本 {name!r} 超过了 {cap} 字节的上限",
+            )
         return _Converted(notebooks.convert(data, name), name)
 
     return open_converted
@@ -172,7 +186,8 @@ def _check_missing(openers: dict[str, Opener], required: dict[str, RequiredFile]
     if missing:
         names = ", ".join(repr(m) for m in missing)
         raise MissingFile(
-            f"missing required file {names}; this assignment expects: {expected_list(required)}"
+            f"missing required file {names}; this assignment expects: {expected_list(required)}",
+            f"缺少必需的文件 {names}；本作业需要：{expected_list(required)}",
         )
 
 
@@ -184,13 +199,17 @@ def _open_zip(part: UploadPart) -> Iterator[zipfile.ZipFile]:
     try:
         archive = zipfile.ZipFile(part.fileobj)
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
-        raise BadArchive(_archive_problem(part, exc)) from exc
+        raise BadArchive(*_archive_problem(part, exc)) from exc
     with archive:
         yield archive
 
 
-def _archive_problem(part: UploadPart, exc: BaseException) -> str:
-    return f"{basename(part.filename)!r} is not a readable zip archive ({exc})"
+def _archive_problem(part: UploadPart, exc: BaseException) -> tuple[str, str]:
+    name = basename(part.filename)
+    return (
+        f"{name!r} is not a readable zip archive ({exc})",
+        f"{name!r} 不是可读取的 zip 压缩包（{exc}）",
+    )
 
 
 def _archive_members(
@@ -198,7 +217,10 @@ def _archive_members(
 ) -> dict[str, Opener]:
     members = archive.infolist()
     if len(members) > MAX_ARCHIVE_MEMBERS:
-        raise BadArchive(f"{zip_name!r} has {len(members)} members, at most {MAX_ARCHIVE_MEMBERS}")
+        raise BadArchive(
+            f"{zip_name!r} has {len(members)} members, at most {MAX_ARCHIVE_MEMBERS}",
+            f"{zip_name!r} 有 {len(members)} 个成员，最多允许 {MAX_ARCHIVE_MEMBERS} 个",
+        )
     chosen: dict[str, zipfile.ZipInfo] = {}
     for info in members:
         _check_member(info, zip_name)
@@ -208,12 +230,16 @@ def _archive_members(
         if name in chosen:
             raise DuplicateFile(
                 f"{zip_name!r} contains {name!r} twice "
-                f"({chosen[name].filename} and {info.filename})"
+                f"({chosen[name].filename} and {info.filename})",
+                f"{zip_name!r} 中 {name!r} 出现了两次"
+                f"（{chosen[name].filename} 和 {info.filename}）",
             )
         if info.compress_type not in _ZIP_METHODS:
             raise BadArchive(
                 f"{zip_name!r}: {info.filename} uses an unsupported compression method; "
-                "use ordinary (deflate) zip compression"
+                "use ordinary (deflate) zip compression",
+                f"{zip_name!r}：{info.filename} 使用了不支持的压缩方法；"
+                "请使用普通（deflate）zip 压缩",
             )
         chosen[name] = info
     openers: dict[str, Opener] = {}
@@ -234,10 +260,14 @@ def _check_member(info: zipfile.ZipInfo, zip_name: str) -> None:
     ):
         raise BadArchive(
             f"{zip_name!r} contains an unsafe path {path!r}: "
-            "member paths must be relative and must not contain '..'"
+            "member paths must be relative and must not contain '..'",
+            f"{zip_name!r} 含有不安全的路径 {path!r}：成员路径必须是相对路径，且不能包含 '..'",
         )
     if info.flag_bits & 0x1:
-        raise BadArchive(f"{zip_name!r} is encrypted; upload an archive without a password")
+        raise BadArchive(
+            f"{zip_name!r} is encrypted; upload an archive without a password",
+            f"{zip_name!r} 已加密；请上传没有密码的压缩包",
+        )
 
 
 def _is_regular(info: zipfile.ZipInfo) -> bool:
@@ -268,10 +298,12 @@ def _store_all(
             if cap < spec_file.max_bytes:
                 raise TooLarge(
                     f"the files together are larger than the upload limit of "
-                    f"{max_total_bytes} bytes (reached while reading {name!r})"
+                    f"{max_total_bytes} bytes (reached while reading {name!r})",
+                    f"文件总大小超过了 {max_total_bytes} 字节的上传上限（读取 {name!r} 时超出）",
                 ) from exc
             raise TooLarge(
-                f"file {name!r} is larger than its limit of {spec_file.max_bytes} bytes"
+                f"file {name!r} is larger than its limit of {spec_file.max_bytes} bytes",
+                f"文件 {name!r} 超过了 {spec_file.max_bytes} 字节的上限",
             ) from exc
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
@@ -280,8 +312,9 @@ def _store_all(
             raise StorageFull(
                 "the server's submission storage is full, so nothing of this upload was "
                 "kept; this is not your fault, and the course staff can see it. Send it "
-                "again later (服务器的提交存储已满，本次上传未保存；"
-                "这不是你的问题，请稍后重新提交)."
+                "again later.",
+                zh="服务器的提交存储已满，本次上传未保存；这不是你的问题，课程教师可以看到。"
+                "请稍后重新提交。",
             ) from exc
         remaining -= blob.size
         entry: dict[str, Any] = {"name": name, "sha256": blob.sha256, "size": blob.size}
@@ -306,9 +339,12 @@ class _Utf8Reader:
         try:
             self._decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
+            offset = self._offset - pending + exc.start
             raise NotUtf8(
                 f"{self._name!r} is not UTF-8 text (invalid byte at offset "
-                f"{self._offset - pending + exc.start}); save Python files as UTF-8"
+                f"{offset}); save Python files as UTF-8",
+                f"{self._name!r} 不是 UTF-8 文本（偏移 {offset} 处有无效字节）；"
+                "请把 Python 文件保存为 UTF-8",
             ) from exc
         self._offset += len(chunk)
         return chunk

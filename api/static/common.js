@@ -37,6 +37,8 @@ window.Autograder = (function () {
   async function errorText(response) {
     try {
       const data = await response.json();
+      const language = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
+      if (data.messages && data.messages[language]) return data.messages[language];
       if (typeof data.detail === "string") return data.detail;
       return JSON.stringify(data.detail);
     } catch (err) {

@@ -266,3 +266,37 @@ def test_broker_down_still_accepts_the_submission(
     db.expire_all()
     run = db.query(GradingRun).filter_by(submission_id=response.json()["id"]).one()
     assert run.state == RunState.queued and run.enqueued_at is None
+
+
+# --------------------------------------------------------------------------- both languages
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "zh"),
+    [
+        (lambda: parts(("hw.py", HW), ("weights.npy", WEIGHTS), ("notes.txt", b"x")), 400,
+         "不需要的文件 'notes.txt'"),
+        (lambda: parts(("hw.py", HW)), 422, "缺少必需的文件 'weights.npy'"),
+        (lambda: parts(("hw.py", HW), ("hw.py", HW), ("weights.npy", WEIGHTS)), 400,
+         "文件 'hw.py' 被发送了不止一次"),
+        (lambda: parts(("hw.py", b"\xff\xfe"), ("weights.npy", WEIGHTS)), 400,
+         "'hw.py' 不是 UTF-8 文本"),
+        (lambda: parts(("sub.zip", b"PK\x03\x04 not a zip")), 400, "不是可读取的 zip 压缩包"),
+        (lambda: parts(("hw.ipynb", b"{"), ("weights.npy", WEIGHTS)), 400, "'hw.ipynb' 不是笔记本"),
+    ],
+    ids=["unexpected", "missing", "twice", "not-utf8", "bad-zip", "bad-notebook"],
+)  # fmt: skip
+def test_an_upload_refusal_is_said_in_english_and_chinese(client, token, files, status, zh):
+    """Each refusal of a student's upload carries its message in both languages (pages in
+    Chinese show the Chinese one); the English stays in detail, as before."""
+    body = refused(client.post(URL, files=files(), headers=auth(token)), status)
+    assert body["messages"]["en"] == body["detail"]
+    assert zh in body["messages"]["zh"], body
+
+
+def test_a_quota_refusal_is_said_in_chinese_too(client, make_assignment, make_user):
+    make_assignment(quota={"total": 1})
+    _, token = make_user()
+    assert client.post(URL, files=good_files(), headers=auth(token)).status_code == 202
+    body = refused(client.post(URL, files=good_files(), headers=auth(token)), 429, "quota")
+    assert "已达到提交次数上限" in body["messages"]["zh"]

@@ -12,7 +12,7 @@ import pytest
 from api.templating import size
 from autograder.settings import PROJECT_ROOT
 from autograder.specs.loader import load_spec_file
-from tests.browser.conftest import STUDENT, screenshot, sign_in
+from tests.browser.conftest import STUDENT, assignment_row, screenshot, sign_in
 from tests.sandboxed import require_sandbox
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_student_uploads_and_watches_the_grading(site, configured, page, request
     require_sandbox(configured)
     sign_in(page, site.base, STUDENT)
     page.goto(f"{site.base}/?lang=en")
-    row = page.locator("table.assignments tbody tr", has_text=SLUG)
+    row = assignment_row(page, SLUG)
     expect(row).to_contain_text("HW1-1: NumPy basics")
     expect(row).to_contain_text("100")
     expect(row.locator("td.best")).to_have_text("—")
@@ -107,7 +107,7 @@ def test_student_uploads_and_watches_the_grading(site, configured, page, request
     screenshot(page, "04-submission-graded")
 
     page.goto(f"{site.base}/")  # the list now shows the best and latest score
-    row = page.locator("table.assignments tbody tr", has_text=SLUG)
+    row = assignment_row(page, SLUG)
     expect(row.locator("td.best")).to_have_text("100 / 100")
     expect(row.locator("td.latest")).to_have_text("100 / 100")
     screenshot(page, "05-assignments-scored")
@@ -287,3 +287,19 @@ def test_titles_in_the_readers_language(site, db, page):
     expect(page.locator("p.description")).to_have_text(spec.description_zh)
     page.goto(f"{site.base}/assignments/{SLUG}/upload?lang=en")
     expect(page.locator("p.description")).to_have_text(spec.description)
+
+
+def test_a_refused_upload_is_said_in_the_pages_language(site, page, tmp_path):
+    """The server's refusal, shown by the upload page in Chinese on the Chinese page."""
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import allow_http_errors
+
+    allow_http_errors(page, 400)
+    bad = tmp_path / "numpy_basics.py"
+    bad.write_bytes(b"x = '\xff\xfe'\n")
+    sign_in(page, site.base, STUDENT)
+    page.goto(f"{site.base}/assignments/{SLUG}/upload?lang=zh")
+    page.set_input_files("#files", str(bad))
+    page.click("#submit")
+    expect(page.locator("#status")).to_contain_text("'numpy_basics.py' 不是 UTF-8 文本")
