@@ -179,3 +179,14 @@ def site(configured, db, api_server) -> Site:  # type: ignore[no-untyped-def]
     user.password_hash = hash_password(PASSWORD)
     db.commit()
     return Site(api_server.url, token)
+
+
+def assignment_row(page, slug: str, *, staff: bool = False):  # type: ignore[no-untyped-def]
+    """The row of assignment ``slug`` in the students' list (or the staff's), found by its
+    link: matching the row's text would also find a slug that begins with this one
+    (hw1-1 and hw1-1-script)."""
+    if staff:
+        link = page.locator(f'a[href="/staff/assignments/{slug}"]')
+        return page.locator("#assignments tr").filter(has=link)
+    link = page.locator(f'a[href="/assignments/{slug}/upload"]')
+    return page.locator("table.assignments tbody tr").filter(has=link)

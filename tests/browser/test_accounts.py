@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     STUDENT,
     allow_http_errors,
     answer_dialogs,
+    assignment_row,
     screenshot,
     sign_in,
 )
@@ -163,7 +164,7 @@ def test_language_switch_shows_chinese(site, db, page):
     page.click("#lang-zh")
     expect(page.locator("h1")).to_have_text("作业列表")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    row = page.locator("table.assignments tbody tr", has_text="hw1-1")
+    row = assignment_row(page, "hw1-1")
     expect(row.get_by_role("link", name="提交")).to_be_visible()
     screenshot(page, "14-assignments-zh")
     page.goto(f"{site.base}/assignments/hw1-1/upload")  # the choice is remembered

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.models import Role
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, assignment_row, sign_in
 from tests.browser.test_staff_pages import add_user, graded_submission
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ def test_every_page_shows_times_in_the_course_zone(site, db, new_york_page):
     add_user(db, "ta1", Role.ta)
     sign_in(page, site.base, "s01")
     page.goto(f"{site.base}/?lang=en")
-    row = page.locator("table.assignments tbody tr", has_text="hw1-1")
+    row = assignment_row(page, "hw1-1")
     expect(row).to_contain_text(shown)  # written by the server
     page.goto(f"{site.base}/submissions/{mine.id}")
     received = mine.received_at.replace(tzinfo=UTC).astimezone(local.tzinfo)
@@ -62,7 +62,7 @@ def test_every_page_shows_times_in_the_course_zone(site, db, new_york_page):
     page.context.clear_cookies()
     sign_in(page, site.base, "ta1")
     page.goto(f"{site.base}/staff")
-    expect(page.locator("#assignments tr", has_text="hw1-1")).to_contain_text(shown)  # by JS
+    expect(assignment_row(page, "hw1-1", staff=True)).to_contain_text(shown)  # by JS
 
 
 def test_a_release_time_is_a_time_in_the_course_zone(site, db, new_york_page):
