@@ -97,6 +97,9 @@ def test_no_failure_code_is_spelt_outside_the_catalogue():
     assert not found, "\n".join(found)
 
 
+NEWER = ("title_zh", "question_title", "question_title_zh", "hint_zh")
+
+
 def test_outcome_rows_are_validated_on_read(caplog):
     from autograder.grading.outcomes import FIELDS, CheckOutcome, read_outcomes
 
@@ -104,17 +107,25 @@ def test_outcome_rows_are_validated_on_read(caplog):
         "question": "q1",
         "check": "add",
         "title": "adds",
+        "title_zh": "相加",
+        "question_title": "Arithmetic",
+        "question_title_zh": "算术",
         "points": 2.0,
         "earned": 1.5,
         "passed": False,
-        "message": "case 3: expected 7, got 8",
+        "message": "case 3: expected 7, got 8\nHint: add them",
         "hidden": True,
+        "hint_zh": "把它们相加",
         "details": {"cases": 5},
     }
     assert tuple(row) == FIELDS
     read = read_outcomes([row, {**row, "earned": "lots"}, {**row, "extra": 1}], run_id=7)
     assert read == [CheckOutcome.model_validate(row)]
     assert read[0].name == "q1/add" and read[0].model_dump() == row
+    # a row stored before the titles in Chinese existed still reads, with empty ones
+    older = {k: v for k, v in row.items() if k not in NEWER}
+    [old] = read_outcomes([older], run_id=8)
+    assert (old.title_zh, old.question_title, old.hint_zh) == ("", "", "")
     assert caplog.text.count("run 7: a stored outcome is not one") == 2
 
 
