@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = {
     "misspelt-key.yaml": [
         "misspelt-key.yaml:12: questions[0].checks[0].rtoll: unknown key 'rtoll'; did you mean "
-        "'rtol'? (valid keys: id, title, points, hidden, hint, kind, module, function, dims, "
-        "args, kwargs, cases, rtol, atol, check_dtype, scoring, outputs)",
+        "'rtol'? (valid keys: id, title, title_zh, points, hidden, hint, hint_zh, kind, module, "
+        "function, dims, args, kwargs, cases, rtol, atol, check_dtype, scoring, outputs)",
     ],
     "unknown-kind.yaml": [
         "unknown-kind.yaml:8: questions[0].checks[0].kind: unknown check kind 'regresion'; "
@@ -55,8 +55,8 @@ GOLDEN = {
     ],
     "top-level-typo.yaml": [
         "top-level-typo.yaml:2: dedline: unknown key 'dedline'; did you mean 'deadline'? "
-        "(valid keys: title, title_zh, description, deadline, late_policy, quota, files, "
-        "resources, feedback, counted, supersede_queued, questions)",
+        "(valid keys: title, title_zh, description, description_zh, deadline, late_policy, "
+        "quota, files, resources, feedback, counted, supersede_queued, questions)",
         "top-level-typo.yaml:14: questions[0].checks[0].args[0]: an argument needs exactly one "
         "of: array, int, float, value, choice",
     ],
