@@ -131,18 +131,7 @@ def run(check: OutputCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
         "forbidden_imports": check.forbidden_imports,
     }
     expected = _reference_output(check, ctx, phase)
-    result, out = run_phase(
-        ctx,
-        check.id,
-        "run",
-        "script_runner.py",
-        phase,
-        log,
-        wall_seconds=check.wall_seconds,
-        runtime=ctx.spec.resources.runtime,
-    )
-    problem = phase_problem("your script", result, out, log, ctx, check.wall_seconds)
-    printed = read_capped(out / "stdout.txt", MAX_OUTPUT).decode("utf-8", errors="replace")
+    problem, printed, _ = _run_script(check, ctx, phase, log, "your script")
     shown = printed if len(printed) <= LOG_OUTPUT else "...\n" + printed[-LOG_OUTPUT:]
     log.printed.append((f"what your script printed ({check.id})", shown))
     if problem and not printed.strip():
@@ -189,28 +178,44 @@ def _reference_output(check: OutputCheck, ctx: PhaseContext, phase: dict[str, An
     if ctx.reference_dir is None:
         raise ReferenceFailed(f"{check.id}: no reference solution folder")
     src = ctx.job_dir / f"{check.id}-reference-src"
-    src.mkdir(exist_ok=True)
     script = Path(ctx.reference_dir) / f"{check.module}.py"
     if not script.is_file():
         raise ReferenceFailed(f"{check.id}: the reference has no {check.module}.py")
-    for f in ctx.spec.files:  # the files the script may read beside it, as the student's
-        source = Path(ctx.reference_dir) / f.name
-        if source.is_file() and not source.is_symlink():
-            (src / f.name).write_bytes(source.read_bytes())
-    own = PhaseLog()
+    from worker.pipeline import stage_code  # the pipeline imports this kind: import late
+
+    stage_code(Path(ctx.reference_dir), ctx.spec, src)  # the files beside it, as the student's
+    problem, printed, output = _run_script(
+        check, ctx, phase, PhaseLog(), "the reference script", src_dir=src, label="reference"
+    )
+    if problem:
+        raise ReferenceFailed(f"{check.id}: {problem}\n{output[-2000:]}")
+    return printed
+
+
+def _run_script(
+    check: OutputCheck,
+    ctx: PhaseContext,
+    phase: dict[str, Any],
+    log: PhaseLog,
+    what: str,
+    *,
+    src_dir: Path | None = None,
+    label: str | None = None,
+) -> tuple[str | None, str, str]:
+    """One script's box (the student's, or with ``src_dir`` the reference's): why it did
+    not end well (None: it did), what it printed on standard output, and its box's log."""
     result, out = run_phase(
         ctx,
         check.id,
         "run",
         "script_runner.py",
         phase,
-        own,
+        log,
         wall_seconds=check.wall_seconds,
-        src_dir=src,
-        label="reference",
+        src_dir=src_dir,
+        label=label,
         runtime=ctx.spec.resources.runtime,
     )
-    problem = phase_problem("the reference script", result, out, own, ctx, check.wall_seconds)
-    if problem:
-        raise ReferenceFailed(f"{check.id}: {problem}\n{result.student_output[-2000:]}")
-    return read_capped(out / "stdout.txt", MAX_OUTPUT).decode("utf-8", errors="replace")
+    problem = phase_problem(what, result, out, log, ctx, check.wall_seconds)
+    printed = read_capped(out / "stdout.txt", MAX_OUTPUT).decode("utf-8", errors="replace")
+    return problem, printed, result.student_output
