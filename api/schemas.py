@@ -102,6 +102,7 @@ class OutcomeOut(BaseModel):
     earned: float | None
     passed: bool | None
     message: str | None
+    message_zh: str | None = None
     hint_zh: str | None = None
     hidden: bool
     details: dict[str, Any] | list[Any] | None

@@ -97,7 +97,7 @@ def test_no_failure_code_is_spelt_outside_the_catalogue():
     assert not found, "\n".join(found)
 
 
-NEWER = ("title_zh", "question_title", "question_title_zh", "hint_zh")
+NEWER = ("title_zh", "question_title", "question_title_zh", "hint_zh", "message_zh")
 
 
 def test_outcome_rows_are_validated_on_read(caplog):
@@ -114,6 +114,7 @@ def test_outcome_rows_are_validated_on_read(caplog):
         "earned": 1.5,
         "passed": False,
         "message": "case 3: expected 7, got 8\nHint: add them",
+        "message_zh": "用例 3：应为 7，得到 8\n提示：把它们相加",
         "hidden": True,
         "hint_zh": "把它们相加",
         "details": {"cases": 5},
@@ -125,7 +126,7 @@ def test_outcome_rows_are_validated_on_read(caplog):
     # a row stored before the titles in Chinese existed still reads, with empty ones
     older = {k: v for k, v in row.items() if k not in NEWER}
     [old] = read_outcomes([older], run_id=8)
-    assert (old.title_zh, old.question_title, old.hint_zh) == ("", "", "")
+    assert (old.title_zh, old.question_title, old.hint_zh, old.message_zh) == ("", "", "", "")
     assert caplog.text.count("run 7: a stored outcome is not one") == 2
 
 

@@ -544,7 +544,10 @@ def _said_in_cells(report: GradeReport, code_dir: Path) -> GradeReport:
         return notebooks.relabel(text, modules)
 
     report.log = fix(report.log)
-    report.outcomes = [o.model_copy(update={"message": fix(o.message)}) for o in report.outcomes]
+    report.outcomes = [
+        o.model_copy(update={"message": fix(o.message), "message_zh": fix(o.message_zh)})
+        for o in report.outcomes
+    ]
     if report.failure is not None and report.failure.detail:
         report.failure = report.failure.model_copy(update={"detail": fix(report.failure.detail)})
     return report
@@ -572,10 +575,11 @@ def _outcome_rows(spec: Spec, results: dict[int, Outcome]) -> list[CheckOutcome]
                 points=check.points,
                 earned=round(outcome.earned, 6),
                 passed=outcome.passed,
-                message=outcome.message,
+                message=outcome.text,
+                message_zh=outcome.message_zh,
                 hidden=check.hidden,
                 hint_zh=check.hint_zh
-                if check.hint and outcome.message.endswith(f"\nHint: {check.hint}")
+                if check.hint and outcome.text.endswith(f"\nHint: {check.hint}")
                 else "",
                 details=outcome.details,
             )

@@ -202,7 +202,7 @@ document.addEventListener("DOMContentLoaded", function () {
     const message = cell("", "message");
     const text = document.createElement("div");
     text.className = "message-text";
-    text.textContent = withHint(outcome.message || "", outcome.hint_zh);
+    text.textContent = chinese && outcome.message_zh ? outcome.message_zh : withHint(outcome.message || "", outcome.hint_zh);
     message.append(text);
     const details = Object.assign({}, outcome.details || {});
     delete details.curve;

@@ -31,6 +31,11 @@ class CheckOutcome(BaseModel):
     earned: float = Field(ge=0, description="What the submission earned of them.")
     passed: bool = Field(description="Earned every point.")
     message: str = Field(description="What the check found, in words for the student.")
+    message_zh: str = Field(
+        default="",
+        description="The same message in Chinese (its hint included); empty in rows stored "
+        "before checks spoke Chinese, where pages show the English.",
+    )
     hidden: bool = Field(default=False, description="A hidden check (the feedback level).")
     hint_zh: str = Field(
         default="",

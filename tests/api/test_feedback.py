@@ -26,6 +26,7 @@ VISIBLE = {
     "earned": 2.0,
     "passed": True,
     "message": "all 5 cases match",
+    "message_zh": "全部 5 个用例一致",
     "hint_zh": "",
     "hidden": False,
     "details": {"cases": 5},
@@ -41,6 +42,7 @@ HIDDEN = {
     "earned": 1.5,
     "passed": False,
     "message": "case 3: expected 7, got 8\nHint: add them",
+    "message_zh": "用例 3：应为 7，得到 8\n提示：把它们相加",
     "hint_zh": "把它们相加",
     "hidden": True,
     "details": {"input": [3, 4]},
@@ -91,6 +93,7 @@ def test_summary_hides_message_and_details():
     assert set(hidden) == set(OUTCOME_KEYS)
     assert hidden["message"] is None and hidden["details"] is None
     assert hidden["hint_zh"] is None  # the hint is part of the message it withholds
+    assert hidden["message_zh"] is None
     assert (hidden["title"], hidden["points"], hidden["earned"], hidden["passed"]) == (
         "secret cases",
         3.0,
@@ -113,6 +116,7 @@ def test_score_only_shows_points_and_earned():
     }
     assert hidden["title"] is None and hidden["passed"] is None and hidden["message"] is None
     assert hidden["title_zh"] is None and hidden["hint_zh"] is None
+    assert hidden["message_zh"] is None
     assert view["score"] == 3.5
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.said import Said, as_said
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -54,10 +56,25 @@ class CheckPlan:
 
 @dataclass
 class Outcome:
+    """A check's result. ``message`` is given as a ``Said`` (both languages, from the
+    catalogue) and kept as its English, with the Chinese in ``message_zh``; a plain ``str``
+    is the same in both languages."""
+
     earned: float
     points: float
-    message: str
+    message: str | Said
     details: dict[str, Any] = field(default_factory=dict)
+    message_zh: str = ""
+
+    def __post_init__(self) -> None:
+        said = as_said(self.message)
+        self.message = said.en
+        self.message_zh = self.message_zh or said.zh
+
+    @property
+    def text(self) -> str:
+        """The English message (always a ``str`` once made)."""
+        return str(self.message)
 
     @property
     def passed(self) -> bool:

@@ -322,7 +322,7 @@ def score(
         f"{_class_name(worst, names)}: {per_class[worst]:.1%}"
     )
     if fraction < 1:
-        message = with_hint(message, check.hint)
+        message = with_hint(message, check)
     return Outcome(check.points * fraction, check.points, message, details)
 
 

@@ -498,7 +498,7 @@ def score(
     if failed_outputs:
         counts = ", ".join(f"{k} in {v}" for k, v in failed_outputs.items())
         message += f"\nOutputs that differ (number of cases): {counts}."
-    message = with_hint(message, check.hint)
+    message = with_hint(message, check)
     return Outcome(earned, check.points, message, details)
 
 

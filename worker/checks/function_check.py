@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from autograder.specs.schema import FunctionCheck
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Step
 from worker.checks.common.hints import with_hint
@@ -47,7 +48,7 @@ def score(
         if want.status != "ok":
             raise ReferenceFailed(f"{check.id} case {case + 1}: {want.error or want.status}")
         if got.status != "ok":
-            problem = got.error or "no result: the program ended before this check ran"
+            problem: Said | str = got.error or say("call.no_result")
         else:
             cmp = compare_outputs(
                 got.outputs,
@@ -63,6 +64,7 @@ def score(
             problem = cmp.message
         if first_failure is None:
             first_failure = {"case": case + 1, "call": describe_inputs(call), "problem": problem}
+            said_problem = problem
     cases = len(plan_.calls)
     if check.scoring == "all_or_nothing":
         earned = check.points if passed == cases else 0.0
@@ -70,11 +72,14 @@ def score(
         earned = check.points * passed / cases
     details: dict[str, Any] = {"cases": cases, "passed": passed}
     if first_failure is None:
-        return Outcome(earned, check.points, f"all {cases} cases match the reference", details)
-    details["first_failure"] = first_failure
-    message = (
-        f"{passed} of {cases} cases match the reference. Case {first_failure['case']}, "
-        f"{first_failure['call']}: {first_failure['problem']}"
+        return Outcome(earned, check.points, say("function.all_match", cases=cases), details)
+    details["first_failure"] = first_failure | {"problem": str(said_problem)}
+    message = say(
+        "function.some_match",
+        passed=passed,
+        cases=cases,
+        case=first_failure["case"],
+        call=first_failure["call"],
+        problem=said_problem,
     )
-    message = with_hint(message, check.hint)
-    return Outcome(earned, check.points, message, details)
+    return Outcome(earned, check.points, with_hint(message, check), details)

@@ -431,7 +431,7 @@ def score(
         details["first_error"] = {"case": case + 1, "error": error}
     message = "\n".join(lines)
     if earned < check.points:
-        message = with_hint(message, check.hint)
+        message = with_hint(message, check)
     return Outcome(earned, check.points, message, details)
 
 

@@ -163,7 +163,7 @@ def score(check: OutputCheck, printed: str, expected: str, env: dict[str, str]) 
         message = f"{len(rows) - len(failed)} of {len(rows)} sections match; " + "; ".join(
             f"{r['section']}: {r['why']}" for r in failed[:5]
         )
-        message = with_hint(message, check.hint)
+        message = with_hint(message, check)
     details = {"sections": rows, "env": env}
     return Outcome(check.points * fraction, check.points, message, details)
 

@@ -203,5 +203,5 @@ def score(
     details["parts"] = fractions
     message = "\n".join(lines)
     if earned < 1:
-        message = with_hint(message, check.hint)
+        message = with_hint(message, check)
     return Outcome(check.points * earned, check.points, message, details)

@@ -97,10 +97,10 @@ def score(
     got = student[0]
     if got.status != "ok":
         message = got.error or "no result: the program ended before this check ran"
-        return Outcome(0.0, check.points, with_hint(message, check.hint), details)
+        return Outcome(0.0, check.points, with_hint(message, check), details)
     err = prediction_error(got.outputs, y_test, check.metric)
     if isinstance(err, str):
-        return Outcome(0.0, check.points, with_hint(err, check.hint), details)
+        return Outcome(0.0, check.points, with_hint(err, check), details)
     fraction = credit_fraction(err, full, zero, check.credit.scale)
     details["error"] = err
     message = (
@@ -108,5 +108,5 @@ def score(
         f"none at >= {zero:.4g}"
     )
     if fraction < 1:
-        message = with_hint(message, check.hint)
+        message = with_hint(message, check)
     return Outcome(check.points * fraction, check.points, message, details)

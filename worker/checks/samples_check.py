@@ -256,7 +256,7 @@ def judged(
         )
     message = "\n".join(lines)
     if fraction < 1:
-        message = with_hint(message, check.hint)
+        message = with_hint(message, check)
     details = {
         "confidence": confidence,
         "coverage": coverage,

@@ -382,5 +382,5 @@ def score(
             )
             fraction = 0.0
     if fraction < 1:
-        message = with_hint(message, check.hint)
+        message = with_hint(message, check)
     return Outcome(check.points * fraction, check.points, message, details)
