@@ -30,6 +30,7 @@ import numpy as np
 from autograder.grading.failures import Failure, FailureCode, GradingError
 from autograder.grading.outcomes import CheckOutcome
 from autograder.grading.report import GradeReport
+from autograder.grading.said import Said, say
 from autograder.specs.loader import LoadedSpec
 from autograder.specs.schema import Spec
 from worker.artifacts import MalformedArtifact, json_lines, load_npy, read_capped
@@ -250,9 +251,9 @@ def read_box(result: Result) -> BoxRun:
             continue
         if isinstance(line.get("seconds"), int | float):
             student_seconds += max(0.0, float(line["seconds"]))
-        error = str(line.get("error", ""))[:4000]
+        error = runner_error(line)
         outputs = _load_outputs(result.out_files, index) if status == "ok" else []
-        if status == "ok" and isinstance(outputs, str):
+        if status == "ok" and isinstance(outputs, Said):
             calls[index] = CallResult("error", outputs)
         else:
             calls[index] = CallResult(status, error, outputs if isinstance(outputs, list) else [])
@@ -263,7 +264,60 @@ def _result_lines(path: Path | None) -> list[dict[str, Any]]:
     return json_lines(read_capped(path, MAX_RESULTS_BYTES))
 
 
-def _load_outputs(files: dict[str, Path], index: int) -> list[np.ndarray] | str:
+def runner_error(line: dict[str, Any]) -> Said | str:
+    """A failed call's error as the runner reported it, in both languages where the runner
+    gave a reason it knows (its "values" are the student's, shown as they are, capped); the
+    runner's English otherwise. The line is untrusted: it can only choose among these."""
+    english = str(line.get("error", ""))[:4000]
+    raw = line.get("values")
+    values = {k: str(v)[:4000] for k, v in raw.items()} if isinstance(raw, dict) else {}
+    module, function = values.get("module", ""), values.get("function", "")
+    trace = values.get("traceback", "")
+    match line.get("reason"):
+        case "import" if english.startswith(NOT_IMPORTED):
+            return say("call.import_failed", module=module, traceback=trace)
+        case "no-function":
+            return say("call.no_function", module=module, function=function)
+        case "raised":
+            return say("call.raised", function=function, traceback=trace)
+        case "ragged":
+            return say("call.ragged", function=function, problem=values.get("problem", ""))
+        case "returned-type":
+            return say("call.returned_type", function=function, type=values.get("type", ""))
+        case "returned-dtype":
+            return say("call.returned_dtype", function=function, dtype=values.get("dtype", ""))
+        case "no-class":
+            return say("call.no_class", module=module, function=function)
+        case "params-not-dict":
+            return say("call.params_not_dict", call=values.get("call", ""))
+        case "params-no-key":
+            shown, key = values.get("call", ""), values.get("key", "")
+            return say("call.params_no_key", call=shown, key=key, keys=values.get("keys", ""))
+        case "params-shape":
+            shown, key = values.get("call", ""), values.get("key", "")
+            got, want = values.get("got", ""), values.get("want", "")
+            return say("call.params_shape", call=shown, key=key, got=got, want=want)
+        case "no-callable":
+            return say("call.no_callable", module=module, function=function)
+        case "build-raised":
+            return say("call.build_raised", call=values.get("call", ""), traceback=trace)
+        case "forward-raised":
+            return say("call.forward_raised", function=function, traceback=trace)
+        case "forward-type" if values.get("type") == "None":
+            return say("call.forward_none", function=function)
+        case "forward-type":
+            return say("call.forward_type", function=function, type=values.get("type", ""))
+        case "not-module":
+            return say("call.not_module", function=function, type=values.get("type", ""))
+        case "weights-mismatch":
+            problem, expected = values.get("problem", ""), values.get("expected", "")
+            return say(
+                "call.weights_mismatch", function=function, problem=problem, expected=expected
+            )
+    return english
+
+
+def _load_outputs(files: dict[str, Path], index: int) -> list[np.ndarray] | Said:
     arrays = []
     for k in range(64):
         path = files.get(f"c{index}_o{k}.npy")
@@ -272,12 +326,12 @@ def _load_outputs(files: dict[str, Path], index: int) -> list[np.ndarray] | str:
         try:
             arr = load_npy(path)
         except (MalformedArtifact, OSError):
-            return "returned a value that could not be read back as a numeric array"
+            return say("call.unreadable_output")
         if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
-            return "returned a value that is not a numeric array"
+            return say("call.output_not_numeric")
         arrays.append(arr)
     if not arrays:
-        return "returned nothing the grader could read"
+        return say("call.no_output")
     return arrays
 
 
@@ -382,7 +436,7 @@ def _grade_calls(
         want = [reference.calls.get(k, CallResult("missing")) for k in idx]
         if got and all(c.error.startswith(NOT_IMPORTED) for c in got):
             # Said once, as the run's failure: not again in every check, nor its hint.
-            results[i] = Outcome(0.0, check.points, not_run(got[0].error), {})
+            results[i] = Outcome(0.0, check.points, not_run(str(got[0].error)), {})
         else:
             results[i] = KINDS[check.kind].score(check, plan, got, want)
         static = KINDS[check.kind].static
@@ -459,12 +513,13 @@ def _timed_result(box: BoxRun, index: int, wall: float, limits: Limits) -> CallR
     ended = res.ended_by_limit
     if ended is None and index in box.calls:
         return box.calls[index]
-    why = {
-        "timeout": f"did not finish within its time limit of {wall:g} s and was stopped",
-        "memory": f"used more than the memory limit ({limits.memory_mb} MB) and was stopped",
-        "cpu": "used more than its CPU time and was stopped",
-    }.get(ended or "", f"ended (exit code {res.exit_code}) before it returned")
-    return CallResult("error", f"the program {why}")
+    if ended == "timeout":
+        return CallResult("error", say("call.timed_out", seconds=wall))
+    if ended == "memory":
+        return CallResult("error", say("call.out_of_memory", memory_mb=limits.memory_mb))
+    if ended == "cpu":
+        return CallResult("error", say("call.out_of_cpu"))
+    return CallResult("error", say("call.ended", exit_code=res.exit_code))
 
 
 def _grade_phases(
@@ -675,7 +730,9 @@ def _calls_failure(spec: Spec, student: BoxRun) -> Failure | None:
         return Failure(code=FailureCode.MEMORY, values={"memory_mb": limit.memory_mb})
     if res.output_truncated and not student.finished:
         return Failure(code=FailureCode.OUTPUT)
-    import_errors = [c.error for c in student.calls.values() if c.error.startswith(NOT_IMPORTED)]
+    import_errors = [
+        str(c.error) for c in student.calls.values() if c.error.startswith(NOT_IMPORTED)
+    ]
     if import_errors and len(import_errors) == len(student.calls):
         return Failure(code=FailureCode.IMPORT_ERROR, detail=import_errors[0])
     if not student.finished:

@@ -44,7 +44,7 @@ class CallResult:
     """What came back from the sandbox for one call: untrusted, already type-checked."""
 
     status: str  # "ok" | "error" | "missing"
-    error: str = ""
+    error: Said | str = ""
     outputs: list[np.ndarray] = field(default_factory=list)
 
 

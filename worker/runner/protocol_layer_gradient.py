@@ -51,8 +51,8 @@ def run(call, oracle, in_dir, out_dir):
         arrays, notes = oracle_outputs(cfg, kw["x"], kw.get("y"), kw.get("dout"), params), {}
     else:
         found = student_outputs(call["module"], step["function"], cfg, kw, params)
-        if isinstance(found, str):
-            return {"status": "error", "error": found}
+        if isinstance(found, dict):
+            return {"status": "error", **found}
         arrays, notes = found
     for k, arr in enumerate(arrays):
         path = os.path.join(out_dir, f"c{call['index']}_o{k}.npy")
@@ -86,31 +86,66 @@ def _error(what, exc):
     return f"{what} raised an exception:\n{student_traceback(exc)}"[-MAX_NOTE:]
 
 
+def _failed(english, reason, **values):
+    """The student's layer could not be used at all: the English, and the reason and
+    values the grader says it from (worker/pipeline.py ``runner_error``)."""
+    return {"error": english, "reason": reason, "values": values}
+
+
 def student_outputs(module_name, layer_name, cfg, kw, params):
     _block(cfg.get("forbidden", []))
     try:
         module = importlib.import_module(module_name)
     except BaseException as exc:
-        return f"could not import {module_name}.py:\n{student_traceback(exc)}"
+        trace = student_traceback(exc)
+        return _failed(
+            f"could not import {module_name}.py:\n{trace}",
+            "import",
+            module=module_name,
+            traceback=trace,
+        )
     cls = getattr(module, layer_name, None)
     if not callable(cls):
-        return f"{module_name}.py has no class {layer_name}"
+        return _failed(
+            f"{module_name}.py has no class {layer_name}",
+            "no-class",
+            module=module_name,
+            function=layer_name,
+        )
     init = cfg["init"]
     shown = f"{layer_name}({', '.join(f'{k}={v!r}' for k, v in init.items())})"
     try:
         layer = cls(**init)
     except BaseException as exc:
-        return _error(shown, exc)
+        return _failed(
+            _error(shown, exc), "build-raised", call=shown, traceback=student_traceback(exc)
+        )
     if params:
         own = getattr(layer, "params", None)
         if not isinstance(own, dict):
-            return f"{shown}.params is not a dict of numpy arrays"
+            return _failed(
+                f"{shown}.params is not a dict of numpy arrays", "params-not-dict", call=shown
+            )
         for name, value in params.items():
             if name not in own:
-                return f"{shown}.params has no key {name!r} (keys: {sorted(map(str, own))})"
+                keys = sorted(map(str, own))
+                return _failed(
+                    f"{shown}.params has no key {name!r} (keys: {keys})",
+                    "params-no-key",
+                    call=shown,
+                    key=repr(name),
+                    keys=str(keys),
+                )
             have = np.shape(own[name])
             if tuple(have) != value.shape:
-                return f"{shown}.params[{name!r}] has shape {tuple(have)}, expected {value.shape}"
+                return _failed(
+                    f"{shown}.params[{name!r}] has shape {tuple(have)}, expected {value.shape}",
+                    "params-shape",
+                    call=shown,
+                    key=repr(name),
+                    got=str(tuple(have)),
+                    want=str(value.shape),
+                )
             own[name] = value.copy()
     x = kw["x"].copy()
     style = cfg["style"]
@@ -126,7 +161,13 @@ def student_outputs(module_name, layer_name, cfg, kw, params):
             out = layer.loss(x, kw["y"].copy())
     except BaseException as exc:
         where = "loss" if style == "net" else "forward"
-        return _error(f"{layer_name}.{where}", exc)
+        shown_call = f"{layer_name}.{where}"
+        return _failed(
+            _error(shown_call, exc),
+            "build-raised",
+            call=shown_call,
+            traceback=student_traceback(exc),
+        )
     arrays["out"], note = _as_array(out, f"the value {layer_name}.forward returned")
     if note:
         notes["out"] = note

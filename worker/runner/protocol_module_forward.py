@@ -34,8 +34,13 @@ def _load(step, in_dir):
     return values
 
 
-def _error(stage, text):
-    return {"status": "error", "stage": stage, "error": text}
+def _error(stage, text, reason=None, **values):
+    """A failed call: the English, and the reason and values the grader says it from
+    (worker/pipeline.py ``runner_error``)."""
+    failed = {"status": "error", "stage": stage, "error": text}
+    if reason:
+        failed.update(reason=reason, values=values)
+    return failed
 
 
 def run(call, oracle, in_dir, out_dir):
@@ -65,21 +70,37 @@ def run(call, oracle, in_dir, out_dir):
         try:
             module = importlib.import_module(call["module"])
         except BaseException as exc:
+            trace = student_traceback(exc)
             return _error(
-                "import", f"could not import {call['module']}.py:\n{student_traceback(exc)}"
+                "import",
+                f"could not import {call['module']}.py:\n{trace}",
+                "import",
+                module=call["module"],
+                traceback=trace,
             )
         target = getattr(module, name, None)
         if not callable(target):
-            return _error("lookup", f"{call['module']}.py has no class or function {name}")
+            return _error(
+                "lookup",
+                f"{call['module']}.py has no class or function {name}",
+                "no-callable",
+                module=call["module"],
+                function=name,
+            )
         if meta["oracle"] == "scaled_dot_product_attention":
             fn = target
         else:
             try:
                 fn = target(**meta["init"])
             except BaseException as exc:
+                built = f"{name}(**{meta['init']!r})"
+                trace = student_traceback(exc)
                 return _error(
                     "build",
-                    f"{name}(**{meta['init']!r}) raised an exception:\n{student_traceback(exc)}",
+                    f"{built} raised an exception:\n{trace}",
+                    "build-raised",
+                    call=built,
+                    traceback=trace,
                 )
             problem = _prepare(fn, name, weights, torch)
             if problem:
@@ -88,11 +109,24 @@ def run(call, oracle, in_dir, out_dir):
         with torch.no_grad():
             result = fn(*args, **kwargs)
     except BaseException as exc:
-        return _error("forward", f"{name} forward raised an exception:\n{student_traceback(exc)}")
+        trace = student_traceback(exc)
+        return _error(
+            "forward",
+            f"{name} forward raised an exception:\n{trace}",
+            "forward-raised",
+            function=name,
+            traceback=trace,
+        )
     try:
         outputs = _flatten(result, torch)
     except TypeError as exc:
-        return _error("forward", f"{name} forward {exc}")
+        return _error(
+            "forward",
+            f"{name} forward {exc.args[0]}",
+            "forward-type",
+            function=name,
+            type=exc.args[-1],
+        )
     if oracle:
         outputs = _define_fully_masked(meta, arrays, weights, outputs, torch)
     for k, arr in enumerate(outputs[:16]):
@@ -102,7 +136,13 @@ def run(call, oracle, in_dir, out_dir):
 
 def _prepare(model, name, weights, torch):
     if not isinstance(model, torch.nn.Module):
-        return _error("build", f"{name}(...) returned {type(model).__name__}, not an nn.Module")
+        return _error(
+            "build",
+            f"{name}(...) returned {type(model).__name__}, not an nn.Module",
+            "not-module",
+            function=name,
+            type=type(model).__name__,
+        )
     try:
         model.to(torch.float64)
         model.load_state_dict(weights, strict=True)
@@ -113,6 +153,10 @@ def _prepare(model, name, weights, torch):
             "load_state_dict",
             f"the grader's weights do not load into {name} (strict=True): {first}\n{exc}\n"
             f"Expected parameters (PyTorch's names and shapes): {expected}",
+            "weights-mismatch",
+            function=name,
+            problem=f"{first}\n{exc}",
+            expected=expected,
         )
     model.eval()
     return None
@@ -128,9 +172,10 @@ def _flatten(result, torch):
         elif isinstance(item, torch.Tensor):
             items.append(np.ascontiguousarray(item.detach().cpu().numpy()))
         elif item is None:
-            raise TypeError("returned None where a tensor was expected")
+            raise TypeError("returned None where a tensor was expected", "None")
         else:
-            raise TypeError(f"returned {type(item).__name__}; expected tensors (or tuples of them)")
+            kind = type(item).__name__
+            raise TypeError(f"returned {kind}; expected tensors (or tuples of them)", kind)
     return items
 
 

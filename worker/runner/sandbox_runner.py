@@ -18,7 +18,8 @@ A call may instead name a ``"protocol"`` (see run_protocol). ``--plan NAME`` run
 plan file of ``/job/in`` (a timed call's own box: ``plan-timed-<index>.json``).
 
 Artifacts in ``/job/rw/out``: ``c<index>_o<k>.npy`` for each output value, and one
-line per call in ``results.jsonl``: {"index", "status": "ok"|"error", "error", "seconds"}.
+line per call in ``results.jsonl``: {"index", "status": "ok"|"error", "error", "seconds"}; a
+failed call adds "reason" and "values", from which the grader says it in each language.
 """
 
 from __future__ import annotations
@@ -55,7 +56,18 @@ PLAN = plan_name(sys.argv[1:])
 
 
 class StudentTypeError(Exception):
-    pass
+    """A return value the grader cannot compare; ``reason`` and ``values`` let the grader
+    say it in the student's language (worker/pipeline.py ``runner_error``)."""
+
+    def __init__(self, text, reason, **values):
+        super().__init__(text)
+        self.reason = reason
+        self.values = values
+
+
+def failed(stage, english, reason, **values):
+    """A call that failed: the English for logs, and the reason and its values."""
+    return {"status": "error", "stage": stage, "error": english, "reason": reason, "values": values}
 
 
 def load_arg(spec, kept):
@@ -80,16 +92,22 @@ def to_arrays(value):
                 arr = np.asarray(item)
             except Exception as exc:  # ragged lists and the like
                 raise StudentTypeError(
-                    f"could not turn a returned list into an array: {exc}"
+                    f"could not turn a returned list into an array: {exc}",
+                    "ragged",
+                    problem=str(exc),
                 ) from None
         else:
             raise StudentTypeError(
                 f"returned {type(item).__name__}; expected a numpy array, a number, "
-                "or a tuple of them"
+                "or a tuple of them",
+                "returned-type",
+                type=type(item).__name__,
             )
         if arr.dtype.kind not in "biuf":
             raise StudentTypeError(
-                f"returned an array of dtype {arr.dtype}; expected numbers or booleans"
+                f"returned an array of dtype {arr.dtype}; expected numbers or booleans",
+                "returned-dtype",
+                dtype=str(arr.dtype),
             )
         arrays.append(np.ascontiguousarray(arr))
     return arrays
@@ -108,38 +126,46 @@ def run_call(call, code_dir):
     try:
         module = importlib.import_module(call["module"])
     except BaseException as exc:  # SyntaxError, ImportError, SystemExit at import...
-        return {
-            "status": "error",
-            "stage": "import",
-            "error": f"could not import {call['module']}.py:\n{student_traceback(exc)}",
-        }
+        trace = student_traceback(exc)
+        return failed(
+            "import",
+            f"could not import {call['module']}.py:\n{trace}",
+            "import",
+            module=call["module"],
+            traceback=trace,
+        )
     value = None
     for step in call["steps"]:
         name = step["function"]
         fn = getattr(module, name, None)
         if not callable(fn):
-            return {
-                "status": "error",
-                "stage": "lookup",
-                "error": f"{call['module']}.py has no function {name}()",
-            }
+            return failed(
+                "lookup",
+                f"{call['module']}.py has no function {name}()",
+                "no-function",
+                module=call["module"],
+                function=name,
+            )
         try:
             args = [load_arg(a, kept) for a in step.get("args", [])]
             kwargs = {k: load_arg(a, kept) for k, a in step.get("kwargs", {}).items()}
             value = fn(*args, **kwargs)
         except BaseException as exc:
-            return {
-                "status": "error",
-                "stage": name,
-                "error": f"{name}() raised an exception:\n{student_traceback(exc)}",
-            }
+            trace = student_traceback(exc)
+            return failed(
+                name,
+                f"{name}() raised an exception:\n{trace}",
+                "raised",
+                function=name,
+                traceback=trace,
+            )
         if step.get("keep"):
             kept[step["keep"]] = value
         if step.get("output"):
             try:
                 arrays = to_arrays(value)
             except StudentTypeError as exc:
-                return {"status": "error", "stage": name, "error": f"{name}() {exc}"}
+                return failed(name, f"{name}() {exc}", exc.reason, function=name, **exc.values)
             for k, arr in enumerate(arrays):
                 np.save(
                     os.path.join(OUT_DIR, f"c{call['index']}_o{k}.npy"), arr, allow_pickle=False
