@@ -44,6 +44,7 @@ from autograder.staff_runs import current_run
 from autograder.submissions import enqueue_run, job_seed, queue_for
 
 OPEN, APPLIED, DISCARDED = "open", "applied", "discarded"
+_DECIDED_ZH = {APPLIED: "采用", DISCARDED: "放弃"}  # for the refusal "已被采用"
 # A re-grade's run that may become current: it has a grade (a student failure is one).
 APPLICABLE = (RunState.graded, RunState.failed_student)
 CHANGES = ("up", "down", "same", "pending", "failed")
@@ -62,7 +63,10 @@ def start_for_assignment(
         )
     )
     if busy is not None:
-        raise Conflict(f"re-grade {busy} of {assignment.slug} is still open: apply or discard it")
+        raise Conflict(
+            f"re-grade {busy} of {assignment.slug} is still open: apply or discard it",
+            f"{assignment.slug} 的重新评分 {busy} 尚未结束：请先采用或放弃它",
+        )
     submissions = session.scalars(
         select(Submission)
         .where(Submission.assignment_id == assignment.id)
@@ -71,7 +75,10 @@ def start_for_assignment(
     # A submission superseded by a newer upload before it ran was never meant to be graded.
     submissions = [s for s in submissions if current_run(s).state != RunState.superseded]
     if not submissions:
-        raise Conflict(f"{assignment.slug} has no submissions to re-grade")
+        raise Conflict(
+            f"{assignment.slug} has no submissions to re-grade",
+            f"{assignment.slug} 没有可重新评分的提交",
+        )
     lane = queueing.low_lane(queue_for(spec))
     return _batch(session, assignment, user, "assignment", submissions, lane)
 
@@ -142,7 +149,7 @@ def get_batch(session: Session, batch_id: int, *, lock: bool = False) -> Regrade
     query = select(RegradeBatch).where(RegradeBatch.id == batch_id)
     batch = session.scalar(query.with_for_update() if lock else query)
     if batch is None:
-        raise NotFound(f"no re-grade {batch_id}")
+        raise NotFound(f"no re-grade {batch_id}", f"没有编号为 {batch_id} 的重新评分")
     return batch
 
 
@@ -216,7 +223,10 @@ def apply(session: Session, batch_id: int, user: User | None) -> RegradeBatch:
     _require_open(batch)
     pending = [run.id for run in batch.runs if not RunState(run.state).is_final]
     if pending:
-        raise Conflict(f"re-grade {batch.id} is still grading {len(pending)} submission(s)")
+        raise Conflict(
+            f"re-grade {batch.id} is still grading {len(pending)} submission(s)",
+            f"重新评分 {batch.id} 仍有 {len(pending)} 份提交正在评分",
+        )
     frozen = report(batch)
     _make_current(session, [run for run in batch.runs if run.state in APPLICABLE])
     _decide(batch, APPLIED, user, frozen)
@@ -265,7 +275,11 @@ def apply_if_automatic(session: Session, run_id: int) -> bool:
 
 def _require_open(batch: RegradeBatch) -> None:
     if batch.state != OPEN:
-        raise Conflict(f"re-grade {batch.id} was already {batch.state}")
+        decided = _DECIDED_ZH.get(batch.state, batch.state)
+        raise Conflict(
+            f"re-grade {batch.id} was already {batch.state}",
+            f"重新评分 {batch.id} 已被{decided}",
+        )
 
 
 def _make_current(session: Session, runs: list[GradingRun]) -> None:

@@ -36,7 +36,7 @@ def submission_page(
     submission_id: str, request: Request, _: StaffUser, session: SessionDep
 ) -> HTMLResponse:
     if session.get(Submission, submission_id) is None:
-        raise NotFound(f"no submission {submission_id!r}")
+        raise NotFound(f"no submission {submission_id!r}", f"没有编号为 {submission_id!r} 的提交")
     return render(request, "staff_submission.html", {"submission_id": submission_id})
 
 

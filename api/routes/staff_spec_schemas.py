@@ -89,6 +89,9 @@ class SpecRejectedOut(BaseModel):
     detail: str
     code: Literal[FailureCode.SPEC_INVALID] = FailureCode.SPEC_INVALID
     problems: list[ProblemOut]
+    messages: dict[str, str] | None = Field(
+        default=None, description="``detail`` in each language: {'en': ..., 'zh': ...}."
+    )
 
 
 class ReleaseIn(BaseModel):

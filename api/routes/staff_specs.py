@@ -55,7 +55,9 @@ def spec_source(slug: str, spec_hash: str, _: StaffUser, session: SessionDep) ->
         .where(Assignment.slug == slug, SpecVersion.spec_hash == spec_hash)
     )
     if version is None:
-        raise NotFound(f"no version {spec_hash[:12]} of {slug!r}")
+        raise NotFound(
+            f"no version {spec_hash[:12]} of {slug!r}", f"{slug!r} 没有版本 {spec_hash[:12]}"
+        )
     return {"slug": slug, "spec_hash": spec_hash, "source": version.source}
 
 
@@ -116,7 +118,7 @@ def reload_spec(
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise NotFound(f"no file {path}") from None
+        raise NotFound(f"no file {path}", f"没有文件 {path}") from None
     try:
         loaded, changed, assignment, warnings = staff_specs.upload_spec(
             session,
@@ -176,9 +178,11 @@ def put_state(
 
 def rejected(problems: list[SpecProblem]) -> JSONResponse:
     count = len(problems)
+    detail = f"the spec has {count} problem{'s' if count != 1 else ''}; nothing was changed"
     body = SpecRejectedOut(
-        detail=f"the spec has {count} problem{'s' if count != 1 else ''}; nothing was changed",
+        detail=detail,
         problems=[staff_specs.problem_dict(p) for p in problems],
+        messages={"en": detail, "zh": f"评分规范有 {count} 处问题，未作任何更改"},
     )
     return JSONResponse(body.model_dump(), status_code=422)
 

@@ -35,7 +35,7 @@ UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 def submission_by_id(session: SessionDep, submission_id: str) -> Submission:
     row = session.get(Submission, submission_id)
     if row is None:
-        raise NotFound(f"no submission {submission_id!r}")
+        raise NotFound(f"no submission {submission_id!r}", f"没有编号为 {submission_id!r} 的提交")
     return row
 
 
@@ -107,10 +107,13 @@ def download_file(submission_id: str, name: str, _: StaffUser, session: SessionD
     submission = submission_by_id(session, submission_id)
     entry = next((f for f in submission.files if f["name"] == name), None)
     if entry is None:
-        raise NotFound(f"submission {submission_id} has no file {name!r}")
+        raise NotFound(
+            f"submission {submission_id} has no file {name!r}",
+            f"提交 {submission_id} 中没有文件 {name!r}",
+        )
     path = path_for(entry["sha256"])
     if not path.is_file():
-        raise NotFound(f"the stored copy of {name!r} is missing")
+        raise NotFound(f"the stored copy of {name!r} is missing", f"{name!r} 的存储副本已丢失")
     return FileResponse(
         path,
         media_type="application/octet-stream",

@@ -33,12 +33,12 @@ OPENAPI_CSV_BODY = {
 async def read_capped(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the roster is larger than {limit} bytes")
+        raise TooLarge(f"the roster is larger than {limit} bytes", f"名单文件超过 {limit} 字节")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge(f"the roster is larger than {limit} bytes")
+            raise TooLarge(f"the roster is larger than {limit} bytes", f"名单文件超过 {limit} 字节")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -65,7 +65,10 @@ async def import_users(
     this response only; with `reset_passwords` existing users get a new one too. Nothing is
     imported if any line has a problem."""
     if not request.headers.get("content-type", "").lower().startswith("text/csv"):
-        raise BadUpload("send the roster as the request body with Content-Type: text/csv")
+        raise BadUpload(
+            "send the roster as the request body with Content-Type: text/csv",
+            "请将名单作为请求体发送，并设置 Content-Type: text/csv",
+        )
     data = await read_capped(request, roster.MAX_BYTES)
     # Hashing initial passwords takes a while: not on the event loop.
     return await run_in_threadpool(import_csv, session, data, reset_passwords)
@@ -77,7 +80,9 @@ def import_csv(session: Session, data: bytes, reset_passwords: bool) -> dict[str
         imported = roster.import_roster(session, rows, reset_passwords=reset_passwords)
     except roster.RosterError as exc:
         session.rollback()
-        raise RosterInvalid(f"the roster has {len(exc.errors)} problem(s)", exc.errors) from exc
+        refused = RosterInvalid(f"the roster has {len(exc.errors)} problem(s)", exc.errors)
+        refused.zh = f"名单中有 {len(exc.errors)} 处问题"  # RosterInvalid takes no zh argument
+        raise refused from exc
     session.commit()
     users = [
         {

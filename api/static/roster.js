@@ -92,7 +92,9 @@ document.addEventListener("DOMContentLoaded", function () {
       }
       let data = {};
       try { data = await response.json(); } catch (err) { data = {}; }
-      A.showStatus(response.status + ": " + (data.detail || response.statusText), true);
+      const language = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
+      const said = (data.messages && data.messages[language]) || data.detail || response.statusText;
+      A.showStatus(response.status + ": " + said, true);
       showErrors(Array.isArray(data.errors) ? data.errors : []);
     } catch (err) {
       A.showStatus(t("network_error") + " " + err, true);

@@ -3,7 +3,7 @@
 "use strict";
 
 (function () {
-  const { api, el, number } = Staff;
+  const { api, el, number, t, named } = Staff;
   const page = document.getElementById("page");
   const base = page.dataset.api;
 
@@ -13,16 +13,27 @@
     }
     Staff.setText(
       "count-failed",
-      `${stats.counts.failed} (${stats.counts.failed_student} student, ${stats.counts.failed_infra} ours)`
+      t("staff_failed_split", {
+        failed: stats.counts.failed,
+        student: stats.counts.failed_student,
+        infra: stats.counts.failed_infra,
+      })
     );
     Staff.setText("mean", number(stats.mean));
     Staff.setText("median", number(stats.median));
     Staff.setText(
       "pass-rate",
-      stats.pass_rate === null ? "—" : `${Staff.percent(stats.pass_rate)} (${stats.passed} of ${stats.scored}, ≥ ${number(stats.pass_threshold)})`
+      stats.pass_rate === null
+        ? "—"
+        : t("staff_pass_rate", {
+            rate: Staff.percent(stats.pass_rate),
+            passed: stats.passed,
+            scored: stats.scored,
+            threshold: number(stats.pass_threshold),
+          })
     );
     Staff.setText("max-points", number(stats.max_points));
-    Staff.setText("histogram-caption", `Counted scores of ${stats.scored} student(s); bars from the pass mark on are green.`);
+    Staff.setText("histogram-caption", t("staff_histogram_caption", { n: stats.scored }));
     StaffHistogram.draw(document.getElementById("histogram"), stats.histogram, stats.pass_threshold);
   }
 
@@ -35,9 +46,9 @@
           {},
           el("td", {}, el("a", { href: `/staff/submissions/${encodeURIComponent(row.id)}` }, Staff.when(row.received_at))),
           el("td", {}, row.student),
-          el("td", { class: `state-${row.state}` }, row.state),
+          el("td", { class: `state-${row.state}` }, named("staff_run_", row.state)),
           el("td", { class: "num" }, row.score === null ? "—" : `${number(row.score)} / ${number(row.max_score)}`),
-          el("td", {}, row.is_late ? `${row.late_days} day(s)` : "")
+          el("td", {}, row.is_late ? t("late_days", { n: row.late_days }) : "")
         )
       );
     }

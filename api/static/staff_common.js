@@ -1,9 +1,47 @@
-// Shared by the staff pages: calling the staff API with the session cookie (and the CSRF
-// token on changes), building DOM nodes, formatting numbers and dates. Data from the API
-// only ever reaches the page as text nodes or attribute values, never as HTML.
+// Shared by the staff pages: the message catalogue of the page's language (the js.staff_*
+// keys of api/messages.json, handed over in <body data-messages>), calling the staff API
+// with the session cookie (and the CSRF token on changes), building DOM nodes, formatting
+// numbers and dates. Data from the API only ever reaches the page as text nodes or
+// attribute values, never as HTML.
 "use strict";
 
 window.Staff = (function () {
+  let messages = {};
+  try {
+    messages = JSON.parse(document.body.dataset.messages || "{}");
+  } catch (err) {
+    messages = {};
+  }
+  const chinese = document.documentElement.lang.startsWith("zh");
+  const language = chinese ? "zh" : "en";
+
+  // A message by key (without "js."), with {name} placeholders filled in.
+  function t(key, values) {
+    let text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
+    for (const [name, value] of Object.entries(values || {})) {
+      text = text.split("{" + name + "}").join(String(value));
+    }
+    return text;
+  }
+
+  // A value the API names in English (a state, a level): in Chinese, its translation
+  // under prefix + value where the catalogue has one; in English, the value itself.
+  function named(prefix, value) {
+    const key = prefix + value;
+    return Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : String(value);
+  }
+
+  // A text in the page's language where there is a Chinese one (else English).
+  function inLanguage(english, zh) {
+    return (chinese && zh) || english || "";
+  }
+
+  // The spec's hint in Chinese in place of the English one that ends a message.
+  function withHint(message, hintZh) {
+    const at = message.lastIndexOf("\nHint: ");
+    return chinese && hintZh && at >= 0 ? message.slice(0, at) + "\n提示：" + hintZh : message;
+  }
+
   function csrfToken() {
     return document.body.dataset.csrf || "";
   }
@@ -11,6 +49,7 @@ window.Staff = (function () {
   async function detailOf(response) {
     try {
       const data = await response.json();
+      if (data.messages && data.messages[language]) return data.messages[language];
       if (typeof data.detail === "string") return data.detail;
       if (Array.isArray(data.detail)) {
         // FastAPI's validation errors: their messages, without pydantic's "Value error, "
@@ -18,7 +57,7 @@ window.Staff = (function () {
       }
       return JSON.stringify(data.detail);
     } catch (err) {
-      return response.statusText || "request failed";
+      return response.statusText || t("request_failed");
     }
   }
 
@@ -95,5 +134,5 @@ window.Staff = (function () {
     node.classList.toggle("error", Boolean(isError));
   }
 
-  return { api, el, clear, number, percent, when, setText, status };
+  return { t, named, chinese, inLanguage, withHint, api, el, clear, number, percent, when, setText, status };
 })();

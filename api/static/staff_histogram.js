@@ -42,7 +42,7 @@ window.StaffHistogram = (function () {
         class: passing ? "bar pass" : "bar",
         "data-count": bin.count,
       });
-      bar.append(svg("title", {}, `${bin.low}–${bin.high}: ${bin.count} student(s)`));
+      bar.append(svg("title", {}, Staff.t("staff_bin", { low: bin.low, high: bin.high, count: bin.count })));
       target.append(bar);
       if (bin.count > 0) {
         target.append(svg("text", { x: x + barW / 2, y: PAD.top + plotH - h - 4, class: "count", "text-anchor": "middle" }, bin.count));
@@ -51,12 +51,12 @@ window.StaffHistogram = (function () {
     });
     target.append(
       svg("text", { x: WIDTH - PAD.right, y: PAD.top + plotH + 14, class: "tick", "text-anchor": "end" }, Staff.number(top, 1)),
-      svg("text", { x: PAD.left + plotW / 2, y: HEIGHT - 4, class: "label", "text-anchor": "middle" }, "counted score")
+      svg("text", { x: PAD.left + plotW / 2, y: HEIGHT - 4, class: "label", "text-anchor": "middle" }, Staff.t("staff_counted_score"))
     );
     if (top > 0) {
       const px = PAD.left + (passAt / top) * plotW;
       target.append(svg("line", { x1: px, y1: PAD.top - 6, x2: px, y2: PAD.top + plotH, class: "pass-line" }));
-      target.append(svg("text", { x: px + 3, y: PAD.top - 8, class: "tick" }, "pass"));
+      target.append(svg("text", { x: px + 3, y: PAD.top - 8, class: "tick" }, Staff.t("staff_pass")));
     }
   }
 

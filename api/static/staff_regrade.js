@@ -3,7 +3,7 @@
 "use strict";
 
 window.StaffRegrade = (function () {
-  const { api, el, number } = Staff;
+  const { api, el, number, t, named } = Staff;
   let slug = "";
   let batch = null;
   let timer = null;
@@ -15,15 +15,22 @@ window.StaffRegrade = (function () {
     const box = document.getElementById("regrade");
     box.hidden = false;
     const p = data.progress;
-    Staff.setText("regrade-title", `Re-grade #${data.id} (${Staff.when(data.created_at)})`);
-    Staff.setText("regrade-state", data.state);
+    Staff.setText("regrade-title", t("staff_regrade_title", { id: data.id, when: Staff.when(data.created_at) }));
+    Staff.setText("regrade-state", named("staff_batch_", data.state));
     const bar = document.getElementById("regrade-progress");
     bar.max = Math.max(1, p.total);
     bar.value = p.done;
     Staff.setText(
       "regrade-counts",
-      `${p.done} of ${p.total} done · ${p.queued} queued · ${p.running} running · ` +
-        `${p.graded} graded · ${p.failed_student} failed (student) · ${p.failed_infra} failed (ours)`
+      t("staff_regrade_counts", {
+        done: p.done,
+        total: p.total,
+        queued: p.queued,
+        running: p.running,
+        graded: p.graded,
+        failed_student: p.failed_student,
+        failed_infra: p.failed_infra,
+      })
     );
     const open = data.state === "open";
     document.getElementById("regrade-apply").disabled = !(open && p.done === p.total);
@@ -35,7 +42,7 @@ window.StaffRegrade = (function () {
     const s = report.summary;
     Staff.setText(
       "regrade-summary",
-      `${s.up} up · ${s.down} down · ${s.same} unchanged · ${s.pending} pending · ${s.failed} failed`
+      t("staff_regrade_summary", { up: s.up, down: s.down, same: s.same, pending: s.pending, failed: s.failed })
     );
     const body = Staff.clear(document.getElementById("regrade-rows"));
     const changedOnly = document.getElementById("regrade-changed-only").checked;
@@ -50,8 +57,8 @@ window.StaffRegrade = (function () {
           el("td", {}, row.student),
           el("td", {}, el("a", { href: `/staff/submissions/${encodeURIComponent(row.submission_id)}` }, row.submission_id.slice(0, 8))),
           el("td", { class: "num" }, number(row.before.score)),
-          el("td", { class: "num" }, row.after.state === "graded" || row.after.state === "failed_student" ? number(row.after.score) : row.after.state),
-          el("td", { class: "num" }, delta || row.change)
+          el("td", { class: "num" }, row.after.state === "graded" || row.after.state === "failed_student" ? number(row.after.score) : named("staff_run_", row.after.state)),
+          el("td", { class: "num" }, delta || named("staff_change_", row.change))
         )
       );
     }
@@ -73,9 +80,9 @@ window.StaffRegrade = (function () {
   }
 
   const CONFIRM = {
-    start: "Re-grade every submission of this assignment with the current spec? Students see nothing of it until you apply it.",
-    apply: "Apply the new scores? Students see them at once.",
-    discard: "Discard this re-grade? Its results are dropped and students keep their current scores.",
+    start: t("staff_confirm_start"),
+    apply: t("staff_confirm_apply"),
+    discard: t("staff_confirm_discard"),
   };
 
   async function act(verb) {
@@ -86,7 +93,7 @@ window.StaffRegrade = (function () {
       showBatch(data);
       await refresh();
       await onChange(); // reloads the page's figures (and clears the status line): first
-      Staff.status(verb === "apply" ? "The new scores are applied." : "The re-grade was discarded.");
+      Staff.status(verb === "apply" ? t("staff_applied") : t("staff_discarded"));
     } catch (err) {
       Staff.status(err.message, true);
     }
@@ -97,7 +104,7 @@ window.StaffRegrade = (function () {
     document.getElementById("regrade-start").disabled = true;
     try {
       showBatch(await api(`/api/v1/staff/assignments/${encodeURIComponent(slug)}/regrades`, { method: "POST" }));
-      Staff.status("Re-grade started.");
+      Staff.status(t("staff_regrade_started"));
       refresh();
     } catch (err) {
       document.getElementById("regrade-start").disabled = false;

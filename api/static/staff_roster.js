@@ -62,7 +62,7 @@ window.StaffRoster = (function () {
         )
       );
     }
-    Staff.setText("roster-count", `${shown.length} of ${state.rows.length} shown`);
+    Staff.setText("roster-count", Staff.t("staff_roster_count", { shown: shown.length, total: state.rows.length }));
     for (const th of document.querySelectorAll("#roster thead th")) {
       const sorted = th.dataset.key === state.key;
       th.setAttribute("aria-sort", sorted ? (state.descending ? "descending" : "ascending") : "none");

@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const { api, el } = Staff;
+  const { api, el, t, named } = Staff;
   const canEdit = document.getElementById("page").dataset.canEdit === "true";
 
   function problemList(problems) {
@@ -26,19 +26,20 @@
   }
 
   function fileState(file) {
-    if (!file) return "no file in grading_specs/ (uploaded only)";
+    if (!file) return t("staff_file_none");
     return {
-      same: "the file in grading_specs/ is the current version",
-      differs: "the file in grading_specs/ differs from the current version",
-      invalid: "the file in grading_specs/ is invalid",
-    }[file.state] || "the file in grading_specs/ is invalid and was never loaded";
+      same: t("staff_file_same"),
+      differs: t("staff_file_differs"),
+      invalid: t("staff_file_invalid"),
+    }[file.state] || t("staff_file_never_loaded");
   }
 
   function versionsTable(entry) {
     return el(
       "table",
       { class: "versions compact" },
-      el("thead", {}, el("tr", {}, el("th", {}, "Version"), el("th", {}, "Loaded"), el("th", {}, "From"), el("th", {}, "Valid today"), el("th", {}, ""))),
+      el("thead", {}, el("tr", {}, el("th", {}, t("staff_col_version")), el("th", {}, t("staff_col_loaded")), el("th", {}, t("staff_col_from")),
+        el("th", {}, t("staff_col_valid_today")), el("th", {}, ""))),
       el(
         "tbody",
         {},
@@ -48,9 +49,9 @@
             { class: v.current ? "current" : "" },
             el("td", {}, el("code", { title: v.spec_hash }, v.spec_hash.slice(0, 12))),
             el("td", {}, Staff.when(v.loaded_at)),
-            el("td", {}, v.origin === "upload" ? `upload (${Staff.when(v.uploaded_at)})` : "file"),
-            el("td", { class: v.problems.length ? "fail" : "pass" }, v.problems.length ? `${v.problems.length} problem(s)` : "valid"),
-            el("td", {}, v.current ? el("strong", {}, "current") : "")
+            el("td", {}, v.origin === "upload" ? t("staff_from_upload", { when: Staff.when(v.uploaded_at) }) : t("staff_from_file")),
+            el("td", { class: v.problems.length ? "fail" : "pass" }, v.problems.length ? t("staff_problems", { n: v.problems.length }) : t("staff_valid")),
+            el("td", {}, v.current ? el("strong", {}, t("staff_current")) : "")
           )
         )
       )
@@ -69,21 +70,23 @@
       "form",
       { class: "release", "data-slug": slug },
       el("span", { class: "field" },
-        el("label", { for: id("scores") }, "Scores"),
-        select("scores", [["immediate", "shown as soon as graded"], ["scheduled", "withheld until"]], release.scores_mode),
-        el("input", { type: "datetime-local", id: id("scores-at"), value: toLocalInput(release.scores_released_at), disabled: !canEdit, "aria-label": `scores released at (${window.CourseTime.label()})` }),
+        el("label", { for: id("scores") }, t("staff_scores")),
+        select("scores", [["immediate", t("staff_scores_immediate")], ["scheduled", t("staff_scores_scheduled")]], release.scores_mode),
+        el("input", { type: "datetime-local", id: id("scores-at"), value: toLocalInput(release.scores_released_at), disabled: !canEdit, "aria-label": t("staff_scores_at", { zone: window.CourseTime.label() }) }),
         el("small", { class: "zone" }, window.CourseTime.label())
       ),
       el("span", { class: "field" },
-        el("label", { for: id("feedback") }, "Hidden checks"),
-        select("feedback", [["deadline", "spec levels, switched at the deadline"], ["scheduled", "spec levels, switched at"]], release.feedback_mode),
-        el("input", { type: "datetime-local", id: id("feedback-at"), value: toLocalInput(release.feedback_released_at), disabled: !canEdit, "aria-label": `feedback released at (${window.CourseTime.label()})` }),
+        el("label", { for: id("feedback") }, t("staff_hidden_checks")),
+        select("feedback", [["deadline", t("staff_feedback_deadline")], ["scheduled", t("staff_feedback_scheduled")]], release.feedback_mode),
+        el("input", { type: "datetime-local", id: id("feedback-at"), value: toLocalInput(release.feedback_released_at), disabled: !canEdit, "aria-label": t("staff_feedback_at", { zone: window.CourseTime.label() }) }),
         el("small", { class: "zone" }, window.CourseTime.label())
       )
     );
-    const now = el("p", { class: "note", id: id("now") }, `Now students see scores: ${release.scores_visible_now ? "yes" : "no"}; hidden checks: ${release.feedback_level_now}.`);
+    const visible = (key, r) =>
+      t(key, { scores: r.scores_visible_now ? t("staff_yes") : t("no"), level: named("staff_level_", r.feedback_level_now) });
+    const now = el("p", { class: "note", id: id("now") }, visible("staff_now_visible", release));
     if (canEdit) {
-      form.append(el("button", { type: "submit" }, "Save"));
+      form.append(el("button", { type: "submit" }, t("staff_save")));
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         try {
@@ -96,7 +99,7 @@
               feedback_released_at: fromLocalInput(form.querySelector(`#${CSS.escape(id("feedback-at"))}`).value),
             },
           });
-          Staff.setText(id("now"), `Saved. Now students see scores: ${saved.scores_visible_now ? "yes" : "no"}; hidden checks: ${saved.feedback_level_now}.`);
+          Staff.setText(id("now"), visible("staff_saved_visible", saved));
         } catch (err) {
           Staff.setText(id("now"), err.message);
         }
@@ -106,9 +109,9 @@
   }
 
   const STATES = {
-    draft: "draft: staff only",
-    published: "published: students see it",
-    withdrawn: "withdrawn: hidden from students, submissions kept",
+    draft: t("staff_state_title_draft"),
+    published: t("staff_state_title_published"),
+    withdrawn: t("staff_state_title_withdrawn"),
   };
 
   // Publish / withdraw / reload from file: each asks first, then reloads the list (or
@@ -117,8 +120,8 @@
   function actions(entry) {
     const slug = encodeURIComponent(entry.slug);
     const out = el("p", { class: "note", id: `state-${entry.slug}`, role: "status" });
-    const act = (label, question, path, options) => {
-      const button = el("button", { type: "button", "data-action": label }, label);
+    const act = (action, label, question, path, options) => {
+      const button = el("button", { type: "button", "data-action": action }, label);
       button.addEventListener("click", async () => {
         if (!window.confirm(question)) return;
         try {
@@ -133,19 +136,19 @@
     };
     const buttons = el("p", { class: "actions" });
     if (entry.state === "published") {
-      buttons.append(act("Withdraw", `Withdraw ${entry.slug}? Students will no longer see it nor submit; every submission is kept.`,
+      buttons.append(act("Withdraw", t("staff_withdraw"), t("staff_confirm_withdraw", { slug: entry.slug }),
         `/api/v1/staff/assignments/${slug}/state`, { method: "PUT", json: { state: "withdrawn" } }));
     } else if (entry.state) {
-      const publish = act("Publish", `Publish ${entry.slug}? Students will see it and may submit.`,
+      const publish = act("Publish", t("staff_publish"), t("staff_confirm_publish", { slug: entry.slug }),
         `/api/v1/staff/assignments/${slug}/state`, { method: "PUT", json: { state: "published" } });
       if (!entry.publishable) {
         publish.disabled = true;
-        publish.title = "This version has not passed the publish checks: run `autograder assignments publish DIR`";
+        publish.title = t("staff_not_publishable");
       }
       buttons.append(publish);
     }
     if (entry.file && entry.file.state !== "same") {
-      buttons.append(" ", act("Reload from file", `Make ${entry.file.path} the current version of ${entry.slug}?`,
+      buttons.append(" ", act("Reload from file", t("staff_reload"), t("staff_confirm_reload", { path: entry.file.path, slug: entry.slug }),
         `/api/v1/staff/specs/${slug}/reload`, { method: "POST" }));
     }
     return el("div", { class: "state-actions" }, buttons, out);
@@ -156,13 +159,14 @@
       "article",
       { class: "spec", id: `spec-${entry.slug}`, "data-state": entry.state || "" },
       el("h3", {}, el("code", {}, entry.slug), " ", entry.title || "", " ",
-        el("span", { class: entry.valid ? "badge valid" : "badge invalid" }, entry.valid ? "valid" : "invalid"),
+        el("span", { class: entry.valid ? "badge valid" : "badge invalid" }, entry.valid ? t("staff_valid") : t("staff_invalid")),
         entry.state ? " " : "",
-        entry.state ? el("span", { class: `badge state-${entry.state}`, title: STATES[entry.state] }, entry.state) : ""),
-      el("p", { class: "note" }, fileState(entry.file), entry.reference_solution ? "" : " · no reference solution"),
+        entry.state ? el("span", { class: `badge state-${entry.state}`, title: STATES[entry.state] }, named("staff_state_", entry.state)) : ""),
+      el("p", { class: "note" }, fileState(entry.file), entry.reference_solution ? "" : t("staff_no_reference")),
       entry.current_hash
-        ? el("p", { class: "note origin" }, "Current version ", el("code", { title: entry.current_hash }, entry.current_hash.slice(0, 12)),
-          ` from ${entry.origin || "a file"}`, entry.publishable ? "" : " (not checked for publishing)")
+        ? el("p", { class: "note origin" }, t("staff_current_version"), " ", el("code", { title: entry.current_hash }, entry.current_hash.slice(0, 12)),
+          (Staff.chinese ? "" : " ") + t("staff_from_origin", { origin: entry.origin || t("staff_origin_unknown") }),
+          entry.publishable ? "" : (Staff.chinese ? "" : " ") + t("staff_not_checked"))
         : ""
     );
     if (canEdit && (entry.state || entry.file)) block.append(actions(entry));
@@ -172,13 +176,13 @@
       const current = entry.current_hash ? entry.current_hash.slice(0, 12) : "—";
       block.append(
         el("details", { class: "versions" },
-          el("summary", {}, `${entry.versions.length} version(s); current ${current}`),
+          el("summary", {}, t("staff_versions", { n: entry.versions.length, hash: current })),
           versionsTable(entry))
       );
       try {
         block.append(releaseForm(entry.slug, await api(`/api/v1/staff/assignments/${encodeURIComponent(entry.slug)}/release`)));
       } catch (err) {
-        block.append(el("p", { class: "note" }, `release settings: ${err.message}`));
+        block.append(el("p", { class: "note" }, t("staff_release_error", { error: err.message })));
       }
     }
     return block;
@@ -206,13 +210,13 @@
       const slug = document.getElementById("spec-slug").value.trim();
       if (slug) data.append("slug", slug);
       status.classList.remove("error");
-      status.textContent = "Checking…";
+      status.textContent = t("staff_checking");
       try {
         const done = await api("/api/v1/staff/specs", { method: "POST", body: data });
         await load(); // the list shows the new version before the status says so
         status.textContent = done.changed
-          ? `${done.slug}: version ${done.spec_hash.slice(0, 12)} is now current.`
-          : `${done.slug}: this version was already current.`;
+          ? t("staff_now_current", { slug: done.slug, hash: done.spec_hash.slice(0, 12) })
+          : t("staff_already_current", { slug: done.slug });
         for (const warning of done.warnings) problems.append(el("li", { class: "warning" }, warning));
       } catch (err) {
         status.classList.add("error");

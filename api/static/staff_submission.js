@@ -3,13 +3,13 @@
 "use strict";
 
 (function () {
-  const { api, el, number } = Staff;
+  const { api, el, number, t, named, inLanguage, withHint } = Staff;
   const url = document.getElementById("page").dataset.api;
   // Whose failure a run's is (autograder/grading/failures.py FailureKind).
   const OWNERS = {
-    student: "the student's program — ",
-    spec: "the assignment's spec or reference solution (not retried; fix it, then re-grade) — ",
-    infra: "ours, the grading system's (retried) — ",
+    student: t("staff_owner_student"),
+    spec: t("staff_owner_spec"),
+    infra: t("staff_owner_infra"),
   };
 
   function table(head, rows, cls) {
@@ -23,56 +23,64 @@
 
   function keyValues(object, unit) {
     const entries = Object.entries(object || {});
-    if (!entries.length) return el("p", { class: "note" }, "none recorded");
+    if (!entries.length) return el("p", { class: "note" }, t("staff_none_recorded"));
     return table(
-      ["", "value"],
+      ["", t("staff_value")],
       entries.map(([k, v]) => [el("td", {}, el("code", {}, k)), el("td", { class: "num" }, typeof v === "number" ? number(v, 4) + (unit || "") : JSON.stringify(v))]),
       "compact"
     );
   }
 
+  // A check's question and name: the ids, or in Chinese the spec's Chinese titles where
+  // it has them (the id then in the cell's tooltip); its message in the page's language.
   function outcomes(list) {
     return table(
-      ["Question", "Check", "Points", "Result", "Message"],
-      list.map((o) => [
-        o.question,
-        o.check + (o.hidden ? " (hidden)" : ""),
-        el("td", { class: "num" }, `${number(o.earned)} / ${number(o.points)}`),
-        el("td", { class: o.passed ? "pass" : "fail" }, o.passed ? "passed" : "failed"),
-        el("td", {}, o.message || ""),
-      ]),
+      [t("staff_col_question"), t("staff_col_check"), t("staff_col_points"), t("staff_col_result"), t("staff_col_message")],
+      list.map((o) => {
+        const question = inLanguage("", o.question_title_zh);
+        const title = inLanguage("", o.title_zh);
+        return [
+          el("td", { title: question ? o.question : null }, question || o.question),
+          el("td", { title: title ? o.check : null }, (title || o.check) + (o.hidden ? ` (${t("hidden")})` : "")),
+          el("td", { class: "num" }, `${number(o.earned)} / ${number(o.points)}`),
+          el("td", { class: o.passed ? "pass" : "fail" }, o.passed ? t("passed") : t("failed")),
+          el("td", {}, inLanguage("", o.message_zh) || withHint(o.message || "", o.hint_zh)),
+        ];
+      }),
       "outcomes"
     );
   }
 
   function runBlock(run) {
     const score = run.score === null ? "—" : `${number(run.score)} / ${number(run.max_score)}`;
-    const tags = [run.current ? "counted" : null, run.batch_id ? `re-grade #${run.batch_id}` : null].filter(Boolean).join(", ");
+    const tags = [run.current ? t("staff_counted") : null, run.batch_id ? t("staff_regrade_tag", { id: run.batch_id }) : null]
+      .filter(Boolean)
+      .join(Staff.chinese ? "，" : ", ");
     const block = el(
       "details",
       { class: "run", id: `run-${run.id}`, open: run.current },
-      el("summary", {}, `Run ${run.id} · ${run.state} · ${score}` + (tags ? ` · ${tags}` : ""))
+      el("summary", {}, t("staff_run_summary", { id: run.id, state: named("staff_run_", run.state), score: score }) + (tags ? ` · ${tags}` : ""))
     );
     block.append(
       el(
         "dl",
         { class: "facts" },
-        el("dt", {}, "Spec version"),
-        el("dd", {}, el("code", { title: run.spec_hash }, run.spec_hash.slice(0, 12)), run.spec_is_current ? " (current)" : " (older)"),
-        el("dt", {}, "Queue"), el("dd", {}, run.queue),
-        el("dt", {}, "Attempts"), el("dd", {}, run.attempts),
-        el("dt", {}, "Queued / started / finished"),
+        el("dt", {}, t("staff_spec_version")),
+        el("dd", {}, el("code", { title: run.spec_hash }, run.spec_hash.slice(0, 12)), run.spec_is_current ? t("staff_spec_current") : t("staff_spec_older")),
+        el("dt", {}, t("staff_queue")), el("dd", {}, run.queue),
+        el("dt", {}, t("staff_attempts")), el("dd", {}, run.attempts),
+        el("dt", {}, t("staff_times")),
         el("dd", {}, `${Staff.when(run.queued_at)} / ${Staff.when(run.started_at)} / ${Staff.when(run.finished_at)}`),
-        el("dt", {}, "Late penalty"), el("dd", {}, Staff.percent(run.late_penalty)),
-        el("dt", {}, "Failure"), el("dd", {}, run.failure_kind ? `${OWNERS[run.failure_owner] || ""}${run.failure_kind}: ${run.failure_message || ""}` : "—")
+        el("dt", {}, t("staff_late_penalty")), el("dd", {}, Staff.percent(run.late_penalty)),
+        el("dt", {}, t("staff_failure")), el("dd", {}, run.failure_kind ? `${OWNERS[run.failure_owner] || ""}${run.failure_kind}: ${run.failure_message || ""}` : "—")
       ),
-      el("h3", {}, "Checks"),
+      el("h3", {}, t("staff_checks")),
       outcomes(run.outcomes),
       el("div", { class: "columns" },
-        el("div", {}, el("h3", {}, "Phase timings (s)"), keyValues(run.timings)),
-        el("div", {}, el("h3", {}, "Resource use"), keyValues(run.resources))
+        el("div", {}, el("h3", {}, t("staff_timings")), keyValues(run.timings)),
+        el("div", {}, el("h3", {}, t("staff_resources")), keyValues(run.resources))
       ),
-      el("h3", {}, "Program output" + (run.log_truncated ? " (truncated)" : "")),
+      el("h3", {}, t("staff_output") + (run.log_truncated ? t("staff_truncated") : "")),
       el("pre", { class: "log" }, run.log)
     );
     return block;
@@ -84,8 +92,8 @@
     link.setAttribute("href", `/staff/assignments/${encodeURIComponent(data.assignment)}`);
     Staff.setText("student", data.full_name ? `${data.student} (${data.full_name})` : data.student);
     Staff.setText("received", Staff.when(data.received_at));
-    Staff.setText("late", data.is_late ? `${data.late_days} day(s)` : "on time");
-    Staff.setText("current-run", `run ${data.current_run}`);
+    Staff.setText("late", data.is_late ? t("late_days", { n: data.late_days }) : t("staff_on_time"));
+    Staff.setText("current-run", t("staff_run", { id: data.current_run }));
     const files = Staff.clear(document.getElementById("files"));
     for (const f of data.files) {
       files.append(
@@ -114,7 +122,7 @@
   async function follow(batchUrl) {
     const batch = await api(batchUrl);
     const p = batch.progress;
-    Staff.setText("regrade-note", `re-grade #${batch.id}: ${batch.state}, ${p.done} of ${p.total} done`);
+    Staff.setText("regrade-note", t("staff_follow", { id: batch.id, state: named("staff_batch_", batch.state), done: p.done, total: p.total }));
     if (batch.state === "open" && p.done < p.total) {
       window.setTimeout(() => follow(batchUrl), 1500);
     } else {
