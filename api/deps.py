@@ -102,7 +102,7 @@ def optional_auth(
     if credentials is not None:
         row = token_row(session, credentials.credentials)
         if row is None:
-            raise Unauthorized("invalid or revoked API token")
+            raise Unauthorized("invalid or revoked API token", "API 令牌无效或已被撤销")
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > TOKEN_USE_RECORD_EVERY:
             row.last_used_at = now
@@ -122,13 +122,15 @@ OptionalAuth = Annotated[Auth | None, Depends(optional_auth)]
 async def current_auth(request: Request, auth: OptionalAuth) -> Auth:
     if auth is None:
         raise Unauthorized(
-            "sign in at /login, or send your API token: 'Authorization: Bearer <your token>'"
+            "sign in at /login, or send your API token: 'Authorization: Bearer <your token>'",
+            "请在 /login 登录，或发送你的 API 令牌：'Authorization: Bearer <你的令牌>'",
         )
     if auth.web_session is not None and request.method not in SAFE_METHODS:
         presented = request.headers.get(CSRF_HEADER) or await _form_field(request)
         if not csrf_matches(auth.web_session, presented):
             raise CsrfFailed(
-                "this request lacks the page's CSRF token (reload the page and try again)"
+                "this request lacks the page's CSRF token (reload the page and try again)",
+                "此请求缺少页面的 CSRF 令牌（请重新加载页面后再试）",
             )
     return auth
 
@@ -156,6 +158,7 @@ CsrfProtected = Annotated[User, Depends(current_user)]
 
 
 ROLE_NAMES = {"instructor": "an instructor", "ta": "a TA", "student": "a student"}
+ROLE_NAMES_ZH = {"instructor": "教师", "ta": "助教", "student": "学生"}
 
 
 def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
@@ -165,7 +168,8 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
     async def dependency(user: CurrentUser) -> User:
         if user.role not in allowed:
             names = " or ".join(ROLE_NAMES.get(r.value, r.value) for r in sorted(allowed))
-            raise Forbidden(f"only {names} may do this")
+            names_zh = "或".join(ROLE_NAMES_ZH.get(r.value, r.value) for r in sorted(allowed))
+            raise Forbidden(f"only {names} may do this", f"只有{names_zh}可以执行此操作")
         return user
 
     dependency.__name__ = "require_" + "_or_".join(sorted(r.value for r in allowed))

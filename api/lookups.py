@@ -45,7 +45,7 @@ def assignment_by_slug(session: Session, slug: str, *, any_state: bool = False) 
         query = query.where(Assignment.state == AssignmentState.published)
     row = session.scalar(query)
     if row is None:
-        raise NotFound(f"no assignment {slug!r}")
+        raise NotFound(f"no assignment {slug!r}", f"没有作业 {slug!r}")
     return row
 
 
@@ -56,7 +56,10 @@ def current_spec(session: Session, assignment: Assignment) -> LoadedSpec:
             loaded = spec_for(session, assignment)
         except (LookupError, SpecError) as exc:
             log.error("assignment %s has no usable spec: %s", assignment.slug, exc)
-            raise NotFound(f"assignment {assignment.slug!r} is not available right now") from exc
+            raise NotFound(
+                f"assignment {assignment.slug!r} is not available right now",
+                f"作业 {assignment.slug!r} 暂时无法使用",
+            ) from exc
         if len(_specs) >= _SPEC_CACHE_SIZE:
             _specs.clear()
         _specs[key] = loaded
@@ -68,5 +71,5 @@ def visible_submission(session: Session, user: User, submission_id: str) -> Subm
     'forbidden', so ids cannot be probed."""
     row = session.get(Submission, submission_id)
     if row is None or (user.role == Role.student and row.user_id != user.id):
-        raise NotFound(f"no submission {submission_id!r}")
+        raise NotFound(f"no submission {submission_id!r}", f"没有提交 {submission_id!r}")
     return row

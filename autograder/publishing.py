@@ -32,7 +32,12 @@ log = logging.getLogger(__name__)
 
 
 class StateRefused(Exception):
-    """A state change that is not allowed now; the message says why and what to do."""
+    """A state change that is not allowed now; the message says why and what to do, in
+    English and (``zh``) in Chinese."""
+
+    def __init__(self, message: str, zh: str):
+        super().__init__(message)
+        self.zh = zh
 
 
 def bundle_problems(loaded: LoadedSpec, reference: Path, starter: Path) -> list[str]:
@@ -63,12 +68,18 @@ def set_state(session: Session, assignment: Assignment, state: str, user: User |
     checks or was live before; StateRefused says so otherwise."""
     wanted = AssignmentState(state)
     if wanted == AssignmentState.draft:
-        raise StateRefused("an assignment cannot go back to draft; withdraw it instead")
+        raise StateRefused(
+            "an assignment cannot go back to draft; withdraw it instead",
+            "已发布的作业不能退回草稿状态；请改为撤回",
+        )
     if wanted == AssignmentState.published and assignment.checked_hash != assignment.spec_hash:
         raise StateRefused(
             f"version {assignment.spec_hash[:12]} of {assignment.slug} has not passed the "
             "publish checks (reference full marks, starter zero, samples in range): publish "
-            "its bundle with `autograder assignments publish DIR`, which runs them"
+            "its bundle with `autograder assignments publish DIR`, which runs them",
+            f"{assignment.slug} 的版本 {assignment.spec_hash[:12]} 尚未通过发布检查（参考答案满分、"
+            "起始代码零分、样例分数在范围内）：请用 `autograder assignments publish DIR` 发布其"
+            "作业包，该命令会运行这些检查",
         )
     assignment.state = wanted
     log.info(

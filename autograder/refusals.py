@@ -77,10 +77,14 @@ class BadRequest(Refused):
 class RosterInvalid(BadRequest):
     code = "roster:invalid"
 
-    def __init__(self, message: str, errors: list[str]):
-        super().__init__(message)
+    def __init__(
+        self, message: str, errors: list[str], zh: str = "", errors_zh: list[str] | None = None
+    ):
+        super().__init__(message, zh)
         self.errors = errors
-        self.extra = {"errors": errors}
+        self.extra: dict[str, list[str]] = {"errors": errors}
+        if errors_zh is not None:
+            self.extra["errors_zh"] = errors_zh
 
 
 class BadUpload(Refused):

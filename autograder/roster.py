@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from autograder.accounts import get_or_create_user
+from autograder.grading.said import Said, say
 from autograder.models import Role, User
 from autograder.passwords import hash_initial_password, initial_password
 from autograder.web_sessions import end_all_sessions
@@ -36,10 +37,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RosterError(ValueError):
-    """The roster cannot be imported; ``errors`` lists each problem as 'line N: ...'."""
+    """The roster cannot be imported; ``errors`` lists each problem as 'line N: ...', and
+    ``errors_zh`` the same in Chinese."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, problems: list[Said]):
+        errors = [p.en for p in problems]
         self.errors = errors
+        self.errors_zh = [p.zh for p in problems]
         shown = errors[:MAX_ERRORS]
         more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
         super().__init__("\n".join(shown) + more)
@@ -64,17 +68,17 @@ class ImportedUser:
 
 def decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise RosterError([f"the file is larger than {MAX_BYTES // 1024} KiB"])
+        raise RosterError([say("roster.too_large", kib=MAX_BYTES // 1024)])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise RosterError([f"line {line}: not UTF-8 text (save the file as 'CSV UTF-8')"]) from exc
+        raise RosterError([say("roster.not_utf8", line=line)]) from exc
 
 
 def parse_roster(text: str) -> list[RosterRow]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True)
-    errors: list[str] = []
+    errors: list[Said] = []
     rows: list[RosterRow] = []
     order: list[str] | None = None
     first_seen: dict[tuple[str, str], int] = {}
@@ -95,52 +99,48 @@ def parse_roster(text: str) -> list[RosterRow]:
             if row is not None and not repeated:
                 rows.append(row)
             if len(rows) > MAX_ROWS:
-                errors.append(f"line {line}: more than {MAX_ROWS} people in one file")
+                errors.append(say("roster.too_many", line=line, max_rows=MAX_ROWS))
                 break
     except csv.Error as exc:
-        errors.append(f"line {start}: {exc}")  # where the broken record begins
+        errors.append(say("roster.csv_error", line=start, error=str(exc)))  # where it begins
     if order is None and not errors:
-        errors.append(f"line 1: the file is empty; its first line must be {','.join(COLUMNS)}")
+        errors.append(say("roster.empty", columns=",".join(COLUMNS)))
     if errors:
         raise RosterError(errors)
     return rows
 
 
-def _header(fields: list[str], line: int, errors: list[str]) -> list[str] | None:
+def _header(fields: list[str], line: int, errors: list[Said]) -> list[str] | None:
     names = [f.strip().lower() for f in fields]
     if sorted(names) != sorted(COLUMNS):
-        errors.append(
-            f"line {line}: the header must name the columns {','.join(COLUMNS)} "
-            f"(in any order), got {','.join(f.strip() for f in fields)}"
-        )
+        got = ",".join(f.strip() for f in fields)
+        errors.append(say("roster.header", line=line, columns=",".join(COLUMNS), got=got))
         return None
     return names
 
 
-def _row(values: dict[str, str], count: int, line: int, errors: list[str]) -> RosterRow | None:
+def _row(values: dict[str, str], count: int, line: int, errors: list[Said]) -> RosterRow | None:
     if count != len(COLUMNS):
-        errors.append(f"line {line}: expected {len(COLUMNS)} fields, got {count}")
+        errors.append(say("roster.fields", line=line, expected=len(COLUMNS), got=count))
         return None
     sid, name = values["student_id"].strip(), values["name"].strip()
     email, role = values["email"].strip().lower(), values["role"].strip().lower()
     problems = []
     if not _STUDENT_ID.fullmatch(sid):
-        problems.append(
-            f"student_id {sid!r} must be 1-100 letters, digits, '.', '_' or '-' "
-            "(starting with a letter or digit)"
-        )
+        problems.append(say("roster.bad_student_id", line=line, value=repr(sid)))
     if not name or len(name) > 200 or _CONTROL.search(name):
-        problems.append(f"name {name!r} must be 1-200 printable characters")
+        problems.append(say("roster.bad_name", line=line, value=repr(name)))
     if len(email) > 254 or not _EMAIL.fullmatch(email):
-        problems.append(f"email {email!r} is not an email address")
+        problems.append(say("roster.bad_email", line=line, value=repr(email)))
     if role not in {r.value for r in Role}:
-        problems.append(f"role {role!r} must be one of {', '.join(r.value for r in Role)}")
-    errors.extend(f"line {line}: {p}" for p in problems)
+        roles = ", ".join(r.value for r in Role)
+        problems.append(say("roster.bad_role", line=line, value=repr(role), roles=roles))
+    errors.extend(problems)
     return None if problems else RosterRow(line, sid, name, email, Role(role))
 
 
 def _duplicate(
-    values: dict[str, str], line: int, first_seen: dict[tuple[str, str], int], errors: list[str]
+    values: dict[str, str], line: int, first_seen: dict[tuple[str, str], int], errors: list[Said]
 ) -> bool:
     found = False
     for column in ("student_id", "email"):
@@ -150,7 +150,9 @@ def _duplicate(
             continue
         earlier = first_seen.setdefault((column, value), line)
         if earlier != line:
-            errors.append(f"line {line}: {column} {value!r} already appears on line {earlier}")
+            errors.append(
+                say("roster.repeated", line=line, column=column, value=repr(value), earlier=earlier)
+            )
             found = True
     return found
 
@@ -183,9 +185,9 @@ def _check_emails_free(session: Session, rows: list[RosterRow]) -> None:
         select(User.name, func.lower(User.email)).where(func.lower(User.email).in_(by_email))
     ).all()
     errors = [
-        f"line {by_email[email].line}: email {email!r} belongs to another user ({name!r})"
+        say("roster.email_taken", line=by_email[email].line, value=repr(email), owner=repr(name))
         for name, email in taken
         if by_email[email].student_id != name
     ]
     if errors:
-        raise RosterError(sorted(errors, key=lambda e: int(e.split()[1].rstrip(":"))))
+        raise RosterError(sorted(errors, key=lambda e: int(e.en.split()[1].rstrip(":"))))

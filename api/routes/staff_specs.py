@@ -171,7 +171,8 @@ def put_state(
         publishing.set_state(session, assignment, body.state, user)
     except publishing.StateRefused as exc:
         session.rollback()
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        messages = {"en": str(exc), "zh": exc.zh}
+        return JSONResponse({"detail": str(exc), "messages": messages}, status_code=409)
     session.commit()
     return {"slug": slug, "state": assignment.state, "spec_hash": assignment.spec_hash}
 

@@ -80,9 +80,10 @@ def import_csv(session: Session, data: bytes, reset_passwords: bool) -> dict[str
         imported = roster.import_roster(session, rows, reset_passwords=reset_passwords)
     except roster.RosterError as exc:
         session.rollback()
-        refused = RosterInvalid(f"the roster has {len(exc.errors)} problem(s)", exc.errors)
-        refused.zh = f"名单中有 {len(exc.errors)} 处问题"  # RosterInvalid takes no zh argument
-        raise refused from exc
+        n = len(exc.errors)
+        raise RosterInvalid(
+            f"the roster has {n} problem(s)", exc.errors, f"名单中有 {n} 处问题", exc.errors_zh
+        ) from exc
     session.commit()
     users = [
         {

@@ -95,7 +95,8 @@ document.addEventListener("DOMContentLoaded", function () {
       const language = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
       const said = (data.messages && data.messages[language]) || data.detail || response.statusText;
       A.showStatus(response.status + ": " + said, true);
-      showErrors(Array.isArray(data.errors) ? data.errors : []);
+      const lines = language === "zh" && Array.isArray(data.errors_zh) ? data.errors_zh : data.errors;
+      showErrors(Array.isArray(lines) ? lines : []);
     } catch (err) {
       A.showStatus(t("network_error") + " " + err, true);
     } finally {

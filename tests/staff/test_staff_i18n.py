@@ -234,3 +234,55 @@ def test_a_rejected_spec_and_a_bad_roster_answer_in_both_languages(staff_client,
     )
     assert bad.status_code == 400 and bad.json()["code"] == "roster:invalid"
     assert re.fullmatch(r"名单中有 \d+ 处问题", bad.json()["messages"]["zh"])
+
+
+def test_a_bad_rosters_lines_are_listed_in_both_languages(staff_client, people):
+    bad = staff_client.post(
+        "/api/v1/users/import",
+        headers=bearer(people.instructor) | {"Content-Type": "text/csv"},
+        content=b"student_id,name,email,role\n1,Ann,ann@x.edu,teacher\n1,Bob,not-an-email,student\n",
+    )
+    assert bad.status_code == 400
+    body = bad.json()
+    assert body["errors"] == [
+        "line 2: role 'teacher' must be one of student, ta, instructor",
+        "line 3: email 'not-an-email' is not an email address",
+        "line 3: student_id '1' already appears on line 2",
+    ]
+    assert body["errors_zh"] == [
+        "第 2 行：role 'teacher' 必须是 student, ta, instructor 之一",
+        "第 3 行：email 'not-an-email' 不是电子邮件地址",
+        "第 3 行：student_id '1' 已在第 2 行出现过",
+    ]
+
+
+def test_who_may_do_what_is_refused_in_both_languages(staff_client, people, assignment):
+    nobody = staff_client.get("/api/v1/staff/assignments")
+    assert nobody.status_code == 401
+    assert "请在 /login 登录" in nobody.json()["messages"]["zh"]
+    revoked = staff_client.get("/api/v1/staff/assignments", headers={"Authorization": "Bearer x"})
+    assert revoked.json()["messages"]["zh"] == "API 令牌无效或已被撤销"
+    student = staff_client.get("/api/v1/staff/assignments", headers=bearer(people.student))
+    assert student.status_code == 403
+    assert student.json()["messages"] == {
+        "en": "only an instructor or a TA may do this",
+        "zh": "只有教师或助教可以执行此操作",
+    }
+    unknown = staff_client.get("/api/v1/assignments/nope", headers=bearer(people.student))
+    assert unknown.status_code == 404
+    assert unknown.json()["messages"] == {"en": "no assignment 'nope'", "zh": "没有作业 'nope'"}
+
+
+def test_a_refused_publish_answers_in_both_languages(staff_client, people, assignment, db):
+    assignment.checked_hash = None  # a version the publish checks never passed
+    db.commit()
+    url = f"/api/v1/staff/assignments/{SLUG}/state"
+    unchecked = staff_client.put(
+        url, headers=bearer(people.instructor), json={"state": "published"}
+    )
+    assert unchecked.status_code == 409, unchecked.text
+    body = unchecked.json()
+    assert (
+        body["messages"]["en"] == body["detail"] and "has not passed the publish" in body["detail"]
+    )
+    assert "尚未通过发布检查" in body["messages"]["zh"]
