@@ -71,5 +71,5 @@ def visible_submission(session: Session, user: User, submission_id: str) -> Subm
     'forbidden', so ids cannot be probed."""
     row = session.get(Submission, submission_id)
     if row is None or (user.role == Role.student and row.user_id != user.id):
-        raise NotFound(f"no submission {submission_id!r}", f"没有提交 {submission_id!r}")
+        raise NotFound(f"no submission {submission_id!r}", f"没有编号为 {submission_id!r} 的提交")
     return row
