@@ -13,6 +13,7 @@ import struct
 import numpy as np
 import pytest
 
+from autograder.grading.said import Said
 from worker.artifacts import (
     MalformedArtifact,
     json_lines,
@@ -131,4 +132,4 @@ def test_load_array_words_for_the_student(tmp_path):
     said = load_array(
         _npy_with_header(tmp_path, (2**40,)), kinds="f", shape=(None,), what="predictions"
     )
-    assert isinstance(said, str) and said.startswith("predictions: not a readable")
+    assert isinstance(said, Said) and said.startswith("predictions: not a readable")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from autograder.grading.said import Said
 from autograder.specs.loader import load_spec_text
 from autograder.specs.schema import SequenceCheck
 from worker.checks import seqtasks
@@ -398,7 +399,7 @@ def test_hostile_prediction_arrays_are_refused(tmp_path, array, problem):
     path = tmp_path / "predictions.npy"
     np.save(path, array, allow_pickle=False)
     got = load_ids(path, 50, 9, 13, "predictions")
-    assert isinstance(got, str) and problem in got
+    assert isinstance(got, Said) and problem in got
 
 
 def test_pickled_and_missing_predictions_are_refused(tmp_path):

@@ -442,7 +442,7 @@ def _grade_calls(
         static = KINDS[check.kind].static
         violation = static(check, job / "student") if static else None
         if violation:
-            results[i] = Outcome(0.0, check.points, violation, {"constraint": violation})
+            results[i] = Outcome(0.0, check.points, violation, {"constraint": str(violation)})
         student.timed += [
             (f"timed case of {check.id}", timed_boxes[k].result) for k in idx if k in timed_boxes
         ]

@@ -239,7 +239,9 @@ class Failure(BaseModel):
             return self.detail
         values = {"detail": self.detail, **self.values}
         if language == "zh" and isinstance(values.get("phase"), str):
-            values["phase"] = PHASE_NAMES_ZH.get(str(values["phase"]), values["phase"])
+            # The phase's own Chinese name where the check gave it (phase_zh), else a known one.
+            named = values.get("phase_zh") or PHASE_NAMES_ZH.get(str(values["phase"]))
+            values["phase"] = named or values["phase"]
         return template.format(**values)
 
     def titles(self) -> dict[str, str]:

@@ -31,6 +31,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from autograder.specs.schema import ClassifierCheck
 from worker.artifacts import MalformedArtifact, load_npy, safetensors_summary
 from worker.checks.base import Outcome
@@ -51,7 +52,7 @@ def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     log = PhaseLog()
     violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
     if violation:
-        return zero(check, f"constraint forbidden_imports: {violation}"), log
+        return zero(check, say("phases.forbidden_imports", violation=violation)), log
     weights, train_curve, message = _weights(check, ctx, log)
     if weights is None:
         return zero(check, message, {"curve": train_curve}), log
@@ -64,7 +65,7 @@ def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     view, labels, index = hidden_view(ctx, check)
     private = _private_test_split(check, ctx)
     predictions = _predict(check, ctx, log, weights, view, private)
-    if isinstance(predictions, str):
+    if isinstance(predictions, Said):
         return zero(check, predictions, {"curve": train_curve}), log
     outcome = score(check, predictions, labels, train_curve, index, class_names(check, ctx))
     outcome.details["params"] = safetensors_summary(weights)["params"]
@@ -113,7 +114,7 @@ def _private_test_split(check: ClassifierCheck, ctx: PhaseContext) -> bool:
 
 def _weights(
     check: ClassifierCheck, ctx: PhaseContext, log: PhaseLog
-) -> tuple[Path | None, list[dict[str, Any]], str]:
+) -> tuple[Path | None, list[dict[str, Any]], Said | str]:
     """Trained (train phase) or uploaded weights, the training curve, or why there are none."""
     if check.train is None:
         for name in check.weights_files:
@@ -123,14 +124,8 @@ def _weights(
                     return path, [], ""
                 converted, problem = convert_weights(check, ctx, log, path)
                 return converted, [], problem
-        return (
-            None,
-            [],
-            (
-                f"no weights uploaded: submit one of {', '.join(check.weights_files)} "
-                "(your trained model's state_dict)"
-            ),
-        )
+        files = ", ".join(check.weights_files)
+        return None, [], say("classifier.no_weights_uploaded", files=files)
     train = check.train
     phase = {
         "module": check.module,
@@ -158,22 +153,23 @@ def _weights(
         progress_file="metrics.jsonl",
     )
     train_curve = curve(out / "metrics.jsonl")
-    train_problem = phase_problem("training", result, out, log, ctx, train.wall_seconds)
+    training = say("phases.training")
+    train_problem = phase_problem(training, result, out, log, ctx, train.wall_seconds)
     if train_problem:
         return None, train_curve, train_problem
     weights = out / "weights.safetensors"
     if not weights.is_file():
-        return None, train_curve, "training finished but wrote no weights"
+        return None, train_curve, say("phases.no_weights_written")
     return weights, train_curve, ""
 
 
 def convert_weights(
     check: Any, ctx: PhaseContext, log: PhaseLog, path: Path
-) -> tuple[Path | None, str]:
+) -> tuple[Path | None, Said | str]:
     """A ``torch.save`` upload as safetensors, made by a box that runs no student code (an
     empty /job/src; the file is unpickled there with ``weights_only=True``), so that its
     parameters are counted here from a header and the prediction box gets plain tensors."""
-    empty = ctx.job_dir / f"{check.id}-convert-src"
+    empty = ctx.job_dir / f"{check.id}-convert-src"  # not a message: a folder
     empty.mkdir(exist_ok=True)
     phase = {"weights": path.name}
     result, out = run_phase(
@@ -187,12 +183,13 @@ def convert_weights(
         files=[path],
         src_dir=empty,
     )
-    problem = phase_problem(f"reading {path.name}", result, out, log, ctx, 60)
+    reading = say("classifier.reading", name=path.name)
+    problem = phase_problem(reading, result, out, log, ctx, 60)
     converted = out / "weights.safetensors"
     if problem:
         return None, problem
     if not converted.is_file():
-        return None, f"{path.name} could not be read as a state_dict"
+        return None, say("classifier.not_a_state_dict", name=path.name)
     return converted, ""
 
 
@@ -203,7 +200,7 @@ def _predict(
     weights: Path,
     view: np.ndarray,
     private: bool = False,
-) -> np.ndarray | str:
+) -> np.ndarray | Said:
     """The labels the student's model gives ``view`` (the job's test images), or why none.
     ``private``: the view is of a private split: what the box prints or raises is withheld."""
     n = len(view)
@@ -226,7 +223,13 @@ def _predict(
         withhold_output=private,
     )
     problem = phase_problem(
-        "prediction", result, out, log, ctx, check.predict_wall_seconds, withhold=private
+        say("phases.prediction"),
+        result,
+        out,
+        log,
+        ctx,
+        check.predict_wall_seconds,
+        withhold=private,
     )
     if problem:
         return problem
@@ -234,9 +237,11 @@ def _predict(
     try:
         preds = load_npy(path)
     except (MalformedArtifact, OSError):
-        return "prediction finished but wrote no readable predictions"
+        return say("classifier.no_predictions")
     if preds.dtype.kind not in "iu" or preds.shape != (n,):
-        return f"predictions have dtype {preds.dtype} and shape {preds.shape}, expected ({n},) ints"
+        return say(
+            "classifier.bad_predictions", dtype=str(preds.dtype), shape=str(preds.shape), n=n
+        )
     return preds.astype(np.int64)
 
 
@@ -316,10 +321,14 @@ def score(
         (c for c in range(classes) if per_class[c] is not None),
         key=lambda c: cast(float, per_class[c]),  # the classes with an accuracy
     )
-    message = (
-        f"test accuracy {accuracy:.2%} on {len(labels)} hidden images (no points at "
-        f"{_percent(credit.floor)} or below, full points at {_percent(credit.target)}); weakest: "
-        f"{_class_name(worst, names)}: {per_class[worst]:.1%}"
+    message = say(
+        "classifier.accuracy",
+        accuracy=accuracy,
+        n=len(labels),
+        floor=_percent(credit.floor),
+        target=_percent(credit.target),
+        weakest=_class_name(worst, names),
+        weakest_accuracy=per_class[worst],
     )
     if fraction < 1:
         message = with_hint(message, check)
@@ -331,10 +340,10 @@ def _percent(x: float) -> str:
     return f"{x:.1%}".replace(".0%", "%")
 
 
-def _class_name(label: int, names: list[str] | None) -> str:
+def _class_name(label: int, names: list[str] | None) -> Said:
     if names and 0 <= label < len(names):
-        return f"{names[label]} (class {label})"
-    return f"class {label}"
+        return say("classifier.named_class", name=names[label], label=label)
+    return say("classifier.class", label=label)
 
 
 def class_names(check: ClassifierCheck, ctx: PhaseContext) -> list[str] | None:

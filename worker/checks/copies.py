@@ -33,12 +33,25 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from autograder.specs.schema import CopyRule
 
 NEAREST = 10
 CHUNK = 8192
 QUERY_CHUNK = 2048
 POSES = ("as drawn", "mirrored left-right", "mirrored top-bottom", "rotated 180 degrees")
+
+
+def pose(k: int) -> Said:
+    """POSES[k] in words for a message, in both languages."""
+    return (
+        say("samples.pose_as_drawn"),
+        say("samples.pose_mirrored_left_right"),
+        say("samples.pose_mirrored_top_bottom"),
+        say("samples.pose_rotated"),
+    )[k]
+
+
 _MARGIN = 8  # largest centring shift (MNIST digits have a 4-pixel margin)
 
 
@@ -85,10 +98,10 @@ class ImageIndex:
         vectors = np.concatenate([canonical(as_unit(p)) for p in parts])
         return cls(vectors, (vectors * vectors).sum(axis=1), len(train))
 
-    def name(self, row: int) -> str:
+    def name(self, row: int) -> Said:
         if row < self.n_train:
-            return f"training image #{row}"
-        return f"test image #{row - self.n_train}"
+            return say("samples.training_image", n=row)
+        return say("samples.test_image", n=row - self.n_train)
 
 
 def as_unit(images: np.ndarray) -> np.ndarray:

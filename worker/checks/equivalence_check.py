@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from autograder.specs.equivalence_oracles import (
     CELLS,
     GATES,
@@ -45,6 +46,7 @@ from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFa
 from worker.checks.common.hints import with_hint
 
 PROTOCOL = "module_forward"
+COMMA = Said(", ", "，")
 
 # The built-ins a submission re-implements: found in its source, they cost the check.
 _RNN_NAMES = [
@@ -147,13 +149,13 @@ def parameters(oracle: str, init: dict[str, Any]) -> list[tuple[str, tuple[int, 
             width = init["input_size"] if layer == 0 else d * h
             for sfx in ("", "_reverse")[:d]:
                 params += [
-                    (f"weight_ih_l{layer}{sfx}", (g, width), "w"),
-                    (f"weight_hh_l{layer}{sfx}", (g, h), "w"),
+                    (f"weight_ih_l{layer}{sfx}", (g, width), "w"),  # not a message: a name
+                    (f"weight_hh_l{layer}{sfx}", (g, h), "w"),  # not a message: a name
                 ]
                 if bias:
                     params += [
-                        (f"bias_ih_l{layer}{sfx}", (g,), "b"),
-                        (f"bias_hh_l{layer}{sfx}", (g,), "b"),
+                        (f"bias_ih_l{layer}{sfx}", (g,), "b"),  # not a message: a name
+                        (f"bias_hh_l{layer}{sfx}", (g,), "b"),  # not a message: a name
                     ]
     elif oracle == "multi_head_attention":
         params += _mha_params("", init["embed_dim"])
@@ -175,10 +177,10 @@ def parameters(oracle: str, init: dict[str, Any]) -> list[tuple[str, tuple[int, 
 
 def _mha_params(prefix: str, e: int) -> list[tuple[str, tuple[int, ...], str]]:
     return [
-        (f"{prefix}in_proj_weight", (3 * e, e), "w"),
-        (f"{prefix}in_proj_bias", (3 * e,), "b"),
-        (f"{prefix}out_proj.weight", (e, e), "w"),
-        (f"{prefix}out_proj.bias", (e,), "b"),
+        (f"{prefix}in_proj_weight", (3 * e, e), "w"),  # not a message: a parameter's name
+        (f"{prefix}in_proj_bias", (3 * e,), "b"),  # not a message: a parameter's name
+        (f"{prefix}out_proj.weight", (e, e), "w"),  # not a message: a parameter's name
+        (f"{prefix}out_proj.bias", (e,), "b"),  # not a message: a parameter's name
     ]
 
 
@@ -222,7 +224,7 @@ def draw_weights(
 class CaseInfo:
     """What a case was, for the feedback (outside only)."""
 
-    description: str
+    description: Said
     init: dict[str, Any]
     sizes: dict[str, int]
 
@@ -297,12 +299,12 @@ def _inputs(
     inputs: dict[str, Any],
     edge: str | None,
     rng: np.random.Generator,
-) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray], list[Said | str]]:
     """(layout, arrays, words): how the forward call is assembled from the named arrays
     (``args``: a name, a list of names for a tuple, or None; ``kwargs``: name or literal),
     the arrays, and words describing the case."""
     n = sizes["batch"]
-    words: list[str] = []
+    words: list[Said | str] = []
     arrays: dict[str, np.ndarray] = {}
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
@@ -321,9 +323,9 @@ def _inputs(
                 args.append(["h0", "c0"])
             else:
                 args.append("h0")
-            words.append("initial state given")
+            words.append(say("equivalence.initial_state"))
         else:
-            words.append("no initial state")
+            words.append(say("equivalence.no_initial_state"))
     elif oracle in LAYERS:
         h, length = init["hidden_size"], sizes["length"]
         d = 2 if init.get("bidirectional") else 1
@@ -338,9 +340,9 @@ def _inputs(
                 args.append(["h0", "c0"])
             else:
                 args.append("h0")
-            words.append("initial state given")
+            words.append(say("equivalence.initial_state"))
         else:
-            words.append("no initial state")
+            words.append(say("equivalence.no_initial_state"))
     elif oracle == "scaled_dot_product_attention":
         heads, lq, lk = sizes["heads"], sizes["q_len"], sizes["kv_len"]
         arrays["query"] = normal(n, heads, lq, sizes["embed"])
@@ -359,12 +361,12 @@ def _inputs(
             arrays["attn_mask"] = np.ascontiguousarray(allowed)
             kwargs["attn_mask"] = "attn_mask"
             words.append(
-                "boolean attn_mask (True: attend) from key lengths "
-                + _lengths_text(keep)
-                + (" and causal" if mask == "padding_causal" else "")
+                say("equivalence.bool_mask_causal", lengths=_lengths_text(keep))
+                if mask == "padding_causal"
+                else say("equivalence.bool_mask", lengths=_lengths_text(keep))
             )
         else:
-            words.append("no mask")
+            words.append(say("equivalence.no_mask"))
     else:
         batch_first = init.get("batch_first", False)
         e = sizes["num_heads"] * sizes["head_dim"]
@@ -383,26 +385,26 @@ def _inputs(
             arrays["query"] = seq(lq)
             if inputs.get("self_attention"):
                 args += ["query", "query", "query"]
-                words.append("self-attention")
+                words.append(say("equivalence.self_attention"))
             else:
                 arrays["key"] = seq(lk)
                 arrays["value"] = seq(lk)
                 args += ["query", "key", "value"]
-                words.append("cross-attention")
+                words.append(say("equivalence.cross_attention"))
             mask_kw, pad_kw = "attn_mask", "key_padding_mask"
         mask = inputs["mask"]
         if mask in ("causal", "padding_causal"):
             arrays[mask_kw] = np.triu(np.ones((lq, lk), dtype=bool), k=1)  # True: masked out
             kwargs[mask_kw] = mask_kw
-            words.append(f"causal {mask_kw} (True: not allowed)")
+            words.append(say("equivalence.causal_mask", name=mask_kw))
         if mask in ("padding", "padding_causal"):
             minimum = 0 if oracle == "multi_head_attention" else 1
             keep = _padding_keep(n, lk, edge, rng, minimum=minimum)
             arrays[pad_kw] = ~keep  # True: padding, ignored
             kwargs[pad_kw] = pad_kw
-            words.append(f"{pad_kw} from key lengths {_lengths_text(keep)}")
+            words.append(say("equivalence.padding_mask", name=pad_kw, lengths=_lengths_text(keep)))
         if mask == "none":
-            words.append("no mask")
+            words.append(say("equivalence.no_mask"))
     return {"args": args, "kwargs": kwargs}, arrays, words
 
 
@@ -420,29 +422,43 @@ def _lengths_text(keep: np.ndarray) -> str:
 
 
 def _describe(
-    oracle: str, init: dict[str, Any], sizes: dict[str, int], words: list[str], edge: str | None
-) -> str:
-    parts = [f"batch {sizes['batch']}"]
-    for name in ("length", "q_len", "kv_len"):
-        if name in sizes and not (name == "kv_len" and "self-attention" in words):
-            parts.append(f"{name.replace('_', ' ')} {sizes[name]}")
+    oracle: str,
+    init: dict[str, Any],
+    sizes: dict[str, int],
+    words: list[Said | str],
+    edge: str | None,
+) -> Said:
+    parts: list[Said | str] = [say("equivalence.batch", n=sizes["batch"])]
+    if "length" in sizes:
+        parts.append(say("equivalence.length", n=sizes["length"]))
+    if "q_len" in sizes:
+        parts.append(say("equivalence.q_len", n=sizes["q_len"]))
+    if "kv_len" in sizes and "self-attention" not in words:
+        parts.append(say("equivalence.kv_len", n=sizes["kv_len"]))
     for key, value in init.items():
         if key in ("dropout",):
             continue
         if isinstance(value, bool):
             if value != (key == "bias"):
-                parts.append(key if value else f"{key}=False")
+                parts.append(key if value else f"{key}=False")  # not a message: code
         elif key not in ("nonlinearity", "activation") or value not in ("tanh", "relu"):
             parts.append(f"{key}={value}")
     if oracle == "scaled_dot_product_attention":
         parts.append(
-            f"query {sizes['batch']}x{sizes['heads']}x{sizes['q_len']}x{sizes['embed']}, "
-            f"value width {sizes['value_embed']}"
+            say(
+                "equivalence.sdpa_sizes",
+                shape=f"{sizes['batch']}x{sizes['heads']}x{sizes['q_len']}x{sizes['embed']}",
+                width=sizes["value_embed"],
+            )
         )
     parts += words
-    if edge:
-        parts.append(f"edge case: {edge.replace('_', ' ')}")
-    return ", ".join(parts)
+    if edge == "batch_1":
+        parts.append(say("equivalence.edge_batch_1"))
+    elif edge == "length_1":
+        parts.append(say("equivalence.edge_length_1"))
+    elif edge:
+        parts.append(say("equivalence.edge_fully_masked_row"))
+    return COMMA.join(parts)
 
 
 # ------------------------------------------------------------------------------ score
@@ -463,7 +479,8 @@ def score(
     worst: dict[str, float] = {}
     for case, (info, got, want) in enumerate(zip(infos, student, reference, strict=True)):
         if want.status != "ok" or len(want.outputs) != len(names):
-            raise ReferenceFailed(f"{check.id} case {case + 1}: {want.error or want.status}")
+            failed = want.error or want.status
+            raise ReferenceFailed(f"{check.id} case {case + 1}: {failed}")  # not a message
         problems = case_problems(
             got, want, names, check.rtol, check.atol, info, check.oracle, failed_outputs, worst
         )
@@ -485,19 +502,32 @@ def score(
         return Outcome(
             earned,
             check.points,
-            f"{label}: all {cases} cases match PyTorch's {MODULE_NAMES[check.oracle]} "
-            f"(largest difference {worst_all:.2g})",
+            say(
+                "equivalence.all_match",
+                label=label,
+                cases=cases,
+                module=MODULE_NAMES[check.oracle],
+                worst=worst_all,
+            ),
             details,
         )
-    details["first_failure"] = first
+    details["first_failure"] = {k: str(v) if isinstance(v, Said) else v for k, v in first.items()}
     details["failed_outputs"] = failed_outputs
-    message = (
-        f"{label}: {passed} of {cases} cases match PyTorch's {MODULE_NAMES[check.oracle]}. "
-        f"Case {first['case']} ({first['inputs']}): {first['problem']}"
+    message = say(
+        "equivalence.some_match",
+        label=label,
+        passed=passed,
+        cases=cases,
+        module=MODULE_NAMES[check.oracle],
+        case=first["case"],
+        inputs=first["inputs"],
+        problem=first["problem"],
     )
     if failed_outputs:
-        counts = ", ".join(f"{k} in {v}" for k, v in failed_outputs.items())
-        message += f"\nOutputs that differ (number of cases): {counts}."
+        counts = COMMA.join(
+            say("equivalence.output_cases", name=k, n=v) for k, v in failed_outputs.items()
+        )
+        message += say("equivalence.outputs_differ", counts=counts)
     message = with_hint(message, check)
     return Outcome(earned, check.points, message, details)
 
@@ -512,15 +542,19 @@ def case_problems(
     oracle: str,
     failed_outputs: dict[str, int],
     worst: dict[str, float],
-) -> list[str]:
+) -> list[Said | str]:
     if got.status != "ok":
-        return [got.error or "no result: the program ended before this case ran"]
+        return [got.error or say("equivalence.no_result")]
     if len(got.outputs) != len(names):
         return [
-            f"returned {len(got.outputs)} tensor(s), expected {len(names)}: "
-            f"{', '.join(names)} (nested tuples are flattened in order)"
+            say(
+                "equivalence.output_count",
+                got=len(got.outputs),
+                want=len(names),
+                names=", ".join(names),
+            )
         ]
-    problems = []
+    problems: list[Said | str] = []
     for name, g, w in zip(names, got.outputs, want.outputs, strict=True):
         problem, err = compare_named(name, g, w, rtol, atol, info, oracle)
         if err is not None:
@@ -539,22 +573,20 @@ def compare_named(
     atol: float,
     info: CaseInfo,
     oracle: str,
-) -> tuple[str | None, float | None]:
+) -> tuple[Said | None, float | None]:
     """(problem or None, max abs error or None) for one output; NaN and inf never pass."""
     if not isinstance(got, np.ndarray) or got.dtype.kind != "f":
         kind = getattr(getattr(got, "dtype", None), "name", type(got).__name__)
-        return f"output {name} has dtype {kind}, expected floating point (float64)", None
+        return say("equivalence.dtype", name=name, kind=kind), None
     if got.shape != want.shape:
-        return f"output {name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}", None
+        shapes = {"got": str(tuple(got.shape)), "want": str(tuple(want.shape))}
+        return say("equivalence.shape", name=name, **shapes), None
     g = got.astype(np.float64)
     w = want.astype(np.float64)
     bad_values = ~np.isfinite(g)
     if bad_values.any():
         where = _where(np.unravel_index(int(np.argmax(bad_values)), g.shape), name, info, oracle)
-        return (
-            f"output {name} has {int(bad_values.sum())} NaN or infinite value(s), first {where}",
-            None,
-        )
+        return say("equivalence.nonfinite", name=name, n=int(bad_values.sum()), where=where), None
     err = np.abs(g - w)
     ok = err <= atol + rtol * np.abs(w)
     max_err = float(err.max()) if err.size else 0.0
@@ -562,48 +594,56 @@ def compare_named(
         return None, max_err
     at = np.unravel_index(int(np.argmax(np.where(ok, -1.0, err))), g.shape)
     return (
-        f"output {name} differs: max abs error {max_err:.3g} {_where(at, name, info, oracle)} "
-        f"(got {g[at]:.6g}, expected {w[at]:.6g}), expected <= {atol:g} + {rtol:g}*|expected|; "
-        f"{int((~ok).sum())} of {ok.size} values differ",
+        say(
+            "equivalence.differs",
+            name=name,
+            err=max_err,
+            where=_where(at, name, info, oracle),
+            got=g[at],
+            want=w[at],
+            atol=atol,
+            rtol=rtol,
+            bad=int((~ok).sum()),
+            size=ok.size,
+        ),
         max_err,
     )
 
 
-def _where(index: tuple[Any, ...], name: str, info: CaseInfo, oracle: str) -> str:
+def _where(index: tuple[Any, ...], name: str, info: CaseInfo, oracle: str) -> Said:
     """An index in words, e.g. 'at time 2, batch 0, unit 3 (backward direction)'."""
     idx = [int(i) for i in index]
     init = info.init
     if oracle in CELLS:
-        return f"at batch {idx[0]}, unit {idx[1]}"
+        return say("equivalence.at_cell", b=idx[0], u=idx[1])
     if oracle in LAYERS:
         h = init["hidden_size"]
         d = 2 if init.get("bidirectional") else 1
         if name == "output":
             t, b = (idx[1], idx[0]) if init.get("batch_first") else (idx[0], idx[1])
-            direction = (
-                (" (backward direction)" if idx[2] >= h else " (forward direction)")
-                if d == 2
-                else ""
-            )
-            return f"at time {t}, batch {b}, feature {idx[2]}{direction}"
+            direction = Said("", "")
+            if d == 2:
+                direction = say(
+                    "equivalence.backward_feature" if idx[2] >= h else "equivalence.forward_feature"
+                )
+            return say("equivalence.at_time", t=t, b=b, f=idx[2], direction=direction)
         layer, backward = divmod(idx[0], d)
-        which = ("forward", "backward")[backward] if d == 2 else ""
-        return (
-            f"at layer {layer}{' ' + which + ' direction' if which else ''}, batch {idx[1]}, "
-            f"unit {idx[2]}"
-        )
+        which = Said("", "")
+        if d == 2:
+            which = say("equivalence.backward_layer" if backward else "equivalence.forward_layer")
+        return say("equivalence.at_layer", layer=layer, direction=which, b=idx[1], u=idx[2])
     if oracle == "scaled_dot_product_attention":
-        return f"at batch {idx[0]}, head {idx[1]}, query {idx[2]}, feature {idx[3]}"
+        return say("equivalence.at_head", b=idx[0], h=idx[1], q=idx[2], f=idx[3])
     if name == "attn_weights":
-        return f"at batch {idx[0]}, query {idx[1]}, key {idx[2]}"
+        return say("equivalence.at_key", b=idx[0], q=idx[1], k=idx[2])
     t, b = (idx[1], idx[0]) if init.get("batch_first") else (idx[0], idx[1])
-    return f"at batch {b}, position {t}, feature {idx[2]}"
+    return say("equivalence.at_position", b=b, t=t, f=idx[2])
 
 
 # ------------------------------------------------------------------------------ constraint
 
 
-def constraint(check: EquivalenceCheck, code_dir: Path) -> str | None:
+def constraint(check: EquivalenceCheck, code_dir: Path) -> Said | None:
     """A forbidden name or import in the student's module or the local modules it imports
     (read as text, never run), or None."""
     names = list(dict.fromkeys(DEFAULT_FORBIDDEN_NAMES[check.oracle] + check.forbidden_names))
@@ -667,7 +707,7 @@ def local_sources(code_dir: Path, module: str) -> list[Path]:
 
 def scan_source(
     path: Path, names: list[str], imports: list[str], build: str | None = None
-) -> str | None:
+) -> Said | None:
     """The first use of a forbidden built-in: as an attribute (``nn.LSTM``), an imported
     name (``from torch.nn import LSTM``), a string (``getattr(nn, "LSTM")``) or a star
     import of torch; dotted entries (``torch.lstm``) match that attribute of torch."""
@@ -706,18 +746,15 @@ def scan_source(
                 modules.append(node.module)
                 for a in node.names:
                     if a.name == "*" and node.module.split(".")[0] == "torch":
-                        return (
-                            f"{path.name} line {line}: 'from {node.module} import *' is not "
-                            "allowed here"
+                        return say(
+                            "equivalence.star_import", file=path.name, line=line, module=node.module
                         )
                     if a.name in plain and node.module.split(".")[0] not in local:
                         found = a.name
-                    modules.append(f"{node.module}.{a.name}")
+                    modules.append(f"{node.module}.{a.name}")  # not a message: a name
             for m in modules:
                 if any(m == f or m.startswith(f + ".") for f in imports):
-                    return (
-                        f"{path.name} line {line} imports {m}, which is not allowed in this check"
-                    )
+                    return say("equivalence.forbidden_import", file=path.name, line=line, module=m)
         elif isinstance(node, ast.Attribute):
             own = isinstance(node.value, ast.Name) and node.value.id in local_aliases
             if node.attr in plain and not own:
@@ -727,12 +764,9 @@ def scan_source(
                 and node.value.id in torch_aliases
                 and ("torch", node.attr) in dotted
             ):
-                found = f"torch.{node.attr}"
+                found = f"torch.{node.attr}"  # not a message: a name
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in plain:
             found = node.value
         if found:
-            return (
-                f"{path.name} line {line} uses {found}: this check is about writing it yourself, "
-                "so the built-in may not be used"
-            )
+            return say("equivalence.forbidden_name", file=path.name, line=line, name=found)
     return None

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.grading.said import Said, say
+from autograder.grading.said import Said, as_said, say
 from autograder.specs.schema import FunctionCheck
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Step
 from worker.checks.common.hints import with_hint
@@ -25,18 +25,19 @@ def plan(check: FunctionCheck, rng: np.random.Generator) -> CheckPlan:
     return CheckPlan(calls)
 
 
-def describe_inputs(call: Call) -> str:
+def describe_inputs(call: Call) -> Said:
+    """The call as Python would read it, each array by its dtype and shape."""
     step = call.steps[0]
     parts = [_describe(v) for v in step.args]
-    parts += [f"{k}={_describe(v)}" for k, v in step.kwargs.items()]
-    return f"{step.function}({', '.join(parts)})"
+    parts += [k + "=" + _describe(v) for k, v in step.kwargs.items()]
+    return step.function + "(" + Said(", ", ", ").join(parts) + ")"
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any) -> Said:
     if isinstance(value, np.ndarray):
-        return f"<{value.dtype} array of shape {tuple(value.shape)}>"
+        return say("function.array_argument", dtype=str(value.dtype), shape=tuple(value.shape))
     text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return as_said(text if len(text) <= 40 else text[:37] + "...")
 
 
 def score(
@@ -46,7 +47,9 @@ def score(
     first_failure: dict[str, Any] | None = None
     for case, (call, got, want) in enumerate(zip(plan_.calls, student, reference, strict=True)):
         if want.status != "ok":
-            raise ReferenceFailed(f"{check.id} case {case + 1}: {want.error or want.status}")
+            raise ReferenceFailed(
+                f"{check.id} case {case + 1}: {want.error or want.status}"  # not a message: staff's
+            )
         if got.status != "ok":
             problem: Said | str = got.error or say("call.no_result")
         else:
@@ -73,7 +76,10 @@ def score(
     details: dict[str, Any] = {"cases": cases, "passed": passed}
     if first_failure is None:
         return Outcome(earned, check.points, say("function.all_match", cases=cases), details)
-    details["first_failure"] = first_failure | {"problem": str(said_problem)}
+    details["first_failure"] = first_failure | {
+        "call": str(first_failure["call"]),
+        "problem": str(said_problem),
+    }
     message = say(
         "function.some_match",
         passed=passed,

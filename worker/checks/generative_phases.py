@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from worker.artifacts import json_lines, read_capped
 from worker.checks.common.constraints import forbidden_imports, weight_constraints
 from worker.checks.phases import PhaseContext, PhaseLog, phase_problem, run_phase
@@ -37,14 +38,14 @@ def curve(path: Path) -> list[dict[str, float]]:
     ]
 
 
-def static_problem(check: Any, ctx: PhaseContext) -> str | None:
+def static_problem(check: Any, ctx: PhaseContext) -> Said | None:
     violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
-    return f"constraint forbidden_imports: {violation}" if violation else None
+    return say("phases.forbidden_imports", violation=violation) if violation else None
 
 
 def train(
     check: Any, ctx: PhaseContext, log: PhaseLog, factory: str
-) -> tuple[Path | None, list[dict[str, float]], str]:
+) -> tuple[Path | None, list[dict[str, float]], Said | str]:
     """Run the student's training loop in a fresh box; the weights, the curve, or why not."""
     spec = check.train
     cfg = {
@@ -75,23 +76,23 @@ def train(
         progress_file="metrics.jsonl",
     )
     train_curve = curve(out / "metrics.jsonl")
-    problem = phase_problem("training", result, out, log, ctx, spec.wall_seconds)
+    problem = phase_problem(say("phases.training"), result, out, log, ctx, spec.wall_seconds)
     if problem:
         return None, train_curve, problem
     weights = out / "weights.safetensors"
     if weights.is_symlink() or not weights.is_file():
-        return None, train_curve, "training finished but wrote no weights"
-    problem = weights_problem(check, weights)
-    if problem:
-        return None, train_curve, problem
+        return None, train_curve, say("phases.no_weights_written")
+    too_big = weights_problem(check, weights)
+    if too_big:
+        return None, train_curve, too_big
     return weights, train_curve, ""
 
 
-def weights_problem(check: Any, weights: Path) -> str | None:
+def weights_problem(check: Any, weights: Path) -> Said | str | None:
     """Why the trained weights may not go on (None: they may)."""
     if weights.stat().st_size > MAX_WEIGHTS_BYTES:
-        return f"the trained weights take more than {MAX_WEIGHTS_BYTES // 2**20} MB"
-    return weight_constraints(check, weights, "the trained weights")
+        return say("generative.weights_too_big", mb=MAX_WEIGHTS_BYTES // 2**20)
+    return weight_constraints(check, weights, say("generative.trained_weights"))
 
 
 def later_phase(
@@ -99,12 +100,12 @@ def later_phase(
     ctx: PhaseContext,
     log: PhaseLog,
     name: str,
-    what: str,
+    what: Said,
     factory: str,
     weights: Path,
     inputs: dict[str, np.ndarray],
     wall_seconds: float,
-) -> tuple[Path | None, str]:
+) -> tuple[Path | None, Said | str]:
     """A fresh box that loads the weights into a fresh model and maps ``inputs``."""
     phase = {
         "module": check.module,
@@ -127,13 +128,13 @@ def later_phase(
     return (None, problem) if problem else (out, "")
 
 
-def artifact(out: Path, name: str, max_bytes: int) -> Path | str:
+def artifact(out: Path, name: str, max_bytes: int) -> Path | Said:
     """A regular file of out/ no larger than ``max_bytes`` (or why it cannot be read)."""
     path = out / name
     if path.is_symlink() or (path.exists() and not path.is_file()):
-        return f"{name} is not a regular file"
+        return say("generative.not_regular_file", name=name)
     if not path.is_file():
-        return f"{name}: nothing was written"
+        return say("phases.nothing_written", what=name)
     if path.stat().st_size > max_bytes:
-        return f"{name} is larger than expected ({path.stat().st_size:,} bytes)"
+        return say("generative.too_large", name=name, size=path.stat().st_size)
     return path

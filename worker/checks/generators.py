@@ -18,7 +18,10 @@ def _size(dim: Dim, dims: dict[str, int], rng: np.random.Generator) -> int:
         return dim
     if isinstance(dim, str):
         if dim not in dims:
-            raise KeyError(f"shape names dimension {dim!r}, which is not among the check's dims")
+            raise KeyError(
+                f"shape names dimension {dim!r}, "  # not a message: a spec error, for staff
+                "which is not among the check's dims"
+            )
         return dims[dim]
     lo, hi = dim
     return int(rng.integers(lo, hi + 1))

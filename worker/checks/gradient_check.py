@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.said import SEP, Said, say
 from autograder.specs.schema import GradientCheck
 from worker.artifacts import MalformedArtifact, parse_json
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, ReferenceFailed, Step
@@ -55,27 +56,35 @@ AGREEMENT = 1e-6
 KINK_MARGIN = 1e-3
 MAX_REDRAWS = 200
 TINY = np.finfo(np.float64).tiny
+COMMA = Said(", ", "、")
 
 
 @dataclass(frozen=True)
 class Quantity:
     key: str  # "out", "dx" or a parameter name
-    label: str  # "Linear.backward: dW"
+    method: str  # "Linear.backward"
+    part: Said | str  # "dW", or "output" in words
+
+    @property
+    def label(self) -> Said:
+        """The label, "Linear.backward: dW", in each language (the details use its English)."""
+        return say("gradient.quantity", method=self.method, part=self.part)
 
 
 def quantities(check: GradientCheck) -> list[Quantity]:
     """What is compared, in the order both boxes write it."""
     style, name = STYLES[check.oracle], check.layer
+    forward, backward = f"{name}.forward", f"{name}.backward"  # not a message: method names
     if style == "layer":
-        found = [Quantity("out", f"{name}.forward: output"), Quantity("dx", f"{name}.backward: dx")]
-        grad_of = f"{name}.backward"
+        found = [Quantity("out", forward, say("gradient.output")), Quantity("dx", backward, "dx")]
+        grad_of = backward
     elif style == "loss":
-        found = [Quantity("out", f"{name}.forward: loss"), Quantity("dx", f"{name}.backward: dx")]
-        grad_of = f"{name}.backward"
+        found = [Quantity("out", forward, say("gradient.loss")), Quantity("dx", backward, "dx")]
+        grad_of = backward
     else:
-        found = [Quantity("out", f"{name}.loss: loss")]
-        grad_of = f"{name}.loss"
-    found += [Quantity(p, f"{grad_of}: d{p}") for p in check.params]
+        grad_of = f"{name}.loss"  # not a message: a method's name
+        found = [Quantity("out", grad_of, say("gradient.loss"))]
+    found += [Quantity(p, grad_of, f"d{p}") for p in check.params]
     return found
 
 
@@ -126,7 +135,7 @@ def _size(dim: Any, dims: dict[str, int]) -> int:
         return dim
     if isinstance(dim, str):
         if dim not in dims:
-            raise KeyError(f"dimension {dim!r} is not among the check's dims")
+            raise KeyError(f"dimension {dim!r} is not among the check's dims")  # not a message
         return dims[dim]
     raise ValueError("expected a size or a dimension name, not a range")
 
@@ -156,8 +165,8 @@ def _drawn(
         if away and 0.25 <= active <= 0.75:
             return case
     raise ValueError(
-        f"{check.id}: could not draw inputs away from the ReLU kink with both active "
-        "and inactive hidden units; use smaller dims"
+        f"{check.id}: could not draw inputs away "  # not a message: a spec error, for staff
+        "from the ReLU kink with both active and inactive hidden units; use smaller dims"
     )
 
 
@@ -195,30 +204,29 @@ def _call(
     return Call(check.module, [step], protocol=PROTOCOL, wall_seconds=wall_seconds)
 
 
-def describe_case(check: GradientCheck, call: Call) -> str:
+def describe_case(check: GradientCheck, call: Call) -> Said:
     kw = call.steps[0].kwargs
     init = ", ".join(f"{k}={v!r}" for k, v in kw["config"]["init"].items())
-    parts = [f"x of shape {tuple(kw['x'].shape)}"]
+    parts = [say("gradient.shape_of", name="x", shape=str(tuple(kw["x"].shape)))]
     if "y" in kw:
-        parts.append(f"y of shape {tuple(kw['y'].shape)}")
-    return f"{check.layer}({init}) with " + ", ".join(parts)
+        parts.append(say("gradient.shape_of", name="y", shape=str(tuple(kw["y"].shape))))
+    return say("gradient.case", layer=check.layer, init=init, inputs=COMMA.join(parts))
 
 
 # ------------------------------------------------------------------------------ static
 
 
-def static(check: GradientCheck, code_dir: Path) -> str | None:
+def static(check: GradientCheck, code_dir: Path) -> Said | None:
     """An autograd (or other forbidden) import in the submitted sources, read as text."""
     violation = forbidden_imports(code_dir, list(check.forbidden_imports))
     if violation is None:
         return None
-    return (
-        f"constraint forbidden_imports: {violation}. This check grades gradients written by "
-        "hand in numpy; an autograd library computes them for you."
-    )
+    return say("gradient.forbidden_import", violation=violation)
 
 
 # ------------------------------------------------------------------------------ score
+
+Verdict = tuple[bool, float | None, Said | str]  # (passed, relative error or None, what is wrong)
 
 
 def relative_error(got: np.ndarray, want: np.ndarray) -> float:
@@ -233,26 +241,29 @@ def relative_error(got: np.ndarray, want: np.ndarray) -> float:
     return diff / max(scale, TINY)
 
 
-def compare_quantity(got: Any, want: np.ndarray, tol: float) -> tuple[bool, float | None, str]:
+def compare_quantity(got: Any, want: np.ndarray, tol: float) -> Verdict:
     """(passed, relative error or None, what is wrong in words)."""
     if not isinstance(got, np.ndarray):
-        return False, None, "nothing was returned"
+        return False, None, say("gradient.nothing_returned")
     if got.dtype.kind != "f":
-        kind = {"b": "booleans", "i": "integers", "u": "integers"}.get(
-            got.dtype.kind, "not numbers"
-        )
-        return False, None, f"dtype {got.dtype} ({kind}), expected floating-point values"
+        if got.dtype.kind == "b":
+            kind = say("gradient.booleans")
+        elif got.dtype.kind in "iu":
+            kind = say("gradient.integers")
+        else:
+            kind = say("gradient.not_numbers")
+        return False, None, say("gradient.dtype", dtype=str(got.dtype), kind=kind)
     if want.shape == () and got.size == 1:
         got = got.reshape(())
     if got.shape != want.shape:
-        return False, None, f"shape {_shape(got.shape)}, expected {_shape(want.shape)}"
+        return False, None, say("compare.shape", got=_shape(got.shape), want=_shape(want.shape))
     bad = int((~np.isfinite(got)).sum())
     if bad:
-        return False, None, f"{bad} value(s) are NaN or infinite"
+        return False, None, say("compare.nonfinite", n=bad)
     err = relative_error(got, want)
     if err <= tol:
-        return True, err, ""
-    return False, err, f"relative error {err:.1e}, expected < {tol:.0e}"
+        return True, err, Said("", "")
+    return False, err, say("gradient.relative_error", err=err, tol=tol)
 
 
 def _notes(result: CallResult) -> dict[str, str]:
@@ -260,7 +271,7 @@ def _notes(result: CallResult) -> dict[str, str]:
     if not result.error:
         return {}
     try:
-        value = parse_json(result.error)
+        value = parse_json(str(result.error))
     except MalformedArtifact:
         return {}
     if not isinstance(value, dict):
@@ -283,13 +294,17 @@ def _reference(check: GradientCheck, case: int, want: CallResult, call: Call) ->
     """Check the grader's own answer; return the worst autograd/finite-difference gap. A
     timed case's oracle differentiates numerically only along each gradient it found: the
     derivative in the direction g/|g| must be |g|."""
-    where = f"{check.id} " + ("timed case" if call.wall_seconds else f"case {case + 1}")
+    # A failing reference is the instructor's: said in English, to the staff.
+    timed = bool(call.wall_seconds)
+    where = check.id + (" timed case" if timed else f" case {case + 1}")  # not a message
     qs = quantities(check)
     n = len(qs)
     if want.status != "ok":
-        raise ReferenceFailed(f"{where}: the oracle failed: {want.error or want.status}")
+        failed = want.error or want.status
+        raise ReferenceFailed(f"{where}: the oracle failed: {failed}")  # not a message
     if len(want.outputs) != 2 * n - 1:
-        raise ReferenceFailed(f"{where}: the oracle wrote {len(want.outputs)} arrays")
+        wrote = len(want.outputs)
+        raise ReferenceFailed(f"{where}: the oracle wrote {wrote} arrays")  # not a message
     along = call.steps[0].kwargs["config"].get("fd_along_gradient")
     worst = 0.0
     for k in range(1, n):
@@ -297,17 +312,17 @@ def _reference(check: GradientCheck, case: int, want: CallResult, call: Call) ->
         if along is not None and auto.dtype.kind == "f":
             auto = np.array([np.linalg.norm(_kept(auto, qs[k].key, along))])
         if auto.dtype.kind != "f" or auto.shape != fd.shape:
-            raise ReferenceFailed(f"{where}: the oracle's arrays disagree in shape")
+            raise ReferenceFailed(
+                f"{where}: the oracle's arrays disagree in shape"  # not a message
+            )
         gap = relative_error(auto, fd)
         if not gap <= AGREEMENT:
             raise ReferenceFailed(
-                f"{where}: autograd and finite differences disagree (relative error {gap:.1e})"
+                f"{where}: autograd and finite differences disagree "  # not a message
+                f"(relative error {gap:.1e})"
             )
         worst = max(worst, gap)
     return worst
-
-
-Verdict = tuple[bool, float | None, str]  # (passed, relative error or None, what is wrong)
 
 
 def _judge(got: CallResult, want: CallResult, qs: list[Quantity], tol: float) -> list[Verdict]:
@@ -317,42 +332,41 @@ def _judge(got: CallResult, want: CallResult, qs: list[Quantity], tol: float) ->
     for k, q in enumerate(qs):
         value = got.outputs[k] if k < len(got.outputs) else None
         if value is None or (value.dtype == np.bool_ and value.size == 0):
-            verdicts.append((False, None, notes.get(q.key, "nothing was returned")))
+            note = notes.get(q.key)  # the protocol's own words (untrusted), as they are
+            verdicts.append(
+                (False, None, say("gradient.nothing_returned") if note is None else note)
+            )
         else:
             verdicts.append(compare_quantity(value, want.outputs[k], tol))
     return verdicts
 
 
-TIMED_NOTE = (
-    "Each result earns its points only when it is right in the large case too. Gradients "
-    "derived by hand take well under a second there; finite differences (a forward pass "
-    "per coordinate) take many minutes."
-)
-
-
 def _timed(
     check: GradientCheck, call: Call, got: CallResult, want: CallResult
-) -> tuple[dict[str, bool], list[str], dict[str, Any]]:
+) -> tuple[dict[str, bool], list[Said], dict[str, Any]]:
     """The timed case: which quantities it lets earn points, what to say, the details."""
     qs = quantities(check)
-    shown = (
-        f"large case ({describe_case(check, call)}, alone in a sandbox with a time limit "
-        f"of {call.wall_seconds:g} s)"
-    )
-    details: dict[str, Any] = {"wall_seconds": call.wall_seconds, "case": shown}
+    shown = say("gradient.large_case", case=describe_case(check, call), seconds=call.wall_seconds)
+    details: dict[str, Any] = {"wall_seconds": call.wall_seconds, "case": str(shown)}
     if got.status != "ok":
-        error = got.error or "no result: the program ended before this ran"
+        error: Said | str = got.error or say("gradient.no_result")
         gate = {q.key: False for q in qs}
-        lines = [f"The {shown} failed: {error}"]
-        details["error"] = error
+        lines = [say("gradient.large_case_failed", case=shown, error=error)]
+        details["error"] = str(error)
     else:
         verdicts = _judge(got, want, qs, check.tolerance)
         gate = {q.key: v[0] for q, v in zip(qs, verdicts, strict=True)}
-        wrong = [f"{q.label}: {v[2]}" for q, v in zip(qs, verdicts, strict=True) if not v[0]]
-        lines = [f"In the {shown}: " + "; ".join(wrong)] if wrong else []
-    details["passed"] = {q.label: gate[q.key] for q in qs}
+        wrong = [
+            say("gradient.labelled", label=q.label, problem=v[2])
+            for q, v in zip(qs, verdicts, strict=True)
+            if not v[0]
+        ]
+        lines = (
+            [say("gradient.large_case_wrong", case=shown, wrong=SEP.join(wrong))] if wrong else []
+        )
+    details["passed"] = {str(q.label): gate[q.key] for q in qs}
     if not all(gate.values()):
-        lines.append(TIMED_NOTE)
+        lines.append(say("gradient.timed_note"))
     return gate, lines, details
 
 
@@ -365,16 +379,16 @@ def score(
     cases = len(plan_.calls) - len(timed)
     passed = {q.key: 0 for q in qs}
     worst: dict[str, float | None] = {q.key: None for q in qs}
-    problem: dict[str, str] = {}
+    problem: dict[str, Said] = {}
     agreement = 0.0
-    call_error: tuple[int, str] | None = None
+    call_error: tuple[int, Said | str] | None = None
     for case, (got, want) in enumerate(zip(student, reference, strict=True)):
         agreement = max(agreement, _reference(check, case, want, plan_.calls[case]))
         if case in timed:
             continue
         if got.status != "ok":
             if call_error is None:
-                call_error = (case, got.error or "no result: the program ended before this ran")
+                call_error = (case, got.error or say("gradient.no_result"))
             continue
         for q, (ok, err, why) in zip(qs, _judge(got, want, qs, check.tolerance), strict=True):
             if err is not None and math.isfinite(err):
@@ -382,11 +396,14 @@ def score(
             if ok:
                 passed[q.key] += 1
             elif q.key not in problem:
-                problem[q.key] = (
-                    f"{why} (case {case + 1}: {describe_case(check, plan_.calls[case])})"
+                problem[q.key] = say(
+                    "gradient.in_case",
+                    problem=why,
+                    case=case + 1,
+                    inputs=describe_case(check, plan_.calls[case]),
                 )
     gate = {q.key: True for q in qs}
-    timed_lines: list[str] = []
+    timed_lines: list[Said] = []
     details: dict[str, Any] = {
         "cases": cases,
         "tolerance": check.tolerance,
@@ -399,37 +416,48 @@ def score(
     total = sum(passed.values())
     earned = check.points * sum(passed[q.key] for q in qs if gate[q.key]) / (cases * n)
     details["quantities"] = {
-        q.label: {
+        str(q.label): {
             "passed": passed[q.key],
             "worst_relative_error": worst[q.key],
-            "problem": problem.get(q.key, ""),
+            "problem": str(problem.get(q.key, "")),
         }
         for q in qs
     }
-    lines = [f"{total} of {cases * n} results match the grader's ({cases} cases x {n} quantities)"]
+    lines = [say("gradient.results", total=total, all=cases * n, cases=cases, n=n)]
     if timed:
-        lines[0] += f"; {sum(gate.values())} of {n} quantities right in the large case too"
+        lines[0] += say("gradient.large_case_right", right=sum(gate.values()), n=n)
     for q in qs:
         if q.key in problem:
             failed = cases - passed[q.key]
             if worst[q.key] is not None and problem[q.key].startswith("relative error"):
                 lines.append(
-                    f"{q.label} relative error {worst[q.key]:.1e}, expected < "
-                    f"{check.tolerance:.0e} (wrong in {failed} of {cases} cases)"
+                    say(
+                        "gradient.worst_error",
+                        label=q.label,
+                        err=worst[q.key],
+                        tol=check.tolerance,
+                        failed=failed,
+                        cases=cases,
+                    )
                 )
             else:
-                lines.append(f"{q.label}: {problem[q.key]}")
+                lines.append(say("gradient.labelled", label=q.label, problem=problem[q.key]))
     lines += timed_lines
-    good = [q.label.split(": ", 1)[1] for q in qs if passed[q.key] == cases and gate[q.key]]
+    good = [q.part for q in qs if passed[q.key] == cases and gate[q.key]]
     if good:
-        lines.append("correct: " + ", ".join(good))
+        lines.append(say("gradient.correct", parts=COMMA.join(good)))
     if call_error is not None:
         case, error = call_error
         lines.append(
-            f"case {case + 1} ({describe_case(check, plan_.calls[case])}) failed:\n{error}"
+            say(
+                "gradient.case_failed",
+                case=case + 1,
+                inputs=describe_case(check, plan_.calls[case]),
+                error=error,
+            )
         )
-        details["first_error"] = {"case": case + 1, "error": error}
-    message = "\n".join(lines)
+        details["first_error"] = {"case": case + 1, "error": str(error)}
+    message = Said("\n", "\n").join(lines)
     if earned < check.points:
         message = with_hint(message, check)
     return Outcome(earned, check.points, message, details)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.grading.said import SEP, Said, say
 from autograder.specs.schema import OutputCheck
 from worker.artifacts import read_capped
 from worker.checks.base import Outcome, ReferenceFailed
@@ -97,28 +98,29 @@ def _same(a: Token, b: Token, check: OutputCheck) -> bool:
     return math.isclose(a.number, b.number, rel_tol=check.rtol, abs_tol=check.atol)
 
 
-def compare(got: Section | None, want: Section, check: OutputCheck) -> str | None:
+def compare(got: Section | None, want: Section, check: OutputCheck) -> Said | None:
     """Why ``got`` differs from ``want`` (None: it does not), in words for the student."""
     if got is None:
-        return "not printed (no such heading in your output)"
+        return say("output.not_printed")
     mine, theirs = got.tokens(), want.tokens()
     for a, b in zip(mine, theirs, strict=False):
         if not _same(a, b, check):
             return _differs(got, want, a.line, b.line, check)
     if len(mine) < len(theirs):
         expected = want.lines[theirs[len(mine)].line].strip()
-        more = f": next expected {expected!r}" if check.show_expected else ""
-        return f"your output of it ends early{more}"
+        if check.show_expected:
+            return say("output.ends_early_expected", expected=expected)
+        return say("output.ends_early")
     if len(mine) > len(theirs):
-        return f"more than expected, from {got.lines[mine[len(theirs)].line].strip()!r} on"
+        return say("output.more", line=got.lines[mine[len(theirs)].line].strip())
     return None
 
 
-def _differs(got: Section, want: Section, mine: int, theirs: int, check: OutputCheck) -> str:
+def _differs(got: Section, want: Section, mine: int, theirs: int, check: OutputCheck) -> Said:
     line = got.lines[mine].strip()
     if not check.show_expected:
-        return f"differs at your line {line!r}"
-    return f"differs at your line {line!r}; expected {want.lines[theirs].strip()!r}"
+        return say("output.differs", line=line)
+    return say("output.differs_expected", line=line, expected=want.lines[theirs].strip())
 
 
 def run(check: OutputCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
@@ -131,14 +133,15 @@ def run(check: OutputCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
         "forbidden_imports": check.forbidden_imports,
     }
     expected = _reference_output(check, ctx, phase)
-    problem, printed, _ = _run_script(check, ctx, phase, log, "your script")
+    problem, printed, _ = _run_script(check, ctx, phase, log, say("output.your_script"))
     shown = printed if len(printed) <= LOG_OUTPUT else "...\n" + printed[-LOG_OUTPUT:]
-    log.printed.append((f"what your script printed ({check.id})", shown))
+    log.printed.append((f"what your script printed ({check.id})", shown))  # not a message: log
     if problem and not printed.strip():
         return zero(check, problem, {"env": env}), log
     outcome = score(check, printed, expected, env)
     if problem:  # the sections printed before it stopped still count
-        outcome.message = f"{problem}\n{outcome.message}"
+        said = problem + "\n" + Said(outcome.text, outcome.message_zh)
+        outcome.message, outcome.message_zh = said.en, said.zh
     return outcome, log
 
 
@@ -147,21 +150,27 @@ def score(check: OutputCheck, printed: str, expected: str, env: dict[str, str]) 
     want = sections(expected, check.sections.marker)
     got = {s.name: s for s in sections(printed, check.sections.marker)}
     rows = []
+    failed: list[Said] = []  # each differing section with why, in words
     total = earned = 0.0
     for section in want:
         weight = check.sections.weights.get(section.name, 1.0)
         why = compare(got.get(section.name), section, check)
         total += weight
         earned += weight if why is None else 0.0
-        rows.append({"section": section.name or "(before the first heading)", "weight": weight,
-                     "passed": why is None, "why": why})  # fmt: skip
+        named = section.name or say("output.preamble")
+        rows.append({"section": str(named), "weight": weight,
+                     "passed": why is None, "why": None if why is None else str(why)})  # fmt: skip
+        if why is not None:
+            failed.append(say("output.section_differs", section=named, why=why))
     fraction = earned / total if total else 0.0
-    failed = [r for r in rows if not r["passed"]]
     if not failed:
-        message = f"all {len(rows)} sections of the output match"
+        message = say("output.all_match", n=len(rows))
     else:
-        message = f"{len(rows) - len(failed)} of {len(rows)} sections match; " + "; ".join(
-            f"{r['section']}: {r['why']}" for r in failed[:5]
+        message = say(
+            "output.some_match",
+            passed=len(rows) - len(failed),
+            n=len(rows),
+            failures=SEP.join(failed[:5]),
         )
         message = with_hint(message, check)
     details = {"sections": rows, "env": env}
@@ -176,11 +185,12 @@ def _reference_output(check: OutputCheck, ctx: PhaseContext, phase: dict[str, An
     """What the reference script prints on this job's inputs (its box's log stays out of
     the student's report); it failing is the instructor's problem, never the student's."""
     if ctx.reference_dir is None:
-        raise ReferenceFailed(f"{check.id}: no reference solution folder")
-    src = ctx.job_dir / f"{check.id}-reference-src"
+        raise ReferenceFailed(f"{check.id}: no reference solution folder")  # not a message
+    src = ctx.job_dir / f"{check.id}-reference-src"  # not a message: a folder
     script = Path(ctx.reference_dir) / f"{check.module}.py"
     if not script.is_file():
-        raise ReferenceFailed(f"{check.id}: the reference has no {check.module}.py")
+        missing = f"{check.module}.py"
+        raise ReferenceFailed(f"{check.id}: the reference has no {missing}")  # not a message
     from worker.pipeline import stage_code  # the pipeline imports this kind: import late
 
     stage_code(Path(ctx.reference_dir), ctx.spec, src)  # the files beside it, as the student's
@@ -188,7 +198,7 @@ def _reference_output(check: OutputCheck, ctx: PhaseContext, phase: dict[str, An
         check, ctx, phase, PhaseLog(), "the reference script", src_dir=src, label="reference"
     )
     if problem:
-        raise ReferenceFailed(f"{check.id}: {problem}\n{output[-2000:]}")
+        raise ReferenceFailed(f"{check.id}: {problem}\n{output[-2000:]}")  # not a message: staff
     return printed
 
 
@@ -197,11 +207,11 @@ def _run_script(
     ctx: PhaseContext,
     phase: dict[str, Any],
     log: PhaseLog,
-    what: str,
+    what: Said | str,
     *,
     src_dir: Path | None = None,
     label: str | None = None,
-) -> tuple[str | None, str, str]:
+) -> tuple[Said | None, str, str]:
     """One script's box (the student's, or with ``src_dir`` the reference's): why it did
     not end well (None: it did), what it printed on standard output, and its box's log."""
     result, out = run_phase(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autograder.grading.failures import Failure, FailureCode
+from autograder.grading.said import Said, as_said, chinese, say
 from worker.artifacts import (
     MalformedArtifact,
     json_lines,
@@ -80,13 +81,17 @@ class PhaseLog:
     printed: list[tuple[str, str]] = field(default_factory=list)  # (what, text) for the log
 
     def text(self) -> str:
-        parts = [f"--- {what} ---\n{text}" for what, text in self.printed if text]
+        parts = [
+            f"--- {what} ---\n{text}"  # not a message: the log's section heading
+            for what, text in self.printed
+            if text
+        ]
         for name, result in self.boxes:
             out = result.student_output
             if out and name in self.withheld:
                 out = WITHHELD_OUTPUT
             if out:
-                parts.append(f"--- {name} phase ---\n{out}")
+                parts.append(f"--- {name} phase ---\n{out}")  # not a message: log heading
         return "\n".join(parts)
 
 
@@ -96,11 +101,7 @@ WITHHELD_OUTPUT = (
     "(this box's output is withheld: it saw a test split the course keeps private, and "
     "nothing printed there leaves the grader)"
 )
-WITHHELD_ERROR = (
-    "its error message is withheld: this check scores a test split the course keeps "
-    "private, and nothing raised there leaves the grader. Run your prediction on the "
-    "public test split to see the error"
-)
+WITHHELD_ERROR = say("phases.withheld_error").en  # the English, for the tests' search
 
 
 def run_phase(
@@ -142,7 +143,7 @@ def run_phase(
     }
     (in_dir / "phase.json").write_text(json.dumps(phase))
     for name, array in (inputs or {}).items():
-        np.save(in_dir / f"{name}.npy", array, allow_pickle=False)
+        np.save(in_dir / f"{name}.npy", array, allow_pickle=False)  # not a message: a file
     for path in files or []:
         shutil.copyfile(path, in_dir / path.name)
 
@@ -172,8 +173,8 @@ def run_phase(
         ),
     )
     result = ctx.backend.run(request, out)
-    result.require_runner_started(f"{label} phase")
-    result.require_not_killed_from_outside(f"{label} phase")
+    result.require_runner_started(f"{label} phase")  # not a message: an infra error
+    result.require_not_killed_from_outside(f"{label} phase")  # not a message: an infra error
     log.boxes.append((f"{label} ({check_id})", result))
     if withhold_output:
         log.withheld.add(f"{label} ({check_id})")
@@ -185,7 +186,7 @@ def run_phase(
 
 
 def phase_problem(
-    what: str,
+    what: Said | str,
     result: Result,
     out: Path,
     log: PhaseLog,
@@ -193,22 +194,30 @@ def phase_problem(
     wall_seconds: float,
     *,
     withhold: bool = False,
-) -> str | None:
+) -> Said | None:
     """Why a phase did not end well, in words for the student (None: it wrote result.json
     with status ok). A limit that ended it is also recorded as the run's failure kind.
-    ``withhold``: the error's text, the student's own, is replaced by WITHHELD_ERROR."""
+    ``what``: the phase in words (a ``Said``, or a plain name the failure catalogue knows,
+    such as "training"). ``withhold``: the error's text, the student's own, is replaced by
+    WITHHELD_ERROR."""
     if result.timed_out:
         failure = Failure(
-            code=FailureCode.TIMEOUT, values={"phase": what, "seconds": float(wall_seconds)}
+            code=FailureCode.TIMEOUT,
+            values={"phase": str(what), "phase_zh": chinese(what), "seconds": float(wall_seconds)},
         )
         log.failure = log.failure or failure
-        return failure.message()
+        return failure_said(failure, what)
     if result.oom_killed:
         failure = Failure(
-            code=FailureCode.MEMORY, values={"phase": what, "memory_mb": ctx.limits.memory_mb}
+            code=FailureCode.MEMORY,
+            values={
+                "phase": str(what),
+                "phase_zh": chinese(what),
+                "memory_mb": ctx.limits.memory_mb,
+            },
         )
         log.failure = log.failure or failure
-        return failure.message()
+        return failure_said(failure, what)
     status = result_json(out / "result.json")
     if status.get("status") == "ok":
         return None
@@ -216,18 +225,31 @@ def phase_problem(
         # The run's failure, shown once above the checks; each check only says so.
         error = str(status.get("error", ""))[:4000]
         if withhold:
-            return f"{what} failed: your module could not be imported; {WITHHELD_ERROR}"
+            return say("phases.failed_import_withheld", what=what, withheld=_withheld())
         log.failure = log.failure or Failure(code=FailureCode.IMPORT_ERROR, detail=error)
         return not_run(error)
     if status.get("status") == "error":
         if withhold:
-            return f"{what} failed: {WITHHELD_ERROR}"
-        return f"{what} failed:\n{str(status.get('error', ''))[:4000]}"
+            return say("phases.failed_withheld", what=what, withheld=_withheld())
+        return say("phases.failed", what=what, error=str(status.get("error", ""))[:4000])
     failure = Failure(
-        code=FailureCode.EXITED_EARLY, values={"phase": what, "exit_code": result.exit_code}
+        code=FailureCode.EXITED_EARLY,
+        values={"phase": str(what), "phase_zh": chinese(what), "exit_code": result.exit_code},
     )
     log.failure = log.failure or failure
-    return failure.message()
+    return failure_said(failure, what)
+
+
+def failure_said(failure: Failure, what: Said | str) -> Said:
+    """A phase's failure in the run-level catalogue's words (``Failure.message``), each
+    language with its own name of the phase (a plain name: the catalogue's own)."""
+    zh_phase = as_said(what).zh
+    in_chinese = failure.model_copy(update={"values": {**failure.values, "phase": zh_phase}})
+    return Said(failure.message("en"), in_chinese.message("zh"))
+
+
+def _withheld() -> Said:
+    return say("phases.withheld_error")
 
 
 def result_json(path: Path) -> dict[str, Any]:
@@ -248,24 +270,35 @@ def load_array(
     *,
     kinds: str,
     shape: tuple[int | None, ...],
-    what: str,
+    what: Said | str,
     finite: bool = True,
-) -> np.ndarray | str:
+) -> np.ndarray | Said:
     """An untrusted .npy artifact, checked (no pickle; dtype kind, shape, finiteness) before
-    any metric; a string says what was wrong, in words for the student."""
+    any metric; a ``Said`` says what was wrong, in words for the student."""
     try:
         arr = load_npy(path)
     except FileNotFoundError:
-        return f"{what}: nothing was written"
+        return say("phases.nothing_written", what=what)
     except MalformedArtifact as exc:
-        return f"{what}: not a readable numeric array ({exc})"
+        return say("phases.not_readable", what=what, error=str(exc))
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in kinds:
-        return f"{what}: dtype {getattr(arr, 'dtype', type(arr).__name__)} is not allowed here"
+        dtype = getattr(arr, "dtype", type(arr).__name__)
+        return say("phases.dtype_not_allowed", what=what, dtype=str(dtype))
     if len(arr.shape) != len(shape) or any(
         want is not None and got != want for got, want in zip(arr.shape, shape, strict=True)
     ):
-        expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
-        return f"{what}: shape {tuple(arr.shape)}, expected {expected}"
+        return say(
+            "phases.shape",
+            what=what,
+            shape=str(tuple(arr.shape)),
+            expected=_expected_shape(shape),
+        )
     if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        return f"{what}: contains NaN or infinity"
+        return say("phases.not_finite", what=what)
     return arr
+
+
+def _expected_shape(shape: tuple[int | None, ...]) -> Said:
+    """(2, any) in words: a size the check leaves open is "any"."""
+    sizes = [say("phases.any_size") if s is None else str(s) for s in shape]
+    return "(" + Said(", ", ", ").join(sizes) + ")"

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from autograder.specs.schema import ReconstructionCheck
 from worker.checks import generative_phases as gp
 from worker.checks.base import Outcome
@@ -53,34 +54,35 @@ FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
 
 def run(check: ReconstructionCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     log = PhaseLog()
-    problem = gp.static_problem(check, ctx)
-    if problem:
-        return zero(check, problem), log
+    refused = gp.static_problem(check, ctx)
+    if refused:
+        return zero(check, refused), log
     weights, train_curve, message = gp.train(check, ctx, log, check.model)
     if weights is None:
         return zero(check, message, {"curve": train_curve}), log
     test_images = np.load(ctx.visible_data["test_images.npy"], allow_pickle=False)
     clean, seen = test_inputs(check, ctx.rng(check.id), test_images)
     out, problem = gp.later_phase(
-        check, ctx, log, "encode", "encoding", check.model, weights, {"images": seen},
-        check.phase_wall_seconds,
+        check, ctx, log, "encode", say("generative.encoding"), check.model, weights,
+        {"images": seen}, check.phase_wall_seconds,
     )  # fmt: skip
     if out is None:
         return zero(check, problem, {"curve": train_curve}), log
     codes = read_codes(out, check)
-    if isinstance(codes, str):
+    if isinstance(codes, Said):
         return zero(check, codes, {"curve": train_curve}), log
     out, problem = gp.later_phase(
-        check, ctx, log, "decode", "decoding", check.model, weights, {"codes": codes},
-        check.phase_wall_seconds,
+        check, ctx, log, "decode", say("generative.decoding"), check.model, weights,
+        {"codes": codes}, check.phase_wall_seconds,
     )  # fmt: skip
     if out is None:
         return zero(check, problem, {"curve": train_curve}), log
     path = gp.artifact(out, "reconstructions.npy", len(clean) * 784 * 8 + 4096)
-    if isinstance(path, str):
-        return zero(check, f"reconstructions: {path}", {"curve": train_curve}), log
-    recon = load_array(path, kinds="f", shape=(len(clean), 28, 28), what="reconstructions")
-    if isinstance(recon, str):
+    if isinstance(path, Said):
+        problem = say("phases.labelled", what=_reconstructions(), problem=path)
+        return zero(check, problem, {"curve": train_curve}), log
+    recon = load_array(path, kinds="f", shape=(len(clean), 28, 28), what=_reconstructions())
+    if isinstance(recon, Said):
         return zero(check, recon, {"curve": train_curve}), log
     return score(check, codes, recon, clean, train_curve), log
 
@@ -99,35 +101,37 @@ def test_inputs(
     return clean, np.clip(clean + noise, 0.0, 1.0)
 
 
-def read_codes(out: Path, check: ReconstructionCheck) -> np.ndarray | str:
+def _reconstructions() -> Said:
+    return say("reconstruction.reconstructions")
+
+
+def _codes() -> Said:
+    return say("reconstruction.codes_from_encode")
+
+
+def read_codes(out: Path, check: ReconstructionCheck) -> np.ndarray | Said:
     n = min(check.test_subset, 10000)
     # Room for codes as wide as the image itself, so that too wide a code is named as such.
     path = gp.artifact(out, "codes.npy", n * max(check.latent_size, 784) * 8 + 4096)
-    if isinstance(path, str):
-        return f"codes: {path}"
-    codes = load_array(path, kinds="f", shape=(n, None), what="codes from encode()")
-    return codes if isinstance(codes, str) else check_codes(codes, n, check.latent_size)
+    if isinstance(path, Said):
+        return say("phases.labelled", what=say("reconstruction.codes"), problem=path)
+    codes = load_array(path, kinds="f", shape=(n, None), what=_codes())
+    return codes if isinstance(codes, Said) else check_codes(codes, n, check.latent_size)
 
 
-def check_codes(codes: np.ndarray, n: int, latent_size: int) -> np.ndarray | str:
+def check_codes(codes: np.ndarray, n: int, latent_size: int) -> np.ndarray | Said:
     """Pure: the untrusted codes as float16 (N, d), or why they are refused."""
     if not isinstance(codes, np.ndarray) or codes.dtype.kind != "f":
-        return "codes from encode(): must be a float tensor"
+        return say("reconstruction.codes_not_float", what=_codes())
     if codes.ndim != 2 or codes.shape[0] != n:
-        return (
-            f"codes from encode(): shape {codes.shape}, expected ({n}, d): one flat code "
-            "vector per image"
-        )
+        return say("reconstruction.codes_shape", what=_codes(), shape=str(codes.shape), n=n)
     d = codes.shape[1]
     if not 1 <= d <= latent_size:
-        return (
-            f"codes from encode(): {d} numbers per image, but the code may have at most "
-            f"{latent_size} (the bottleneck is what makes it an auto-encoder)"
-        )
+        return say("reconstruction.codes_too_wide", what=_codes(), d=d, latent_size=latent_size)
     if not np.isfinite(codes).all():
-        return "codes from encode(): contain NaN or infinity"
+        return say("phases.plural_not_finite", what=_codes())
     if np.abs(codes).max() > FLOAT16_MAX:
-        return f"codes from encode(): values beyond +-{FLOAT16_MAX:g} do not fit float16"
+        return say("reconstruction.codes_beyond_float16", what=_codes(), limit=FLOAT16_MAX)
     return codes.astype(np.float16)
 
 
@@ -149,27 +153,33 @@ def score(
 ) -> Outcome:
     """Pure: checked float16 codes, untrusted reconstructions, clean targets -> Outcome."""
     if recon.dtype.kind != "f" or recon.shape != clean.shape:
-        return zero(check, f"reconstructions: shape {recon.shape}, expected {clean.shape}")
+        shapes = {"shape": str(recon.shape), "expected": str(clean.shape)}
+        return zero(check, say("phases.shape", what=_reconstructions(), **shapes))
     if not np.isfinite(recon).all():
-        return zero(check, "reconstructions: contain NaN or infinity")
+        return zero(check, say("phases.plural_not_finite", what=_reconstructions()))
     lo, hi = float(recon.min()), float(recon.max())
     tol = check.range_tolerance
     if not (lo >= -tol and hi <= 1 + tol):
         return zero(
             check,
-            f"reconstructions lie in [{lo:.3g}, {hi:.3g}], but images are in [0, 1]: does "
-            "decode() end with a sigmoid?",
+            say("reconstruction.out_of_range", lo=lo, hi=hi),
             {"min": lo, "max": hi, "curve": train_curve},
         )
     per_image = ((recon.astype(np.float64) - clean.astype(np.float64)) ** 2).mean(axis=(1, 2))
     mse = float(per_image.mean())
     line = check.credit
     fractions = {"mse": credit_fraction(mse, line.full_at, line.zero_at, line.scale)}
-    what = {"plain": "", "denoising": " from noisy inputs", "sparse": ""}[check.variant]
+    noisy = say("reconstruction.from_noisy") if check.variant == "denoising" else Said("", "")
     lines = [
-        f"reconstruction error{what}: MSE {mse:.4f} per pixel against the clean hidden test "
-        f"images ({len(clean)} images; full points at {line.full_at:g} or below, none at "
-        f"{line.zero_at:g}); worst image {float(per_image.max()):.4f}"
+        say(
+            "reconstruction.error",
+            noisy=noisy,
+            mse=mse,
+            n=len(clean),
+            full_at=line.full_at,
+            zero_at=line.zero_at,
+            worst=float(per_image.max()),
+        )
     ]
     details: dict[str, Any] = {
         "mse": mse,
@@ -184,24 +194,21 @@ def score(
         fractions["sparsity"] = credit_fraction(active, sp.full_at, sp.zero_at, "linear")
         details["active_fraction"] = active
         lines.append(
-            f"sparsity: {active:.1%} of the code entries are active (|c| above {sp.tolerance:g}"
-            f" x the 99th percentile of |c|); full points at {sp.full_at:.0%} or fewer, none "
-            f"at {sp.zero_at:.0%}"
-            + (
-                ""
-                if fractions["sparsity"] >= 1
-                else ": is the L1 penalty on the codes in the loss?"
+            say(
+                "reconstruction.sparsity",
+                active=active,
+                tolerance=sp.tolerance,
+                full_at=sp.full_at,
+                zero_at=sp.zero_at,
             )
+            + (Said("", "") if fractions["sparsity"] >= 1 else say("reconstruction.l1_penalty"))
         )
         if fractions["mse"] <= 0 and fractions["sparsity"] > 0:
-            lines.append(
-                "sparsity earns points only once the reconstruction error does (below "
-                f"{line.zero_at:g}): codes that carry nothing are trivially sparse"
-            )
+            lines.append(say("reconstruction.sparsity_needs_mse", zero_at=line.zero_at))
             fractions["sparsity"] = 0.0
         earned += fractions["sparsity"] * sp.share
     details["parts"] = fractions
-    message = "\n".join(lines)
+    message = Said("\n", "\n").join(lines)
     if earned < 1:
         message = with_hint(message, check)
     return Outcome(check.points * earned, check.points, message, details)

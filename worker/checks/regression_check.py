@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from autograder.specs.schema import RegressionCheck, RegressionData
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed, Step
 from worker.checks.common.credit import credit_fraction, thresholds
@@ -58,17 +59,17 @@ def plan(check: RegressionCheck, rng: np.random.Generator) -> CheckPlan:
     return CheckPlan([call], hidden=ds.y_test)
 
 
-def prediction_error(outputs: list[np.ndarray], y_test: np.ndarray, metric: str) -> float | str:
+def prediction_error(outputs: list[np.ndarray], y_test: np.ndarray, metric: str) -> float | Said:
     """The metric, or a message saying why the prediction cannot be scored."""
     if len(outputs) != 1:
-        return f"predict() returned {len(outputs)} values, expected one array"
+        return say("regression.count", n=len(outputs))
     pred = outputs[0]
     n = y_test.shape[0]
     if pred.shape not in ((n,), (n, 1)):
-        return f"predict() returned shape {tuple(pred.shape)}, expected ({n},)"
+        return say("regression.shape", shape=str(tuple(pred.shape)), n=n)
     pred = pred.reshape(n).astype(np.float64)
     if not np.isfinite(pred).all():
-        return "predict() returned NaN or infinite values"
+        return say("regression.nonfinite")
     diff = pred - y_test
     return float(np.mean(diff**2) if metric == "mse" else np.mean(np.abs(diff)))
 
@@ -84,8 +85,8 @@ def score(
     if ref.status != "ok":
         raise ReferenceFailed(f"{check.id}: {ref.error or ref.status}")
     ref_err = prediction_error(ref.outputs, y_test, check.metric)
-    if isinstance(ref_err, str):
-        raise ReferenceFailed(f"{check.id}: reference {ref_err}")
+    if isinstance(ref_err, Said):
+        raise ReferenceFailed(f"{check.id}: reference {ref_err}")  # not a message: for staff
     full, zero = thresholds(check.credit, ref_err)
     metric = check.metric.upper()
     details = {
@@ -96,17 +97,14 @@ def score(
     }
     got = student[0]
     if got.status != "ok":
-        message = got.error or "no result: the program ended before this check ran"
-        return Outcome(0.0, check.points, with_hint(message, check), details)
+        problem: Said | str = got.error or say("call.no_result")
+        return Outcome(0.0, check.points, with_hint(problem, check), details)
     err = prediction_error(got.outputs, y_test, check.metric)
-    if isinstance(err, str):
+    if isinstance(err, Said):
         return Outcome(0.0, check.points, with_hint(err, check), details)
     fraction = credit_fraction(err, full, zero, check.credit.scale)
     details["error"] = err
-    message = (
-        f"held-out {metric} {err:.4g} (reference {ref_err:.4g}); full credit at <= {full:.4g}, "
-        f"none at >= {zero:.4g}"
-    )
+    message = say("regression.error", metric=metric, err=err, ref=ref_err, full=full, zero=zero)
     if fraction < 1:
         message = with_hint(message, check)
     return Outcome(check.points * fraction, check.points, message, details)

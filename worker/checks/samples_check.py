@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 
 from autograder.grading.failures import FailureCode, GradingError
+from autograder.grading.said import Said, say
 from autograder.specs.schema import FallingCredit, RisingCredit, SamplesCheck
 from worker.checks import generative_phases as gp
 from worker.checks.base import Outcome
 from worker.checks.common.credit import credit_fraction, rising_fraction
 from worker.checks.common.hints import with_hint, zero
-from worker.checks.copies import POSES, Copies, ImageIndex, find_copies, mnist_index
+from worker.checks.copies import POSES, Copies, ImageIndex, find_copies, mnist_index, pose
 from worker.checks.phases import PhaseContext, PhaseLog, load_array
 from worker.judges.mnist_judge import JudgeUnavailable, MnistJudge, frechet_distance, load_judge
 
@@ -52,9 +53,9 @@ def run(check: SamplesCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
         judge = load_judge()
     except JudgeUnavailable as exc:
         raise GradingError(FailureCode.JUDGE_UNAVAILABLE, str(exc)) from exc
-    problem = gp.static_problem(check, ctx)
-    if problem:
-        return zero(check, problem), log
+    refused = gp.static_problem(check, ctx)
+    if refused:
+        return zero(check, refused), log
     weights, train_curve, message = gp.train(check, ctx, log, check.generator)
     if weights is None:
         return zero(check, message, {"curve": train_curve}), log
@@ -64,7 +65,7 @@ def run(check: SamplesCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
         ctx,
         log,
         "generate",
-        "generation",
+        say("generative.generation"),
         check.generator,
         weights,
         {"z": z},
@@ -73,7 +74,7 @@ def run(check: SamplesCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     if out is None:
         return zero(check, problem, {"curve": train_curve}), log
     samples = read_samples(out, check.samples)
-    if isinstance(samples, str):
+    if isinstance(samples, Said):
         return zero(check, samples, {"curve": train_curve}), log
     real = real_features(ctx, judge)
     index = mnist_index(
@@ -87,11 +88,15 @@ def noise(check: SamplesCheck, rng: np.random.Generator) -> np.ndarray:
     return rng.standard_normal((check.samples, check.latent_dim)).astype(np.float32)
 
 
-def read_samples(out: Path, n: int) -> np.ndarray | str:
+def _generated() -> Said:
+    return say("samples.generated_samples")
+
+
+def read_samples(out: Path, n: int) -> np.ndarray | Said:
     path = gp.artifact(out, "samples.npy", n * 784 * 8 + 4096)
-    if isinstance(path, str):
-        return f"generated samples: {path}"
-    return load_array(path, kinds="f", shape=(n, 28, 28), what="generated samples")
+    if isinstance(path, Said):
+        return say("phases.labelled", what=_generated(), problem=path)
+    return load_array(path, kinds="f", shape=(n, 28, 28), what=_generated())
 
 
 _REAL_LOCK = threading.Lock()
@@ -133,17 +138,16 @@ def score(
     """Pure: samples (already read as a finite float array of the right shape) -> Outcome."""
     n = check.samples
     if samples.shape != (n, 28, 28) or samples.dtype.kind != "f":
-        return zero(check, f"generated samples: shape {samples.shape}, expected ({n}, 28, 28)")
+        shapes = {"shape": str(samples.shape), "expected": str((n, 28, 28))}
+        return zero(check, say("phases.shape", what=_generated(), **shapes))
     if not np.isfinite(samples).all():
-        return zero(check, "generated samples: contain NaN or infinity")
+        return zero(check, say("phases.plural_not_finite", what=_generated()))
     lo, hi = float(samples.min()), float(samples.max())
     tol = check.range_tolerance
     if not (lo >= -tol and hi <= 1 + tol):
         return zero(
             check,
-            f"generated samples lie in [{lo:.3g}, {hi:.3g}], but images must be in [0, 1] "
-            "(0 black, 1 white): a generator ending in tanh must map its output with "
-            "(x + 1) / 2, one ending in a plain Linear layer needs a sigmoid",
+            say("samples.out_of_range", lo=lo, hi=hi),
             {"min": lo, "max": hi, "curve": train_curve},
         )
     copies = find_copies(samples, index, check.copies)
@@ -152,29 +156,30 @@ def score(
         return zero(
             check,
             copies_line(check, copies, index)
-            + f"; more than {check.copies.max_fraction:.0%} of the samples are copies, so "
-            "they earn no points: a generator must make new digits, not replay (or lightly "
-            "alter) MNIST images",
+            + say("samples.too_many_copies", max_fraction=check.copies.max_fraction),
             {"samples": int(n), "copies": copied, "curve": train_curve},
         )
     outcome = judged(check, samples[~copies.flags], judge, real, train_curve)
     if not copies.count:
         return outcome
-    message = copies_line(check, copies, index) + ": copies earn no quality credit\n"
+    message = copies_line(check, copies, index) + say("samples.copies_earn_nothing")
+    judged_message = Said(str(outcome.message), outcome.message_zh)
     details = {**outcome.details, "copies": copied}
-    return Outcome(outcome.earned, outcome.points, message + outcome.message, details)
+    return Outcome(outcome.earned, outcome.points, message + judged_message, details)
 
 
-def copies_line(check: SamplesCheck, copies: Copies, index: ImageIndex) -> str:
+def copies_line(check: SamplesCheck, copies: Copies, index: ImageIndex) -> Said:
     rule = check.copies
     first = int(np.flatnonzero(copies.flags)[0])
-    return (
-        f"{copies.count} of {len(copies.flags)} samples are copies of MNIST images (centred, "
-        f"2 x 2-pooled and in any of four orientations, the nearest MNIST image is closer "
-        f"than {rule.ratio:g} x the mean distance of the 10 nearest: one image, replayed, "
-        f"shifted, mirrored, noisy or blended with a neighbour), e.g. sample {first}: "
-        f"{index.name(int(copies.nearest[first]))} {POSES[int(copies.pose[first])]}, "
-        f"{float(copies.ratio[first]):.2f} x"
+    return say(
+        "samples.copies",
+        count=copies.count,
+        n=len(copies.flags),
+        ratio=rule.ratio,
+        first=first,
+        image=index.name(int(copies.nearest[first])),
+        pose=pose(int(copies.pose[first])),
+        first_ratio=float(copies.ratio[first]),
     )
 
 
@@ -186,7 +191,7 @@ def copies_details(copies: Copies, index: ImageIndex) -> dict[str, Any]:
         "examples": [
             {
                 "sample": int(i),
-                "image": index.name(int(copies.nearest[i])),
+                "image": str(index.name(int(copies.nearest[i]))),
                 "pose": POSES[int(copies.pose[i])],
                 "distance": float(copies.distance[i]),
                 "ratio": float(copies.ratio[i]),
@@ -223,38 +228,46 @@ def judged(
         "frechet": falling(distance, credit.frechet),
     }
     lines = [
-        f"the judge's mean confidence {confidence:.3f} (no points at {credit.confidence.floor:g} "
-        f"or below, full at {credit.confidence.target:g})",
-        f"digit coverage {coverage:.3f} = {coverage * 10:.1f} effective digits of 10 (no points "
-        f"at {credit.coverage.floor:g}, full at {credit.coverage.target:g})",
-        f"Frechet distance to real test images {distance:.1f} in the judge's features (full "
-        f"points at {credit.frechet.full_at:g} or below, none at {credit.frechet.zero_at:g})",
+        say(
+            "samples.confidence",
+            confidence=confidence,
+            floor=credit.confidence.floor,
+            target=credit.confidence.target,
+        ),
+        say(
+            "samples.coverage",
+            coverage=coverage,
+            effective=coverage * 10,
+            floor=credit.coverage.floor,
+            target=credit.coverage.target,
+        ),
+        say(
+            "samples.frechet",
+            distance=distance,
+            full_at=credit.frechet.full_at,
+            zero_at=credit.frechet.zero_at,
+        ),
     ]
     if parts["frechet"] <= 0 and (parts["confidence"] > 0 or parts["coverage"] > 0):
-        lines.append(
-            "confidence and coverage earn points only once the Frechet distance does (below "
-            f"{credit.frechet.zero_at:g}): these samples are not yet like real digits"
-        )
+        lines.append(say("samples.needs_frechet", zero_at=credit.frechet.zero_at))
         parts["confidence"] = parts["coverage"] = 0.0
     fraction = sum(parts[k] * getattr(credit, k).share for k in parts)
     spread = float(np.std(samples.reshape(n, -1), axis=0).mean())
     worst = int(shares.argmax())
     if shares[worst] >= 0.3:
-        lines.append(
-            f"digit {worst} makes up {shares[worst]:.0%} of the {n} samples: the generator "
-            "collapses onto few modes"
-        )
+        lines.append(say("samples.mode_collapse", digit=worst, share=shares[worst], n=n))
     missing = [d for d in range(10) if shares[d] < COVERAGE_MIN_SHARE]
     if missing:
         lines.append(
-            f"digits (almost) never generated: {', '.join(map(str, missing))} "
-            f"(under {COVERAGE_MIN_SHARE:.0%} of the samples each)"
+            say(
+                "samples.missing_digits",
+                digits=Said(", ", "、").join(map(str, missing)),
+                share=COVERAGE_MIN_SHARE,
+            )
         )
     if spread < 1e-3:
-        lines.append(
-            "all samples are (almost) the same image: does the generator ignore its noise z?"
-        )
-    message = "\n".join(lines)
+        lines.append(say("samples.all_the_same"))
+    message = Said("\n", "\n").join(lines)
     if fraction < 1:
         message = with_hint(message, check)
     details = {

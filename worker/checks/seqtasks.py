@@ -63,7 +63,7 @@ def zh_numeral(n: int) -> str:
     """0 <= n <= 99,999,999 in Chinese number words: 304 -> 三百零四, 10400 -> 一万零四百,
     110000 -> 十一万.  Always 二, never the colloquial 两."""
     if not 0 <= n <= MAX_VALUE:
-        raise ValueError(f"{n} is out of range")
+        raise ValueError(f"{n} is out of range")  # not a message: a bug of the caller
     if n == 0:
         return "零"
     high, low = divmod(n, 10_000)
@@ -100,7 +100,7 @@ def en_numeral(n: int) -> list[str]:
     """0 <= n <= 99,999,999 as English words (American style, no "and", hyphens split):
     304 -> three hundred four; 21 -> twenty one."""
     if not 0 <= n <= MAX_VALUE:
-        raise ValueError(f"{n} is out of range")
+        raise ValueError(f"{n} is out of range")  # not a message: a bug of the caller
     if n == 0:
         return ["zero"]
     words: list[str] = []
@@ -272,10 +272,15 @@ def generate(
     """A fresh task: distinct sources; the test split first, then the training split."""
     info = TASKS[task]
     if interface == "encoder" and not info.same_length:
-        raise ValueError(f"task {task} has targets of another length than their sources")
+        raise ValueError(
+            f"task {task} has targets of another length "  # not a message: a spec error
+            "than their sources"
+        )
     count = n_train + n_test
     if count > space_size(task, min_value, max_value, min_length, max_length):
-        raise ValueError(f"task {task} has fewer than {count} distinct sources")
+        raise ValueError(
+            f"task {task} has fewer than {count} distinct sources"  # not a message: spec error
+        )
     src_vocab, tgt_vocab = SPECIALS + info.src_tokens, SPECIALS + info.tgt_tokens
     s_index = {t: i for i, t in enumerate(src_vocab)}
     t_index = {t: i for i, t in enumerate(tgt_vocab)}

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.grading.said import Said, say
 from autograder.specs.schema import SequenceCheck
 from worker.artifacts import safetensors_summary
 from worker.checks import seqtasks
@@ -43,7 +44,11 @@ from worker.checks.phases import PhaseContext, PhaseLog, curve, load_array, phas
 from worker.checks.seqtasks import EOS, PAD, TaskData
 
 RUNNER = "sequence_runner.py"
-CONTROL = "the untrained control (a fresh copy of your model, in boxes of its own)"
+
+
+def control() -> Said:
+    """The untrained control, in words for the student."""
+    return say("sequence.control")
 
 
 def make_task(check: SequenceCheck, rng: np.random.Generator) -> TaskData:
@@ -77,11 +82,11 @@ def run(check: SequenceCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     log = PhaseLog()
     violation = forbidden_imports(ctx.code_dir, check.constraints.forbidden_imports)
     if violation:
-        return zero(check, f"constraint forbidden_imports: {violation}"), log
+        return zero(check, say("phases.forbidden_imports", violation=violation)), log
     rng = ctx.rng(check.id)
     task = make_task(check, rng)
     control_first = bool(rng.integers(2))
-    folder = ctx.job_dir / f"{check.id}-task"
+    folder = ctx.job_dir / f"{check.id}-task"  # not a message: a folder
     folder.mkdir(parents=True, exist_ok=True)
     vocab = folder / "vocab.json"
     vocab.write_text(json.dumps(task.box_vocab()))
@@ -96,13 +101,13 @@ def run(check: SequenceCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     boxes = [("predict", weights)]
     if check.untrained_control:
         initial = _initial_weights(check, ctx, log, vocab, max_len)
-        if isinstance(initial, str):
+        if isinstance(initial, Said):
             return zero(check, initial, {"curve": train_curve}), log
         boxes.insert(0 if control_first else 1, ("control", initial))
     answers: dict[str, np.ndarray] = {}
     for label, given in boxes:
         got = _predict(check, ctx, log, task, vocab, given, label, max_len, width)
-        if isinstance(got, str):
+        if isinstance(got, Said):
             return zero(check, got, {"curve": train_curve}), log
         answers[label] = got
     outcome = score(check, task, answers["predict"], train_curve, answers.get("control"))
@@ -112,7 +117,7 @@ def run(check: SequenceCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
 
 def _initial_weights(
     check: SequenceCheck, ctx: PhaseContext, log: PhaseLog, vocab: Path, max_len: int
-) -> Path | str:
+) -> Path | Said:
     """The control's weights: the student's model as the train box built it, before any
     training, from a box that holds no data (only the vocabulary's sizes)."""
     phase = {
@@ -126,12 +131,13 @@ def _initial_weights(
     result, out = run_phase(
         ctx, check.id, "init", RUNNER, phase, log, wall_seconds=wall, files=[vocab]
     )
-    problem = phase_problem(CONTROL + ": building it", result, out, log, ctx, wall)
+    building = say("sequence.building_control", control=control())
+    problem = phase_problem(building, result, out, log, ctx, wall)
     if problem:
         return problem
     weights = out / "weights.safetensors"
     if not weights.is_file() or weights.is_symlink():
-        return f"{CONTROL}: building it wrote no weights"
+        return say("sequence.control_wrote_no_weights", control=control())
     return weights
 
 
@@ -145,7 +151,7 @@ def _predict(
     label: str,
     max_len: int,
     width: int,
-) -> np.ndarray | str:
+) -> np.ndarray | Said:
     """One prediction box: the same inputs for the trained model and the control (only
     the weights' values differ); ``label`` names its folder and log entry, outside."""
     phase = {
@@ -171,11 +177,16 @@ def _predict(
         files=[vocab, weights],
         label=label,
     )
-    what = "prediction" if label == "predict" else f"{CONTROL}: prediction"
+    trained = label == "predict"
+    what = (
+        say("phases.prediction")
+        if trained
+        else say("sequence.control_prediction", control=control())
+    )
     problem = phase_problem(what, result, out, log, ctx, wall)
     if problem:
         return problem
-    noun = "predictions" if label == "predict" else "untrained predictions"
+    noun = say("sequence.predictions" if trained else "sequence.untrained_predictions")
     return load_ids(out / "predictions.npy", len(task.test_src), width, len(task.tgt_vocab), noun)
 
 
@@ -186,7 +197,7 @@ def _train(
     task: TaskData,
     vocab: Path,
     max_len: int,
-) -> tuple[Path | None, list[dict[str, Any]], str]:
+) -> tuple[Path | None, list[dict[str, Any]], Said | str]:
     train = check.train
     phase = {
         "module": check.module,
@@ -217,29 +228,31 @@ def _train(
         progress_file="metrics.jsonl",
     )
     train_curve = curve(out / "metrics.jsonl")
-    problem = phase_problem("training", result, out, log, ctx, train.wall_seconds)
+    problem = phase_problem(say("phases.training"), result, out, log, ctx, train.wall_seconds)
     if problem:
         return None, train_curve, problem
     weights = out / "weights.safetensors"
     if not weights.is_file() or weights.is_symlink():
-        return None, train_curve, "training finished but wrote no weights"
+        return None, train_curve, say("phases.no_weights_written")
     return weights, train_curve, ""
 
 
-def load_ids(path: Path, rows: int, width: int, vocab_size: int, what: str) -> np.ndarray | str:
+def load_ids(
+    path: Path, rows: int, width: int, vocab_size: int, what: Said | str
+) -> np.ndarray | Said:
     """An untrusted array of token ids: integer dtype, shape (rows, width), ids in range."""
     if path.is_symlink():
-        return f"{what}: not a regular file"
+        return say("sequence.not_regular_file", what=what)
     arr = load_array(path, kinds="iu", shape=(rows, width), what=what)
-    if isinstance(arr, str):
+    if isinstance(arr, Said):
         return arr
     return check_ids(arr, vocab_size, what)
 
 
-def check_ids(arr: np.ndarray, vocab_size: int, what: str) -> np.ndarray | str:
+def check_ids(arr: np.ndarray, vocab_size: int, what: Said | str) -> np.ndarray | Said:
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= vocab_size):
         low, high = int(arr.min()), int(arr.max())
-        return f"{what}: token ids must lie in [0, {vocab_size}), found {low}..{high}"
+        return say("sequence.ids_out_of_range", what=what, size=vocab_size, low=low, high=high)
     return arr.astype(np.int64)
 
 
@@ -281,6 +294,18 @@ def compare(
         if not got and not want:
             matched[i] = 1
     return exact, matched, counted, ended
+
+
+def _wrong_example(example: dict[str, Any]) -> Said:
+    """One wrong prediction as text: its source, what was expected, what came."""
+    empty = say("sequence.empty")
+    return say(
+        "sequence.wrong_example",
+        source=example["source"],
+        expected=example["expected"] or empty,
+        predicted=example["predicted"] or empty,
+        more="" if example["ended"] else "...",
+    )
 
 
 def score(
@@ -334,37 +359,32 @@ def score(
         "target": credit.target,
         "curve": train_curve,
     }
-    name = check.metric.replace("_", " ")
-    message = (
-        f"{task.name}: exact match {exact_match:.2%}, token accuracy {token_accuracy:.2%} on "
-        f"{len(targets)} hidden test pairs; {name} scores (no points at {credit.floor:.0%} or "
-        f"below, full points at {credit.target:.0%})"
+    name = say(
+        "sequence.exact_match" if check.metric == "exact_match" else "sequence.token_accuracy"
+    )
+    message = say(
+        "sequence.result",
+        task=task.name,
+        exact_match=exact_match,
+        token_accuracy=token_accuracy,
+        n=len(targets),
+        metric=name,
+        floor=credit.floor,
+        target=credit.target,
     )
     weakest = min(by_length, key=lambda k: (by_length[k]["exact_match"], -k))
     if by_length[weakest]["exact_match"] < 1:
-        message += (
-            f"; weakest source length {weakest}: {by_length[weakest]['exact_match']:.1%} exact"
+        message += say(
+            "sequence.weakest_length", length=weakest, exact=by_length[weakest]["exact_match"]
         )
     if details["unfinished"] and check.interface == "seq2seq":
-        message += (
-            f"\n{details['unfinished']} of {len(targets)} predictions never ended (no EOS "
-            "within max_len): does the model learn to emit EOS, and does decoding stop there?"
-        )
+        message += say("sequence.unfinished", unfinished=details["unfinished"], n=len(targets))
     trained = [c["train_accuracy"] for c in train_curve if "train_accuracy" in c]
     if trained and trained[-1] >= 0.9 and token_accuracy <= trained[-1] - 0.3:
-        message += (
-            f"\nTraining accuracy reached {trained[-1]:.1%} but the test token accuracy is "
-            f"{token_accuracy:.1%}: the model is given something while training that it does "
-            "not get when predicting (seq2seq: is the decoder input BOS + the targets shifted "
-            "right by one?), or it memorised the training pairs"
-        )
+        message += say("sequence.train_test_gap", train=trained[-1], test=token_accuracy)
     if examples:
-        shown = "; ".join(
-            f"{e['source']} -> expected {e['expected'] or '(empty)'}, got "
-            f"{e['predicted'] or '(empty)'}" + ("" if e["ended"] else "...")
-            for e in examples[:3]
-        )
-        message += f"\nWrong, e.g.: {shown}"
+        shown = Said("; ", "；").join(_wrong_example(e) for e in examples[:3])
+        message += say("sequence.wrong", shown=shown)
     if untrained is not None:
         u_exact, u_matched, u_counted, _ = compare(check.interface, untrained, targets, sources)
         u_value = (
@@ -376,9 +396,8 @@ def score(
         if u_value > credit.floor:
             details["control_failed"] = True
             message = (
-                f"a freshly initialised, untrained model already reaches {name} {u_value:.2%} "
-                f"(the trained one {value:.2%}): the answers do not come from the learned "
-                "weights, so this check earns no points\n" + message
+                say("sequence.control_reaches", metric=name, untrained=u_value, trained=value)
+                + message
             )
             fraction = 0.0
     if fraction < 1:

@@ -9,11 +9,13 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from autograder.grading.said import Said, say
 from worker.artifacts import MalformedArtifact, safetensors_summary
 
 
-def forbidden_imports(code_dir: Path, forbidden: list[str]) -> str | None:
-    """The first forbidden import in the submitted sources (read as text, never run)."""
+def forbidden_imports(code_dir: Path, forbidden: list[str]) -> Said | None:
+    """The first forbidden import in the submitted sources (read as text, never run), in
+    both languages."""
     if not forbidden:
         return None
     for path in sorted(code_dir.glob("*.py")):
@@ -26,7 +28,9 @@ def forbidden_imports(code_dir: Path, forbidden: list[str]) -> str | None:
                 continue  # no import, no call: _imported_names(node) is empty
             for name in _imported_names(node):
                 if any(name == f or name.startswith(f + ".") for f in forbidden):
-                    return f"{path.name} line {node.lineno} imports {name}, which is not allowed"
+                    return say(
+                        "constraints.forbidden_import", file=path.name, line=node.lineno, name=name
+                    )
     return None
 
 
@@ -48,23 +52,23 @@ def _imported_names(node: ast.AST) -> list[str]:
     return []
 
 
-def weight_constraints(check: Any, weights: Path, what: str = "the weights") -> str | None:
+def weight_constraints(check: Any, weights: Path, what: Said | str | None = None) -> Said | None:
     """Why weights break a check's ``constraints`` (max_params, max_weights_mb), read from
     the safetensors header here, never by loading them; None: they keep them. Shared by
-    every kind with ``constraints`` (classifier, sequence, samples, reconstruction)."""
+    every kind with ``constraints`` (classifier, sequence, samples, reconstruction).
+    ``what``: the weights in words (a ``Said``; by default "the weights")."""
     limits = check.constraints
     try:
         summary = safetensors_summary(weights)
     except MalformedArtifact as exc:
-        return f"{what} could not be read: {exc}"
+        named = say("constraints.the_weights") if what is None else what
+        return say("constraints.unreadable", what=named, error=str(exc))
     if limits.max_params is not None and summary["params"] > limits.max_params:
-        return (
-            f"constraint max_params: the model has {summary['params']:,} parameters, "
-            f"at most {limits.max_params:,} are allowed"
-        )
+        return say("constraints.max_params", params=summary["params"], limit=limits.max_params)
     if limits.max_weights_mb is not None and summary["bytes"] > limits.max_weights_mb * 2**20:
-        return (
-            f"constraint max_weights_mb: the weights take {summary['bytes'] / 2**20:.2f} MB, "
-            f"at most {limits.max_weights_mb:g} MB are allowed"
+        return say(
+            "constraints.max_weights_mb",
+            mb=summary["bytes"] / 2**20,
+            limit=limits.max_weights_mb,
         )
     return None
