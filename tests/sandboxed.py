@@ -113,6 +113,8 @@ MINI_SEQUENCE_SPEC = FIXTURES / "specs" / "mini-sequence.yaml"
 MINI_SEQUENCE = FIXTURES / "reference" / "mini-sequence"
 MINI_OUTPUT_SPEC = FIXTURES / "specs" / "mini-output.yaml"
 MINI_OUTPUT = FIXTURES / "reference" / "mini-output"
+MINI_SCRIPT_SPEC = FIXTURES / "specs" / "mini-script.yaml"
+MINI_SCRIPT = FIXTURES / "reference" / "mini-script"
 SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
 DEBIAN_FASHION_MNIST = PROJECT_ROOT / ".autograder" / "debian" / "dataset-fashion-mnist"
 

@@ -42,6 +42,8 @@ from tests.sandboxed import (
     MINI_MNIST_SPEC,
     MINI_OUTPUT,
     MINI_OUTPUT_SPEC,
+    MINI_SCRIPT,
+    MINI_SCRIPT_SPEC,
     MINI_REFERENCE,
     MINI_SEQUENCE,
     MINI_SEQUENCE_SPEC,
@@ -90,6 +92,7 @@ def _specs(folder: Path) -> Path:
     (folder / "corpus-numerals.yaml").write_text(sequence[:rev])
     (folder / "corpus-reverse.yaml").write_text(head + sequence[rev:])
     (folder / "corpus-output.yaml").write_text(MINI_OUTPUT_SPEC.read_text())
+    (folder / "corpus-script.yaml").write_text(MINI_SCRIPT_SPEC.read_text())
     return folder
 
 
@@ -113,6 +116,8 @@ def _refs(folder: Path, canary: str) -> Path:
     script = folder / "corpus-output" / "basics.py"
     script.write_text(script.read_text() + f"\n# hidden: {canary}\n")
     (folder / "corpus-output" / "hidden_labels.txt").write_text(canary)
+    shutil.copytree(MINI_SCRIPT, folder / "corpus-script")
+    (folder / "corpus-script" / "hidden_labels.txt").write_text(canary)
     return folder
 
 

@@ -23,7 +23,7 @@ GOLDEN = {
     "unknown-kind.yaml": [
         "unknown-kind.yaml:8: questions[0].checks[0].kind: unknown check kind 'regresion'; "
         "did you mean 'regression'? (kinds: classifier, equivalence, function, gradient, "
-        "output, reconstruction, regression, samples, sequence)",
+        "output, reconstruction, regression, samples, script, sequence)",
     ],
     "bad-values.yaml": [
         "bad-values.yaml:2: deadline: deadline needs a time zone, e.g. 2026-12-01T23:59:00+08:00",

@@ -24,6 +24,7 @@ METRIC_KEYS = (
     "epoch",
     "loss",
     "train_accuracy",
+    "test_accuracy",
     "seconds",
     "d_loss",
     "g_loss",

@@ -239,6 +239,28 @@ def _dataset_references(
                 FailureCode.SPEC_BAD_VALUE,
             )
             continue
+        if (
+            check.kind == "script"
+            and train_ds is not None
+            and not getattr(train_ds, "torchvision_dir", None)
+        ):
+            problem(
+                (*base, "dataset"),
+                f"{check.dataset} has no torchvision class (its manifest's "
+                "source.torchvision_dir, e.g. MNIST or FashionMNIST): a script loads its data "
+                "through one",
+                FailureCode.SPEC_BAD_VALUE,
+            )
+        if check.kind == "script" and train_ds is not None:
+            total = train_ds.counts.get("train") or 0
+            wanted = (check.train_subset or 0) + check.validation_size
+            if total and wanted > total:
+                problem(
+                    (*base, "validation_size"),
+                    f"train_subset + validation_size ({wanted:,}) is more than the {total:,} "
+                    f"images of {train_ds.name}'s train split (both are drawn from it)",
+                    FailureCode.SPEC_BAD_VALUE,
+                )
         if test_name and test_ds is not None and train_ds is not None:
             mismatch = _split_mismatch(train_ds, test_ds)
             if mismatch:

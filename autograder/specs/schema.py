@@ -783,6 +783,101 @@ class OutputCheck(CheckBase):
         return env
 
 
+SCRIPT_PATH = r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$"  # relative; ".." refused by the validator
+Scalar = int | float | str | bool
+
+
+class ScriptInput(Strict):
+    """How the script's training loop feeds its model, so the prediction box feeds the
+    hidden test images the same way (pixels are first scaled to 0..1, as ``ToTensor``)."""
+
+    shape: Literal["image", "flat"] = Field(
+        default="image",
+        description="image: N x 1 x H x W; flat: N x (H*W), as a loop that does "
+        "images.reshape(-1, 28*28) gives an MLP.",
+    )
+    mean: float = Field(default=0.0, description="Subtracted after scaling (Normalize's mean).")
+    std: Annotated[float, Field(gt=0)] = Field(
+        default=1.0, description="Divided by after that (Normalize's std)."
+    )
+
+
+class ScriptCheck(CheckBase):
+    """Run the student's whole training script, unmodified, as ``__main__`` in a training
+    box where torchvision's class of the dataset works offline (its "test" split a
+    labelled slice of the training split: the hidden test split never enters), then score
+    the checkpoint it saved on the hidden test split in a separate prediction box that
+    loads only the script's imports, classes and functions (its training code never runs
+    again)."""
+
+    kind: Literal["script"]
+    module: Annotated[str, Field(pattern=IDENT)] = Field(
+        description="The script: <module>.py among the spec's files, run as __main__."
+    )
+    dataset: Annotated[str, Field(pattern=SLUG_ID)] = Field(
+        description="A declared dataset whose manifest names torchvision's folder for it "
+        "(source.torchvision_dir: MNIST, FashionMNIST): the class the script uses."
+    )
+    checkpoint: Annotated[str, Field(pattern=SCRIPT_PATH, max_length=200)] = Field(
+        description="Where the script saves its model's state_dict (torch.save), relative "
+        "to the folder it runs in, e.g. checkpoints/dnn.pth."
+    )
+    model: Annotated[str, Field(pattern=IDENT)] = Field(
+        description="The script's model class (an nn.Module), e.g. MLP_model."
+    )
+    model_args: list[Scalar] = Field(
+        default_factory=list, description="Positional arguments the class is built with."
+    )
+    model_kwargs: dict[Annotated[str, Field(pattern=IDENT)], Scalar] = Field(
+        default_factory=dict, description="Keyword arguments the class is built with."
+    )
+    input: ScriptInput = ScriptInput()
+    train_subset: Annotated[int, Field(ge=10)] | None = Field(
+        default=None,
+        description="Training images the script's training split holds (default: all but "
+        "the validation slice).",
+    )
+    validation_size: Annotated[int, Field(ge=10, le=100_000)] = Field(
+        default=10_000,
+        description="Labelled training images served as the script's test split (its own "
+        "printed test accuracy is measured on them).",
+    )
+    wall_seconds: Annotated[int, Field(ge=1, le=36000)] = Field(
+        default=600, description="The training box's time budget."
+    )
+    predict_wall_seconds: Annotated[int, Field(ge=1, le=3600)] = 120
+    test_subset: Annotated[int, Field(ge=10)] | None = None
+    epoch_pattern: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        default=None,
+        description="A regular expression a printed line of an epoch matches, with named "
+        "groups epoch and any of loss, train_accuracy, test_accuracy (default: lines like "
+        "'Epoch: 1/5, Train Loss is: 0.31, ... Test Accuracy is: 0.95').",
+    )
+    credit: AccuracyCredit
+    constraints: Constraints = Constraints()
+    show_misclassified: Annotated[int, Field(ge=0, le=64)] = 8
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _inside(cls, path: str) -> str:
+        if ".." in path.split("/") or path.endswith("/"):
+            raise ValueError("a file's path inside the folder the script runs in (no '..')")
+        return path
+
+    @field_validator("epoch_pattern")
+    @classmethod
+    def _pattern(cls, pattern: str | None) -> str | None:
+        if pattern is None:
+            return None
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if "epoch" not in compiled.groupindex:
+            raise ValueError("needs a named group (?P<epoch>...)")
+        return pattern
+
+
 Check = Annotated[
     FunctionCheck
     | RegressionCheck
@@ -792,7 +887,8 @@ Check = Annotated[
     | SamplesCheck
     | ReconstructionCheck
     | EquivalenceCheck
-    | OutputCheck,
+    | OutputCheck
+    | ScriptCheck,
     Field(discriminator="kind"),
 ]
 
@@ -942,7 +1038,8 @@ class Spec(Strict):
             | SamplesCheck
             | ReconstructionCheck
             | EquivalenceCheck
-            | OutputCheck,
+            | OutputCheck
+            | ScriptCheck,
         ]
     ]:
         return [(q, c) for q in self.questions for c in q.checks]

@@ -1925,6 +1925,108 @@ case(
     failed_checks=["printed/sections"],
 )
 
+# ---------------------------------------------------------------- script (corpus-script)
+
+SCRIPT_MODEL = """
+import os
+import torch
+import torch.nn as nn
+
+
+class MLP_model(nn.Module):
+    def __init__(self, input_size, hidden_size, num_classes):
+        super().__init__()
+        self.fc1 = nn.Linear(input_size, hidden_size)
+        self.fc2 = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+"""
+
+case(
+    "cheat-script-hunts-the-test-labels",
+    "cheating",
+    "a training script (kind script) that searches every folder it can read for the test "
+    "split (t10k files, test_labels.npy, the reference's files) and prints what it finds, "
+    "then saves an untrained model: its box holds the training images only, so it finds "
+    "nothing and its model earns 0",
+    {
+        "mlp_script.py": textwrap.dedent(SCRIPT_MODEL)
+        + textwrap.dedent(
+            """
+            found = []
+            for top in ["/job", "/tmp", "/opt", "/data", "/"]:
+                for root, dirs, files in os.walk(top):
+                    if root.startswith(("/proc", "/sys", "/dev", "/usr")):
+                        dirs[:] = []
+                        continue
+                    for name in files:
+                        if "t10k" in name or "test_labels" in name or name in (
+                            "hidden_labels.txt", "mlp_script.py"
+                        ):
+                            path = os.path.join(root, name)
+                            try:
+                                found.append((path, open(path, "rb").read()[:200]))
+                            except OSError:
+                                pass
+            print("FOUND", found)
+            torch.save(MLP_model(784, 64, 10).state_dict(), "checkpoints/dnn.pth")
+            """
+        )
+    },
+    spec="corpus-script",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["mlp/trained"],
+)
+case(
+    "cheat-script-model-peeks-while-predicting",
+    "cheating",
+    "a script whose model, where it predicts, looks for the hidden labels beside the test "
+    "images (/job/in, /data, its own folder) to answer with them, and whose module-level "
+    "code would rewrite the prediction runner: module-level code is not run there and no "
+    "label is in that box, so it predicts what an untrained model does and earns 0",
+    {
+        "mlp_script.py": textwrap.dedent(SCRIPT_MODEL).replace(
+            "    def forward(self, x):\n",
+            textwrap.indent(
+                textwrap.dedent(
+                    """
+                    def forward(self, x):
+                        import glob
+                        import numpy as np
+                        for path in glob.glob("/job/**/*labels*", recursive=True) + glob.glob(
+                            "/data/*labels*"
+                        ):
+                            labels = np.load(path)
+                            if len(labels) == len(x):
+                                return torch.nn.functional.one_hot(
+                                    torch.as_tensor(labels).long(), 10
+                                ).float()
+                        return torch.zeros(len(x), 10)
+                    """
+                ),
+                "    ",
+            )
+            + "    def _unused(self, x):\n",
+        )
+        + textwrap.dedent(
+            """
+            try:  # the runners are read-only in every box
+                with open("/opt/runner/torch_runner.py", "a") as fh:
+                    fh.write("raise SystemExit(0)\\n")
+            except OSError as exc:
+                print("runner not writable:", type(exc).__name__)
+            torch.save(MLP_model(784, 64, 10).state_dict(), "checkpoints/dnn.pth")
+            """
+        ),
+    },
+    spec="corpus-script",
+    state="graded",
+    score=[0, 0],
+    failed_checks=["mlp/trained"],
+)
+
 if ROOT.exists():
     for d in ROOT.iterdir():
         if d.is_dir() and not d.name.startswith("_"):

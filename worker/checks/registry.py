@@ -15,6 +15,7 @@ from worker.checks import (
     reconstruction_check,
     regression_check,
     samples_check,
+    script_check,
     sequence_check,
 )
 
@@ -44,4 +45,5 @@ PHASED: dict[str, Callable[..., Any]] = {
     "samples": samples_check.run,
     "reconstruction": reconstruction_check.run,
     "output": output_check.run,
+    "script": script_check.run,
 }

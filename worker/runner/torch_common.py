@@ -18,12 +18,15 @@ def device_for(phase):
 
 
 def build(phase, *args):
-    """The student's module and ``phase["model"](*args)``, which must be an nn.Module."""
+    """The student's module and ``phase["model"](*args)`` (then the phase's own
+    ``model_args`` and ``model_kwargs``: a script's model class with its sizes), which
+    must be an nn.Module."""
     module = import_student(phase["module"])
     factory = getattr(module, phase["model"], None)
     if not callable(factory):
         raise LookupError(f"{phase['module']}.py has no function {phase['model']}()")
-    model = factory(*args)
+    args = (*args, *phase.get("model_args", []))
+    model = factory(*args, **phase.get("model_kwargs", {}))
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"{phase['model']}() returned {type(model).__name__}, not an nn.Module")
     return module, model

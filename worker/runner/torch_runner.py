@@ -138,6 +138,11 @@ def predict_phase(phase):
             f"{phase['model']}(): {str(exc).splitlines()[0]}\n{exc}"
         ) from None
     x = images("test_images.npy", None, IN_DIR)
+    shape = phase.get("input", {})  # a script's model: the input its training loop gave it
+    if shape:
+        x = (x - float(shape.get("mean", 0.0))) / float(shape.get("std", 1.0))
+        if shape.get("shape") == "flat":
+            x = x.reshape(x.shape[0], -1)
     model = model.to(device).eval()
     preds = []
     with torch.no_grad():
