@@ -87,6 +87,7 @@ window.AutograderChart = (function () {
   const METRICS = [
     { key: "loss", cls: "loss", bounds: { min: 0 } },
     { key: "train_accuracy", cls: "accuracy", percent: true, bounds: { min: 0, max: 1 } },
+    { key: "test_accuracy", cls: "accuracy", percent: true, bounds: { min: 0, max: 1 } },
     { key: "d_loss", cls: "loss", bounds: { min: 0 } },
     { key: "g_loss", cls: "accuracy", bounds: { min: 0 } },
     { key: "recon_loss", cls: "loss", bounds: { min: 0 } },
