@@ -16,7 +16,7 @@ import pytest
 from autograder.specs.loader import load_spec_text
 from tests.sandboxed import MINI_MNIST, MINI_MNIST_SPEC, by_check, grade_mnist
 from worker.artifacts import safetensors_summary
-from worker.checks.classifier_check import VIEW_SALT
+from worker.checks.common.classification import VIEW_SALT
 from worker.checks.common.constraints import forbidden_imports
 
 pytestmark = pytest.mark.slow

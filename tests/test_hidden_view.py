@@ -13,7 +13,7 @@ import pytest
 
 from autograder.specs.schema import ClassifierCheck
 from tests.sandboxed import prepared_mnist
-from worker.checks.classifier_check import TEST_NOISE, hidden_view
+from worker.checks.common.classification import TEST_NOISE, hidden_view
 from worker.checks.phases import PhaseContext
 
 
@@ -95,7 +95,7 @@ def test_no_image_is_the_published_bytes(public):
 def test_feedback_names_the_weakest_class_by_the_manifests_class_names() -> None:
     from autograder import datasets
     from autograder.settings import PROJECT_ROOT
-    from worker.checks.classifier_check import score
+    from worker.checks.common.classification import score
 
     names = datasets.get_spec("fashion-mnist", PROJECT_ROOT / "datasets").class_names
     labels = np.array([0, 0, 6, 6, 9, 9])

@@ -36,6 +36,7 @@ from autograder.specs.schema import Spec
 from worker.artifacts import MalformedArtifact, json_lines, load_npy, read_capped
 from worker.checks.base import Call, CallResult, CheckPlan, Outcome, Ref, ReferenceFailed
 from worker.checks.common.hints import NOT_IMPORTED, not_run
+from worker.checks.common.staging import stage_code
 from worker.checks.phases import OnProgress, PhaseContext, PhaseLog
 from worker.checks.registry import KINDS, PHASED
 from worker.sandbox.base import (
@@ -196,19 +197,6 @@ def _call_json(call: Call, index: int, in_dir: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ run
-
-
-def stage_code(source_dir: Path, spec: Spec, target: Path) -> list[str]:
-    """Copy the spec's files (only those) from ``source_dir``; return the required missing."""
-    target.mkdir(parents=True, exist_ok=True)
-    missing = []
-    for f in spec.files:
-        src = source_dir / f.name
-        if src.is_file() and not src.is_symlink():
-            shutil.copyfile(src, target / f.name)
-        elif f.required:
-            missing.append(f.name)
-    return missing
 
 
 def run_box(

@@ -27,17 +27,24 @@ With ``framework: numpy`` the phases run worker/runner/numpy_phase_runner.py ins
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from autograder.grading.said import Said, say
 from autograder.specs.schema import ClassifierCheck
-from worker.artifacts import MalformedArtifact, load_npy, safetensors_summary
+from worker.artifacts import safetensors_summary
 from worker.checks.base import Outcome
+from worker.checks.common.classification import (
+    add_thumbnails,
+    class_names,
+    convert_weights,
+    hidden_view,
+    read_predictions,
+    score,
+)
 from worker.checks.common.constraints import forbidden_imports, weight_constraints
-from worker.checks.common.credit import rising_fraction
-from worker.checks.common.hints import with_hint, zero
+from worker.checks.common.hints import zero
 from worker.checks.phases import PhaseContext, PhaseLog, curve, phase_problem, run_phase
 
 # ------------------------------------------------------------------------------ phases
@@ -77,25 +84,6 @@ def run(check: ClassifierCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     else:
         add_thumbnails(outcome.details, ctx.visible_data["test_images.npy"])
     return outcome, log
-
-
-MAX_THUMBNAILS = 16  # of the misclassified examples: each is the image's bytes, in base64
-
-
-def add_thumbnails(details: dict[str, Any], test_images: Path) -> None:
-    """Give each misclassified example the published test image it names (the clean one,
-    not the job's noisy view), as base64 pixels and their shape, for the result page to
-    draw. Only for a public test split: a private one is never shown."""
-    import base64
-
-    examples = details.get("misclassified") or []
-    if not examples:
-        return
-    public = np.load(test_images, mmap_mode="r", allow_pickle=False)
-    for example in examples[:MAX_THUMBNAILS]:
-        image = np.ascontiguousarray(public[example["index"]], dtype=np.uint8)
-        example["image"] = base64.b64encode(image.tobytes()).decode("ascii")
-        example["shape"] = list(image.shape)
 
 
 def _private_test_split(check: ClassifierCheck, ctx: PhaseContext) -> bool:
@@ -163,36 +151,6 @@ def _weights(
     return weights, train_curve, ""
 
 
-def convert_weights(
-    check: Any, ctx: PhaseContext, log: PhaseLog, path: Path
-) -> tuple[Path | None, Said | str]:
-    """A ``torch.save`` upload as safetensors, made by a box that runs no student code (an
-    empty /job/src; the file is unpickled there with ``weights_only=True``), so that its
-    parameters are counted here from a header and the prediction box gets plain tensors."""
-    empty = ctx.job_dir / f"{check.id}-convert-src"  # not a message: a folder
-    empty.mkdir(exist_ok=True)
-    phase = {"weights": path.name}
-    result, out = run_phase(
-        ctx,
-        check.id,
-        "convert",
-        "torch_runner.py",
-        phase,
-        log,
-        wall_seconds=60,
-        files=[path],
-        src_dir=empty,
-    )
-    reading = say("classifier.reading", name=path.name)
-    problem = phase_problem(reading, result, out, log, ctx, 60)
-    converted = out / "weights.safetensors"
-    if problem:
-        return None, problem
-    if not converted.is_file():
-        return None, say("classifier.not_a_state_dict", name=path.name)
-    return converted, ""
-
-
 def _predict(
     check: ClassifierCheck,
     ctx: PhaseContext,
@@ -233,125 +191,4 @@ def _predict(
     )
     if problem:
         return problem
-    path = out / "predictions.npy"
-    try:
-        preds = load_npy(path)
-    except (MalformedArtifact, OSError):
-        return say("classifier.no_predictions")
-    if preds.dtype.kind not in "iu" or preds.shape != (n,):
-        return say(
-            "classifier.bad_predictions", dtype=str(preds.dtype), shape=str(preds.shape), n=n
-        )
-    return preds.astype(np.int64)
-
-
-# ------------------------------------------------------------------------------ the test view
-
-TEST_NOISE = 12  # grey levels (of 255) of uniform noise added to each pixel of the view
-VIEW_SALT = 0x7E57_71E4  # the view's stream of the job's seed, apart from the checks' own
-
-
-def hidden_view(
-    ctx: PhaseContext, check: ClassifierCheck
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The job's own view of the hidden test split: ``(images, labels, index)``, where
-    ``index`` gives each image's position in the public split. The subset (``test_subset``
-    images, or all) and its order are drawn from the job's secret seed, and every image
-    gets noise of its own (label-preserving: the digit is unchanged), so no two jobs see
-    the same bytes and none sees the published ones. All checks of a job share one view."""
-    public = np.load(ctx.visible_data["test_images.npy"], allow_pickle=False)
-    labels = np.asarray(ctx.test_labels)
-    total = len(labels)
-    n = total if check.test_subset is None else min(check.test_subset, total)
-    rng = np.random.default_rng([ctx.seed % 2**63, VIEW_SALT])
-    index = rng.permutation(total)
-    noise = rng.integers(-TEST_NOISE, TEST_NOISE + 1, size=public.shape, dtype=np.int16)
-    index = index[:n]
-    view = np.clip(public[index].astype(np.int16) + noise[index], 0, 255).astype(np.uint8)
-    return view, labels[index], index
-
-
-# ------------------------------------------------------------------------------ scoring
-
-
-def score(
-    check: ClassifierCheck,
-    predictions: np.ndarray,
-    labels: np.ndarray,
-    curve: list[dict[str, Any]],
-    index: np.ndarray | None = None,
-    names: list[str] | None = None,
-) -> Outcome:
-    """Accuracy and its feedback; ``index``: each prediction's image's position in the
-    public test split (what the misclassified examples name), by default its own;
-    ``names``: the dataset's class names in English (feedback says "class 6" without)."""
-    labels = labels.astype(np.int64)
-    correct = predictions == labels
-    accuracy = float(correct.mean())
-    classes = len(names) if names else 10
-    confusion = np.zeros((classes, classes), dtype=np.int64)
-    valid = (predictions >= 0) & (predictions < classes)
-    np.add.at(confusion, (labels[valid], predictions[valid]), 1)
-    per_class = [
-        float(correct[labels == c].mean()) if (labels == c).any() else None for c in range(classes)
-    ]
-    wrong = np.flatnonzero(~correct)[: check.show_misclassified]
-    credit = check.credit
-    fraction = rising_fraction(accuracy, credit.floor, credit.target)
-    details = {
-        "accuracy": accuracy,
-        "test_examples": int(len(labels)),
-        "per_class_accuracy": per_class,
-        "confusion_matrix": confusion.tolist(),
-        "misclassified": [
-            {
-                "index": int(i if index is None else index[i]),
-                "predicted": int(predictions[i]),
-                "label": int(labels[i]),
-            }
-            for i in wrong
-        ],
-        "floor": credit.floor,
-        "target": credit.target,
-        "curve": curve,
-    }
-    if names:
-        details["class_names"] = list(names)
-    worst = min(
-        (c for c in range(classes) if per_class[c] is not None),
-        key=lambda c: cast(float, per_class[c]),  # the classes with an accuracy
-    )
-    message = say(
-        "classifier.accuracy",
-        accuracy=accuracy,
-        n=len(labels),
-        floor=_percent(credit.floor),
-        target=_percent(credit.target),
-        weakest=_class_name(worst, names),
-        weakest_accuracy=per_class[worst],
-    )
-    if fraction < 1:
-        message = with_hint(message, check)
-    return Outcome(check.points * fraction, check.points, message, details)
-
-
-def _percent(x: float) -> str:
-    """0.96 -> '96%', 0.895 -> '89.5%' (a threshold is never shown rounded)."""
-    return f"{x:.1%}".replace(".0%", "%")
-
-
-def _class_name(label: int, names: list[str] | None) -> Said:
-    if names and 0 <= label < len(names):
-        return say("classifier.named_class", name=names[label], label=label)
-    return say("classifier.class", label=label)
-
-
-def class_names(check: ClassifierCheck, ctx: PhaseContext) -> list[str] | None:
-    """The English class names the check's dataset manifest declares; None: not known."""
-    from autograder import datasets
-
-    folder = getattr(ctx.settings, "datasets_dir", None)
-    try:
-        return datasets.get_spec(check.dataset, folder).class_names or None
-    except (datasets.DatasetError, OSError):
-        return None
+    return read_predictions(out, n)

@@ -27,6 +27,7 @@ from autograder.specs.schema import OutputCheck
 from worker.artifacts import read_capped
 from worker.checks.base import Outcome, ReferenceFailed
 from worker.checks.common.hints import with_hint, zero
+from worker.checks.common.staging import stage_code
 from worker.checks.generators import draw_arg
 from worker.checks.phases import PhaseContext, PhaseLog, phase_problem, run_phase
 
@@ -191,8 +192,6 @@ def _reference_output(check: OutputCheck, ctx: PhaseContext, phase: dict[str, An
     if not script.is_file():
         missing = f"{check.module}.py"
         raise ReferenceFailed(f"{check.id}: the reference has no {missing}")  # not a message
-    from worker.pipeline import stage_code  # the pipeline imports this kind: import late
-
     stage_code(Path(ctx.reference_dir), ctx.spec, src)  # the files beside it, as the student's
     problem, printed, output = _run_script(
         check, ctx, phase, PhaseLog(), "the reference script", src_dir=src, label="reference"

@@ -23,19 +23,20 @@ from __future__ import annotations
 import ast
 import shutil
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from autograder.grading.said import Said, say
-from autograder.specs.schema import ClassifierCheck, ScriptCheck
-from worker.artifacts import MalformedArtifact, load_npy, safetensors_summary
+from autograder.specs.schema import ScriptCheck
+from worker.artifacts import safetensors_summary
 from worker.checks.base import Outcome
-from worker.checks.classifier_check import (
+from worker.checks.common.classification import (
     add_thumbnails,
     class_names,
     convert_weights,
     hidden_view,
+    read_predictions,
     score,
 )
 from worker.checks.common.constraints import forbidden_imports, weight_constraints
@@ -63,17 +64,17 @@ def run(check: ScriptCheck, ctx: PhaseContext) -> tuple[Outcome, PhaseLog]:
     violation = weight_constraints(check, weights)
     if violation:
         return zero(check, violation, {"curve": train_curve}), log
-    view, labels, index = hidden_view(ctx, cast(ClassifierCheck, check))
+    view, labels, index = hidden_view(ctx, check)
     predictions = _predict(check, ctx, log, weights, view)
     if isinstance(predictions, Said | str):
         return zero(check, predictions, {"curve": train_curve}), log
     outcome = score(
-        cast(ClassifierCheck, check),
+        check,
         predictions,
         labels,
         train_curve,
         index,
-        class_names(cast(ClassifierCheck, check), ctx),
+        class_names(check, ctx),
     )
     outcome.details["params"] = safetensors_summary(weights)["params"]
     add_thumbnails(outcome.details, ctx.visible_data["test_images.npy"])
@@ -210,11 +211,4 @@ def _predict(
     )
     if problem:
         return problem
-    n = len(view)
-    try:
-        preds = load_npy(out / "predictions.npy")
-    except (MalformedArtifact, OSError):
-        return say("script.no_predictions")
-    if preds.dtype.kind not in "iu" or preds.shape != (n,):
-        return say("script.bad_predictions", dtype=str(preds.dtype), shape=str(preds.shape), n=n)
-    return preds.astype(np.int64)
+    return read_predictions(out, len(view))
