@@ -41,7 +41,7 @@ run: setup
 test:
 	AUTOGRADER_SETUP_DOCKER=1 AUTOGRADER_SETUP_VM=1 bash scripts/setup.sh
 	$(lint_checks)
-	AUTOGRADER_TEST_REQUIRE_SERVICES=1 $(PYTHON) -m pytest -q -p no:cacheprovider --durations=30 tests
+	PYTHON=$(PYTHON) bash scripts/run_tests.sh
 
 lint: setup
 	$(lint_checks)
