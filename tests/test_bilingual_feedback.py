@@ -90,3 +90,27 @@ def test_the_runner_line_is_untrusted_and_can_only_choose_a_known_reason():
     # values are capped
     huge = runner_error({"error": "", "reason": "raised", "values": {"traceback": "x" * 10**6}})
     assert len(huge.en) < 5000
+
+
+def test_a_hand_written_layers_missing_pieces_are_said_in_both_languages(tmp_path):
+    """The gradient protocol's notes (a gradient not returned, one of the wrong type) come
+    back as reasons, said outside in each language."""
+    from autograder.specs.loader import load_spec_file
+    from tests.sandboxed import MINI_GRADIENT, MINI_GRADIENT_SPEC
+
+    source = (MINI_GRADIENT / "layers.py").read_text()
+    source = source.replace('        self.grads["b"] = dout.sum(axis=0)\n', "")
+    source = source.replace('return dout @ self.params["W"].T', "return [1, 2]")
+    report = grade_source(
+        tmp_path,
+        source,
+        spec=load_spec_file(MINI_GRADIENT_SPEC),
+        reference=MINI_GRADIENT,
+        filename="layers.py",
+    )
+    [row] = by_check(report).values()
+    assert row["earned"] < row["points"]
+    assert "Linear.grads has no key 'b'" in row["message"]
+    assert "Linear.grads 中没有键 'b'" in row["message_zh"]
+    assert "the value Linear.backward returned is a list, expected a numpy array" in row["message"]
+    assert "Linear.backward 返回的值是 list，应为 numpy 数组" in row["message_zh"]

@@ -266,8 +266,8 @@ def compare_quantity(got: Any, want: np.ndarray, tol: float) -> Verdict:
     return False, err, say("gradient.relative_error", err=err, tol=tol)
 
 
-def _notes(result: CallResult) -> dict[str, str]:
-    """Per-quantity notes the protocol left (untrusted text, only shown to the student)."""
+def _notes(result: CallResult) -> dict[str, Said | str]:
+    """Per-quantity notes the protocol left (untrusted, only shown to the student)."""
     if not result.error:
         return {}
     try:
@@ -276,7 +276,38 @@ def _notes(result: CallResult) -> dict[str, str]:
         return {}
     if not isinstance(value, dict):
         return {}
-    return {str(k)[:50]: str(v)[:3000] for k, v in value.items()}
+    return {str(k)[:50]: note_said(v) for k, v in value.items()}
+
+
+def note_said(note: Any) -> Said | str:
+    """One note in both languages where the protocol gave a reason it knows (its values
+    are the student's, capped), else its text as it is. The note is untrusted: it can
+    only choose among these."""
+    if not isinstance(note, dict):
+        return str(note)[:3000]
+    text = str(note.get("text", ""))[:3000]
+    raw = note.get("values")
+    v = {k: str(x)[:3000] for k, x in raw.items()} if isinstance(raw, dict) else {}
+    layer = v.get("layer", "")
+    what: Said | None = None
+    if v.get("method") in ("forward", "backward"):
+        what = say("gradient.note_returned", layer=layer, method=v["method"])
+    elif "grad" in v:
+        what = say("gradient.note_grad", layer=layer, key=v["grad"])
+    match note.get("reason"):
+        case "dtype" if what is not None:
+            return say("gradient.note_dtype", what=what, dtype=v.get("dtype", ""))
+        case "type" if what is not None:
+            return say("gradient.note_type", what=what, type=v.get("type", ""))
+        case "raised":
+            return say(
+                "call.build_raised", call=v.get("call", ""), traceback=v.get("traceback", "")
+            )
+        case "not-computed":
+            return say("gradient.note_not_computed", layer=layer)
+        case "no-grad":
+            return say("gradient.note_no_grad", layer=layer, key=v.get("key", ""))
+    return text
 
 
 def _kept(grad: np.ndarray, key: str, along: dict[str, Any]) -> np.ndarray:

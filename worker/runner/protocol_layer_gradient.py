@@ -72,14 +72,26 @@ def _block(names):
     sys.meta_path.insert(0, ForbiddenImports(names))
 
 
-def _as_array(value, what):
-    """A returned value as a numeric array, or a note saying why it is not one."""
+def _note(text, reason, **values):
+    """Why a quantity is missing: the reason and values the grader says it from in each
+    language (worker/checks/gradient_check.py ``note_said``); ``text`` (the English) is
+    not sent: the notes together must fit the result line the grader reads."""
+    del text  # said outside, from the reason
+    capped = {k: str(v)[-MAX_NOTE:] for k, v in values.items()}
+    return {"reason": reason, "values": capped}
+
+
+def _as_array(value, what, source):
+    """A returned value as a numeric array, or a note saying why it is not one; ``source``:
+    where it came from, {"method": forward|backward} or {"grad": name}, for the grader."""
     if isinstance(value, np.ndarray | np.generic | float | int):
         arr = np.asarray(value)
         if arr.dtype.kind in "biuf":
             return np.ascontiguousarray(arr), None
-        return None, f"{what} is an array of dtype {arr.dtype}, expected numbers"
-    return None, f"{what} is a {type(value).__name__}, expected a numpy array"
+        text = f"{what} is an array of dtype {arr.dtype}, expected numbers"
+        return None, _note(text, "dtype", dtype=str(arr.dtype), **source)
+    kind = type(value).__name__
+    return None, _note(f"{what} is a {kind}, expected a numpy array", "type", type=kind, **source)
 
 
 def _error(what, exc):
@@ -168,26 +180,38 @@ def student_outputs(module_name, layer_name, cfg, kw, params):
             call=shown_call,
             traceback=student_traceback(exc),
         )
-    arrays["out"], note = _as_array(out, f"the value {layer_name}.forward returned")
+    arrays["out"], note = _as_array(
+        out, f"the value {layer_name}.forward returned", {"layer": layer_name, "method": "forward"}
+    )
     if note:
         notes["out"] = note
     if style != "net":
         try:
             dx = layer.backward(kw["dout"].copy()) if style == "layer" else layer.backward()
         except BaseException as exc:
-            notes[keys[1]] = _error(f"{layer_name}.backward", exc)
+            shown = f"{layer_name}.backward"
+            trace = student_traceback(exc)
+            notes[keys[1]] = _note(_error(shown, exc), "raised", call=shown, traceback=trace)
             for key in keys[2:]:
-                notes[key] = f"not computed: {layer_name}.backward raised an exception"
+                text = f"not computed: {layer_name}.backward raised an exception"
+                notes[key] = _note(text, "not-computed", layer=layer_name)
             return [arrays[k] for k in keys], notes
-        arrays["dx"], note = _as_array(dx, f"the value {layer_name}.backward returned")
+        arrays["dx"], note = _as_array(
+            dx,
+            f"the value {layer_name}.backward returned",
+            {"layer": layer_name, "method": "backward"},
+        )
         if note:
             notes["dx"] = note
     grads = getattr(layer, "grads", None)
     for name in params:
         if not isinstance(grads, dict) or name not in grads:
-            notes[name] = f"{layer_name}.grads has no key {name!r}"
+            text = f"{layer_name}.grads has no key {name!r}"
+            notes[name] = _note(text, "no-grad", layer=layer_name, key=repr(name))
             continue
-        arrays[name], note = _as_array(grads[name], f"{layer_name}.grads[{name!r}]")
+        arrays[name], note = _as_array(
+            grads[name], f"{layer_name}.grads[{name!r}]", {"layer": layer_name, "grad": repr(name)}
+        )
         if note:
             notes[name] = note
     return [arrays[k] for k in keys], notes
