@@ -105,3 +105,11 @@ def test_feedback_names_the_weakest_class_by_the_manifests_class_names() -> None
     assert "full points at 90%" in named.message
     plain = score(check(None), predictions, labels, [])
     assert "weakest: class 6: 50.0%" in plain.message
+    from autograder.grading.said import Said
+
+    spec = datasets.get_spec("fashion-mnist", PROJECT_ROOT / "datasets")
+    both = [Said(en, zh) for en, zh in zip(spec.class_names, spec.class_names_zh, strict=True)]
+    bilingual = score(check(None), predictions, labels, [], names=both)
+    assert bilingual.message == named.message
+    assert f"{spec.class_names_zh[6]}（类别 6）" in bilingual.message_zh
+    assert bilingual.details["class_names_zh"] == spec.class_names_zh

@@ -74,8 +74,9 @@ document.addEventListener("DOMContentLoaded", function () {
     const matrix = details.confusion_matrix;
     const perClass = details.per_class_accuracy;
     if (!Array.isArray(matrix) || !Array.isArray(perClass) || matrix.length !== perClass.length) return null;
-    const names = Array.isArray(details.class_names) && details.class_names.length === matrix.length
-      ? details.class_names : matrix.map((_, i) => String(i));
+    const shown = chinese && Array.isArray(details.class_names_zh) ? details.class_names_zh : details.class_names;
+    const names = Array.isArray(shown) && shown.length === matrix.length
+      ? shown : matrix.map((_, i) => String(i));
     const view = document.createElement("div");
     view.className = "model-view";
     const bars = document.createElement("table");
@@ -128,6 +129,7 @@ document.addEventListener("DOMContentLoaded", function () {
     delete details.confusion_matrix;
     delete details.per_class_accuracy;
     delete details.class_names;
+    delete details.class_names_zh;
     return view;
   }
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from autograder.grading.said import Said, say
+from autograder.grading.said import Said, chinese, english, say
 from autograder.specs.schema import ClassifierCheck, ScriptCheck
 from worker.artifacts import MalformedArtifact, load_npy
 from worker.checks.base import Outcome
@@ -118,7 +118,7 @@ def score(
     labels: np.ndarray,
     curve: list[dict[str, Any]],
     index: np.ndarray | None = None,
-    names: list[str] | None = None,
+    names: list[Said] | list[str] | None = None,
 ) -> Outcome:
     """Accuracy and its feedback; ``index``: each prediction's image's position in the
     public test split (what the misclassified examples name), by default its own;
@@ -154,7 +154,8 @@ def score(
         "curve": curve,
     }
     if names:
-        details["class_names"] = list(names)
+        details["class_names"] = [english(n) for n in names]
+        details["class_names_zh"] = [chinese(n) for n in names]
     worst = min(
         (c for c in range(classes) if per_class[c] is not None),
         key=lambda c: cast(float, per_class[c]),  # the classes with an accuracy
@@ -178,18 +179,21 @@ def _percent(x: float) -> str:
     return f"{x:.1%}".replace(".0%", "%")
 
 
-def _class_name(label: int, names: list[str] | None) -> Said:
+def _class_name(label: int, names: list[Said] | list[str] | None) -> Said:
     if names and 0 <= label < len(names):
         return say("classifier.named_class", name=names[label], label=label)
     return say("classifier.class", label=label)
 
 
-def class_names(check: Classifying, ctx: PhaseContext) -> list[str] | None:
-    """The English class names the check's dataset manifest declares; None: not known."""
+def class_names(check: Classifying, ctx: PhaseContext) -> list[Said] | None:
+    """The class names the check's dataset manifest declares, in English and Chinese;
+    None: not known."""
     from autograder import datasets
 
     folder = getattr(ctx.settings, "datasets_dir", None)
     try:
-        return datasets.get_spec(check.dataset, folder).class_names or None
+        spec = datasets.get_spec(check.dataset, folder)
     except (datasets.DatasetError, OSError):
         return None
+    zh = spec.class_names_zh or spec.class_names
+    return [Said(en, z or en) for en, z in zip(spec.class_names, zh, strict=False)] or None
