@@ -157,3 +157,22 @@ def test_the_spec_refuses_what_cannot_work(line, found, tmp_path):
         load_spec_text(_spec(line), "mini-script", "mini-script.yaml")
     assert found in str(info.value)
     assert "mini-script.yaml:" in str(info.value)
+
+
+def test_the_same_script_as_a_notebook_earns_the_same(tmp_path):
+    """A notebook of the script's code in cells (with a magic and a shell escape, removed)
+    becomes the module at upload (autograder/notebooks.py): it trains and is scored alike."""
+    import nbformat
+
+    from autograder import notebooks
+
+    code = SCRIPT.split("\n\n\n")
+    cells = [nbformat.v4.new_code_cell("%matplotlib inline\n!nvidia-smi\n" + code[0])]
+    cells += [nbformat.v4.new_markdown_cell("## The model")]
+    cells += [nbformat.v4.new_code_cell(part) for part in code[1:]]
+    notebook = nbformat.writes(nbformat.v4.new_notebook(cells=cells)).encode()
+    converted = notebooks.convert(notebook, "mlp_script.ipynb")
+    assert converted.cells == len(code) and len(converted.removed) == 2
+    report, row = _grade(tmp_path, converted.source)
+    assert row["passed"], row["message"]
+    assert "Epoch: 1/1" in report.log
