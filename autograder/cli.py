@@ -318,8 +318,15 @@ def assignments_republish(slug: str) -> None:
 @click.argument("spec_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--human", is_flag=True, help="A readable table instead of JSON.")
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="The language of --human's messages (zh: the checks' and the failure's Chinese).",
+)
 @click.option("--seed", type=int, default=None, help="Seed for generated inputs (default random).")
-def grade_cmd(spec_path: Path, directory: Path, human: bool, seed: int | None) -> None:
+def grade_cmd(spec_path: Path, directory: Path, human: bool, lang: str, seed: int | None) -> None:
     """Grade a submission folder locally through the real sandbox and scoring."""
     from autograder.grading.failures import GradingError
     from autograder.specs.loader import SpecError, load_spec_file
@@ -353,6 +360,7 @@ def grade_cmd(spec_path: Path, directory: Path, human: bool, seed: int | None) -
         "max_score": report.max_score,
         "failure_kind": report.failure_kind,
         "failure_message": report.failure_message,
+        "failure_message_zh": None if report.failure is None else report.failure.message("zh"),
         "outcomes": [o.model_dump() for o in report.outcomes],
         "timings": report.timings,
         "resources": report.resources,
@@ -360,29 +368,34 @@ def grade_cmd(spec_path: Path, directory: Path, human: bool, seed: int | None) -
         "log_truncated": report.log_truncated,
     }
     if human:
-        click.echo(render_table(data))
+        click.echo(render_table(data, lang=lang))
     else:
         click.echo(json.dumps(data, indent=2, default=str))
 
 
-def render_table(data: dict[str, Any], width: int | None = None) -> str:
+def render_table(data: dict[str, Any], width: int | None = None, lang: str = "en") -> str:
     """The report for a terminal: one line per check, every message in full (wrapped to
-    the terminal's width, never cut), the program's last output lines."""
+    the terminal's width, never cut), the program's last output lines; ``lang`` "zh": the
+    Chinese of each message where the report has it."""
     import shutil
     import textwrap
 
     columns = width or max(80, shutil.get_terminal_size((100, 24)).columns)
     lines = [f"{data['assignment']}: {data['score']:g} / {data['max_score']:g}  ({data['state']})"]
-    if data["failure_message"]:
+    failure = data["failure_message"]
+    if lang == "zh" and data.get("failure_message_zh"):
+        failure = data["failure_message_zh"]
+    if failure:
         lines.append(f"  {data['failure_kind']}:")
-        lines += ["    " + line for line in data["failure_message"].splitlines()]
+        lines += ["    " + line for line in failure.splitlines()]
     name_width = max((len(f"{o['question']}/{o['check']}") for o in data["outcomes"]), default=10)
     indent = " " * 8
     for o in data["outcomes"]:
         mark = "PASS" if o["passed"] else "FAIL"
         name = f"{o['question']}/{o['check']}".ljust(name_width)
         lines.append(f"  {mark}  {name}  {o['earned']:6.2f} / {o['points']:g}")
-        for text in o["message"].splitlines():
+        message = o.get("message_zh") if lang == "zh" and o.get("message_zh") else o["message"]
+        for text in message.splitlines():
             wrapped = textwrap.wrap(
                 text,
                 columns,

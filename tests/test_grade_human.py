@@ -36,3 +36,17 @@ def test_the_output_says_how_much_of_it_is_shown():
     log = "\n".join(f"line {i}" for i in range(50))
     text = render_table(report("ok", log), width=100)
     assert "its last 20 of 50 lines" in text and "line 49" in text and "line 29" not in text
+
+
+def test_in_chinese_each_message_is_its_chinese():
+    data = report("0 of 4 cases match\nHint: add them")
+    data["outcomes"][0]["message_zh"] = "4 个用例中有 0 个一致\n提示：把它们相加"
+    data["failure_message"], data["failure_message_zh"] = "Out of time", "超出时间限制"
+    data["failure_kind"] = "submission:timeout"
+    chinese = render_table(data, width=80, lang="zh")
+    assert "提示：把它们相加" in chinese and "超出时间限制" in chinese
+    assert "Hint:" not in chinese and "Out of time" not in chinese
+    english = render_table(data, width=80)
+    assert "Hint: add them" in english and "提示" not in english
+    del data["outcomes"][0]["message_zh"]  # a report without Chinese: the English
+    assert "Hint: add them" in render_table(data, width=80, lang="zh")
