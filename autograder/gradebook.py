@@ -18,12 +18,12 @@ import io
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from autograder.assignments import spec_for
 from autograder.models import Assignment, GradingRun, Role, RunState, Submission, User
-from autograder.staff_runs import current_runs_of
+from autograder.staff_runs import current_scores_of
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
@@ -54,43 +54,59 @@ def roster(session: Session, assignment: Assignment) -> list[RosterRow]:
     """One row per student (every user with the student role, and anyone else who
     submitted), by login name."""
     rows: dict[int, RosterRow] = {}
-    for user in _people(session, assignment):
-        rows[user.id] = RosterRow(
-            user_id=user.id,
-            student=user.name,
-            full_name=getattr(user, "full_name", "") or "",
-            email=getattr(user, "email", None) or "",
-            role=str(user.role),
+    for user_id, name, full_name, email, role in session.execute(_people(assignment)):
+        rows[user_id] = RosterRow(
+            user_id=user_id,
+            student=name,
+            full_name=full_name or "",
+            email=email or "",
+            role=str(role),
         )
     policy = spec_for(session, assignment).spec.counted
-    for submission, run in session.execute(current_runs_of(assignment.id)):
-        _add(rows[submission.user_id], submission, run, policy)
+    for submission_id, user_id, late_days, state, score in session.execute(
+        current_scores_of(assignment.id)
+    ):
+        _fold(rows[user_id], submission_id, late_days, state, score, policy)
     return sorted(rows.values(), key=lambda r: r.student)
 
 
-def _people(session: Session, assignment: Assignment) -> list[User]:
+def _people(assignment: Assignment) -> Select[int, str, str, str | None, Role]:
+    """The roster's people: (id, name, full name, email, role) of every student and of
+    anyone else who submitted to ``assignment``."""
     submitted = select(Submission.user_id).where(Submission.assignment_id == assignment.id)
-    return list(
-        session.scalars(select(User).where(or_(User.role == Role.student, User.id.in_(submitted))))
+    return select(User.id, User.name, User.full_name, User.email, User.role).where(
+        or_(User.role == Role.student, User.id.in_(submitted))
     )
 
 
 def _add(row: RosterRow, submission: Submission, run: GradingRun, policy: str) -> None:
     """Fold one submission (oldest first) into its student's row. A submission superseded
     by a newer upload before it ran was never graded: not an attempt, not the latest."""
-    if run.state == RunState.superseded:
+    _fold(row, submission.id, submission.late_days, run.state, run.score, policy)
+
+
+def _fold(  # noqa: PLR0913 - one submission's five fields, read straight from a row
+    row: RosterRow,
+    submission_id: str,
+    late_days: int,
+    state: RunState,
+    score: float | None,
+    policy: str,
+) -> None:
+    """``_add`` on the fields themselves (the roster reads them as plain rows)."""
+    if state == RunState.superseded:
         return
     row.attempts += 1
-    row.latest, row.latest_state = run.score, str(run.state)
-    row.latest_submission = submission.id
-    if run.score is None:
+    row.latest, row.latest_state = score, str(state)
+    row.latest_submission = submission_id
+    if score is None:
         return
-    better = row.best is None or run.score > row.best
+    better = row.best is None or score > row.best
     if better:
-        row.best, row.best_submission = run.score, submission.id
+        row.best, row.best_submission = score, submission_id
     if better or policy == "latest":
-        row.counted, row.counted_submission = run.score, submission.id
-        row.late_days = submission.late_days
+        row.counted, row.counted_submission = score, submission_id
+        row.late_days = late_days
 
 
 # --------------------------------------------------------------------------- CSV

@@ -179,6 +179,19 @@ class SpecVersion(Base):
 
 class Submission(Base):
     __tablename__ = "submissions"
+    __table_args__ = (
+        # An assignment's submissions in order with what the roster and the counts read,
+        # from the index alone (autograder/staff_runs.py current_scores_of; migration 0008).
+        Index(
+            "ix_submissions_assignment_received",
+            "assignment_id",
+            "received_at",
+            "id",
+            "user_id",
+            "is_late",
+            "late_days",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -214,6 +227,26 @@ class GradingRun(Base):
             unique=True,
             postgresql_where=text("is_current"),
             sqlite_where=text("is_current"),
+        ),
+        # The current run's state and score by submission, from the index alone: the
+        # roster, the gradebook and the dashboard's counts (migration 0008).
+        Index(
+            "ix_grading_runs_current_state_score",
+            "submission_id",
+            "state",
+            "score",
+            postgresql_where=text("is_current"),
+            sqlite_where=text("is_current"),
+        ),
+        # /metrics (runs by state and lane, the grading-time histogram, failures by kind)
+        # and the upload's back-pressure count, from the index alone (migration 0008).
+        Index(
+            "ix_grading_runs_state_queue",
+            "state",
+            "queue",
+            "failure_kind",
+            "started_at",
+            "finished_at",
         ),
     )
 
