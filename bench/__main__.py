@@ -17,6 +17,22 @@ in a temporary state directory and measures over HTTP, nothing asserted:
    training and evaluation in one process (bench/mnist_baseline.py):
    ``overhead_ratio_mnist``; then ``--inflight`` at once: ``mnist_gradings_per_min_cpu``.
 
+4. The cost as the course grows (``--course 300x13x15``: students x homework x
+   submissions each; only this part runs when it is given): on a service whose worker
+   is paused (it consumes no queue, so uploads and re-grades only queue), each page and
+   API call below is timed ``--course-repeat`` times after ``--course-warmup`` untimed
+   calls, first on the empty course (the shipped homework, one upload), then after
+   bench/course.py filled the database with a generated term (students, submissions
+   with their files' rows, runs in realistic states with their outcome rows, re-grade
+   batches): the student's assignment list (page and API) and one submission (page and
+   API), the staff dashboard (page and API), one assignment's statistics, submissions
+   and roster, the whole course's gradebook CSV, ``/metrics``, an upload of the hw1
+   reference and the start of a re-grade of every hw1 submission (discarded after each
+   timing). Printed as a table (empty p95, filled p95, ratio, target: 200 ms, 2 s for the
+   gradebook, filled within 1.5x of empty) and kept in bench/results.json under
+   ``course`` / ``course_postgres`` (``course_<what>_p95_ms[_postgres]`` in ``figures``),
+   merged into the file's other figures.
+
 Figures are printed and written to bench/results.json, each beside its baseline from
 bench/baseline.json (recorded with ``--record-baseline`` before a change; the commit and
 machine it came from are kept with it). ``mnist_cnn_gradings_per_min_gpu`` needs a GPU
@@ -25,10 +41,12 @@ reported as not measured.
 
     python -m bench [--singles 5] [--burst 1000] [--clients 50] [--slug hw1-1]
                     [--mnist hw2-2] [--inflight 4] [--record-baseline]
+    python -m bench --course 300x13x15 --databases postgres [--course-repeat 30]
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -41,6 +59,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -226,6 +245,9 @@ class Options:
     deadline: float
     record_baseline: bool
     databases: list[str]
+    course: str = ""
+    course_repeat: int = 30
+    course_warmup: int = 3
 
 
 def _databases(_ctx: click.Context, _param: click.Parameter, text: str) -> list[str]:
@@ -308,19 +330,70 @@ def _levels(_ctx: click.Context, _param: click.Parameter, text: str) -> list[int
     "and on postgres (a throwaway Postgres cluster and a Redis server the bench starts, as "
     "the tests do); postgres figures are named <figure>_postgres",
 )
+@click.option(
+    "--course",
+    default="",
+    help="students x homework x submissions each (e.g. 300x13x15): measure only the pages' "
+    "cost on an empty and on a filled course (bench/course.py)",
+)
+@click.option(
+    "--course-repeat",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="--course: timed calls per figure",
+)
+@click.option(
+    "--course-warmup",
+    type=click.IntRange(0),
+    default=3,
+    show_default=True,
+    help="--course: untimed calls before them",
+)
 def main(**options: Any) -> None:
-    run(Options(**options))
+    args = Options(**options)
+    if args.course:
+        from bench.course import parse_size
+
+        try:
+            parse_size(args.course)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--course") from None
+        run_course(args)
+        return
+    run(args)
 
 
 def measure(args: Options, database: str) -> dict:
     """Every part of the bench against one service: on its embedded defaults, or with a
     Postgres cluster and a Redis server of its own (stopped afterwards)."""
+    results: dict = {}
+    with service(database, args.concurrency) as (base, home, env):
+        tokens = [add_user(env, f"bench{i}") for i in range(users_needed(args))]
+        results["hw1"] = bench_singles(base, home, tokens, args)
+        print_hw1(results["hw1"])
+        if args.burst:
+            results["burst"] = bench_burst(base, home, tokens, args)
+            print_burst(results["burst"])
+        if args.mnist:
+            results["mnist"] = bench_mnist(base, home, tokens, args)
+            report_mnist(results["mnist"])
+    return results
+
+
+@contextlib.contextmanager
+def service(
+    database: str, concurrency: int, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path, dict]]:
+    """A started ``autograder serve`` (its base URL, state directory and environment) on
+    its embedded defaults, or with a Postgres cluster and a Redis server of its own; all
+    stopped afterwards."""
     home = Path(tempfile.mkdtemp(prefix="ag-bench-"))
     home.chmod(0o711)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     stops: list[Any] = []
-    services: dict[str, str] = {}
+    services: dict[str, str] = dict(extra_env or {})
     if database == "postgres":
         sys.path.insert(0, str(ROOT))
         from tests import services as test_services
@@ -333,22 +406,13 @@ def measure(args: Options, database: str) -> dict:
         redis = test_services.start_redis()
         stops.append(redis)
         url = pg.create_database("bench")
-        services = {"AUTOGRADER_DATABASE_URL": url, "AUTOGRADER_REDIS_URL": redis.url}
+        services |= {"AUTOGRADER_DATABASE_URL": url, "AUTOGRADER_REDIS_URL": redis.url}
         DATABASE_URLS[home] = url
     print(f"starting the service on {base} (state in {home}) ...", flush=True)
-    results: dict = {}
     try:
-        proc, env = start_service(home, port, args.concurrency, services)
+        proc, env = start_service(home, port, concurrency, services)
         try:
-            tokens = [add_user(env, f"bench{i}") for i in range(users_needed(args))]
-            results["hw1"] = bench_singles(base, home, tokens, args)
-            print_hw1(results["hw1"])
-            if args.burst:
-                results["burst"] = bench_burst(base, home, tokens, args)
-                print_burst(results["burst"])
-            if args.mnist:
-                results["mnist"] = bench_mnist(base, home, tokens, args)
-                report_mnist(results["mnist"])
+            yield base, home, env
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -359,9 +423,8 @@ def measure(args: Options, database: str) -> dict:
         for engine in _ENGINES.values():
             engine.dispose()
         _ENGINES.clear()
-        for service in reversed(stops):
-            service.stop()
-    return results
+        for stop in reversed(stops):
+            stop.stop()
 
 
 def run(args: Options) -> None:
@@ -395,6 +458,121 @@ def run(args: Options) -> None:
     print_figures(results["figures"], baseline)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+# The worker consumes no queue while the course is measured: uploads and re-grades only
+# queue (grading them would take the CPUs that the pages are timed on).
+PAUSED_WORKER = {"AUTOGRADER_WORKER_QUEUES": "bench-paused"}
+UPLOADERS = 8  # students who upload in turn, each within hw1's daily quota
+
+
+def bench_course(args: Options, database: str) -> dict:
+    """The pages' cost on the empty course, then on a course filled with ``--course``
+    (bench/course.py)."""
+    from bench import course
+
+    size = course.parse_size(args.course)
+    slug = args.slug
+    files = [(f.name, f.read_bytes()) for f in reference_files(slug)]
+    with service(database, args.concurrency, PAUSED_WORKER) as (base, home, _env):
+        engine = _engine(home)
+        staff = course.bench_user(engine, "bench-staff", "ta")
+        viewer = course.bench_user(engine, "bench-viewer")
+        uploaders = [course.bench_user(engine, f"bench-up{i}") for i in range(UPLOADERS)]
+        first, _, _ = upload(base, viewer, slug, [f for f in reference_files(slug)])
+        print(f"\nempty course ({database}): the shipped homework and one upload", flush=True)
+        empty = course.time_calls(
+            base,
+            course.Actors(staff, viewer, first, uploaders),
+            slug,
+            files,
+            args.course_repeat,
+            args.course_warmup,
+        )
+        print(f"\nfilling the course: {size} ({size.submissions} submissions) ...", flush=True)
+        filled_report = course.fill(engine, size, progress=lambda t: print(f"  {t}", flush=True))
+        print(
+            f"  {filled_report.submissions} submissions, {filled_report.runs} runs, "
+            f"{filled_report.batches} re-grade batches in {filled_report.seconds:.1f} s"
+        )
+        student, submission = course.measured_student(engine, slug)
+        print(f"\nfilled course ({database}): student {student}", flush=True)
+        filled = course.time_calls(
+            base,
+            course.Actors(staff, course.token_for(engine, student), submission, uploaders),
+            slug,
+            files,
+            args.course_repeat,
+            args.course_warmup,
+        )
+    return {
+        "size": str(size),
+        "database": database,
+        "worker": "paused (consumes no queue): uploads and re-grades only queue",
+        "repeat": args.course_repeat,
+        "warmup": args.course_warmup,
+        "fill": filled_report.as_dict(),
+        "empty": empty,
+        "filled": filled,
+        "compare": course.compare(empty, filled),
+    }
+
+
+def course_figures(measured: dict, suffix: str) -> dict:
+    out = {}
+    for name, row in measured["compare"].items():
+        out[f"course_{name}_p95_ms{suffix}"] = row["filled_p95_ms"]
+        out[f"course_{name}_empty_p95_ms{suffix}"] = row["empty_p95_ms"]
+    return out
+
+
+def run_course(args: Options) -> None:
+    """``--course``: only the course's part, merged into bench/results.json (or, with
+    ``--record-baseline``, into bench/baseline.json) beside the figures already there."""
+    from bench import course
+
+    target = BASELINE if args.record_baseline else RESULTS
+    results = json.loads(target.read_text()) if target.exists() else {}
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    machine = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": _cpu_model(),
+    }
+    for database in args.databases:
+        print(f"\n=== course on {database} ===", flush=True)
+        measured = bench_course(args, database)
+        measured |= {
+            "commit": _commit(),
+            "machine": machine,
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        key, suffix = ("course", "") if database == "sqlite" else ("course_postgres", "_postgres")
+        old = baseline.get(key) or {}
+        measured["baseline"] = (
+            {k: old.get(k) for k in ("commit", "measured_at", "machine", "size")}
+            if old and not args.record_baseline
+            else None
+        )
+        results[key] = measured
+        figs = course_figures(measured, suffix)
+        results["figures"] = results.get("figures", {}) | figs
+        base_figs = {
+            k.removesuffix(suffix): v
+            for k, v in baseline.get("figures", {}).items()
+            if k.startswith("course_") and k.endswith(suffix) and old
+        }
+        print(f"\ncourse {measured['size']} on {database} ({measured['worker']})")
+        course.print_table(measured["compare"], None if args.record_baseline else base_figs)
+        if old and not args.record_baseline:
+            print(
+                f"baseline: commit {old.get('commit')}, {old.get('measured_at')}, size "
+                f"{old.get('size')}, {old['machine']['cpus']} CPUs "
+                f"({old['machine']['processor']})"
+            )
+    target.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nwritten to {target.relative_to(ROOT)}")
 
 
 def figures(results: dict) -> dict:
