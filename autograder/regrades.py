@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from autograder import queueing
 from autograder.models import (
@@ -71,6 +71,7 @@ def start_for_assignment(
         select(Submission)
         .where(Submission.assignment_id == assignment.id)
         .order_by(Submission.received_at)
+        .options(selectinload(Submission.runs))  # every run in one more query, not one each
     ).all()
     # A submission superseded by a newer upload before it ran was never meant to be graded.
     submissions = [s for s in submissions if current_run(s).state != RunState.superseded]
